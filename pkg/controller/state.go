@@ -1,0 +1,87 @@
+package controller
+
+import (
+	"time"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+)
+
+// streamState is what the loop keeps of a stream between cycles.
+type streamState struct {
+	loaded  bool
+	history policy.History
+	// pending is the reshard requested and not yet seen complete.
+	pending *policy.Action
+	// spans records the open shard count seen over time, so that a throttled
+	// minute is judged against the shards it really had.
+	spans          []shardSpan
+	onDemandLogged bool
+	alerts         episodes
+}
+
+type shardSpan struct {
+	from   time.Time
+	shards int
+}
+
+// maxSpans bounds the shard-count record; older spans are far outside any
+// decision window.
+const maxSpans = 64
+
+// observe notes the state seen at now. The count in effect changes only once
+// the stream is ACTIVE again: until then the old shards carry the load.
+func (s *streamState) observe(st policy.StreamState, now time.Time) {
+	if st.Status != policy.StatusActive {
+		return
+	}
+	if s.pending != nil && st.OpenShards == s.pending.To {
+		s.pending = nil
+	}
+	if n := len(s.spans); n == 0 || s.spans[n-1].shards != st.OpenShards {
+		s.spans = append(s.spans, shardSpan{from: now, shards: st.OpenShards})
+		if len(s.spans) > maxSpans {
+			s.spans = s.spans[len(s.spans)-maxSpans:]
+		}
+	}
+}
+
+// withShards fills Minute.Shards from the recorded spans where known.
+func (s *streamState) withShards(ms []policy.Minute) []policy.Minute {
+	if len(s.spans) == 0 {
+		return ms
+	}
+	out := make([]policy.Minute, len(ms))
+	for i, m := range ms {
+		for j := len(s.spans) - 1; j >= 0; j-- {
+			if !m.Start.Before(s.spans[j].from) {
+				m.Shards = s.spans[j].shards
+				break
+			}
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// episodes remembers which alert conditions are ongoing and when each was
+// last sent, so that a condition alerts once per episode (and again only
+// after the dedup window), not every cycle.
+type episodes map[policy.AlertKind]time.Time
+
+// start reports whether an alert of kind should be sent now.
+func (e *episodes) start(kind policy.AlertKind, now time.Time, window time.Duration) bool {
+	if *e == nil {
+		*e = episodes{}
+	}
+	last, ongoing := (*e)[kind]
+	if ongoing && now.Sub(last) < window {
+		return false
+	}
+	(*e)[kind] = now
+	return true
+}
+
+// end closes the episode of kind: its next occurrence alerts again.
+func (e *episodes) end(kind policy.AlertKind) {
+	delete(*e, kind)
+}

@@ -1,0 +1,266 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Threshold is the daemon's threshold policy: scale up when utilisation has
+// stayed above ScaleUpThreshold for ScaleUpAfter, scale down when it has stayed
+// below ScaleDownThreshold for ScaleDownAfter on complete data, and aim at the
+// middle of the band. It is a pure function of the observation.
+type Threshold struct {
+	Settings Settings
+}
+
+// Decide implements Policy.
+func (p Threshold) Decide(obs Observation) Decision {
+	return Decide(obs, p.Settings)
+}
+
+// Decide is the threshold policy's decision for one stream. Rules, in order:
+//   - streams in ON_DEMAND mode and streams not ACTIVE are left alone;
+//   - the shard count is brought inside [MinShards, MaxShards];
+//   - up beats down: a scale-up is considered first;
+//   - scale up when the last ScaleUpAfter of known minutes were all above
+//     ScaleUpThreshold (a throttled minute counts as 100 %);
+//   - scale down only when every minute of the last ScaleDownAfter is known,
+//     below ScaleDownThreshold, unthrottled and with consumers keeping up;
+//   - the target brings the peak of those minutes to the middle of the band,
+//     at most double and at least half the current count, within min and max;
+//   - separate cooldowns after any action, and the rolling quota of
+//     MaxUpdateCalls, the last ReservedForScaleUp of which only scale-ups use.
+func Decide(obs Observation, s Settings) Decision {
+	cur := obs.OpenShards
+	d := Decision{Stream: obs.Stream, Direction: DirectionNone, Current: cur, Target: cur, Desired: cur}
+	used := obs.History.CallsUsed(obs.Now)
+	d.CallsLeft = max(MaxUpdateCalls-used, 0)
+
+	if obs.Mode == ModeOnDemand {
+		d.Reason = "stream is in ON_DEMAND mode: AWS scales it, left alone"
+		return d
+	}
+	if obs.Status != StatusActive {
+		d.Reason = fmt.Sprintf("stream is %s: waiting for it to become ACTIVE", orUnknown(string(obs.Status)))
+		return d
+	}
+	if cur < 1 {
+		d.Reason = "stream reports no open shards: left alone"
+		return d
+	}
+
+	known := knownMinutes(obs.Minutes, obs.Now)
+	var latest *Minute
+	if len(known) > 0 {
+		latest = &known[len(known)-1]
+		d.Throttled = latest.WriteThrottled > 0
+		d.Utilisation = latest.UtilisationOf(cur)
+		d.Trigger = latest
+	}
+	mid := (s.ScaleUpThreshold + s.ScaleDownThreshold) / 2
+
+	// Bounds first: a stream outside [min, max] is brought inside.
+	if cur < s.MinShards {
+		return up(d, obs, s, s.MinShards, fmt.Sprintf("stream has %d shards, below min_shards %d", cur, s.MinShards))
+	}
+
+	if upMinutes, ok := lastKnown(known, minutesIn(s.ScaleUpAfter)); ok && allAbove(upMinutes, cur, s.ScaleUpThreshold) {
+		peak := peakMinute(upMinutes, cur)
+		u := peak.UtilisationOf(cur)
+		d.Utilisation, d.Trigger = u, &peak
+		desired := shardsFor(u, cur, mid)
+		why := fmt.Sprintf("%s at %s of %d shards (threshold %s) for the last %s",
+			u.Dimension(), percent(u.Max()), cur, percent(s.ScaleUpThreshold), s.ScaleUpAfter)
+		if u.Throttled {
+			why += ", with writes throttled"
+		}
+		return up(d, obs, s, desired, why)
+	}
+
+	if cur > s.MaxShards {
+		return down(d, obs, s, s.MaxShards, fmt.Sprintf("stream has %d shards, above max_shards %d", cur, s.MaxShards))
+	}
+	if why, peak, ok := canScaleDown(obs, s, known, latest); !ok {
+		if why != "" {
+			d.Reason = why
+		} else {
+			d.Reason = steadyReason(d, s)
+		}
+		return d
+	} else {
+		u := peak.UtilisationOf(cur)
+		d.Utilisation, d.Trigger = u, &peak
+		desired := max(shardsFor(u, cur, mid), s.MinShards)
+		if desired >= cur {
+			d.Reason = fmt.Sprintf("utilisation below %s but %d shards are still needed", percent(s.ScaleDownThreshold), cur)
+			return d
+		}
+		return down(d, obs, s, desired, fmt.Sprintf("peak %s at %s of %d shards over the last %s, below %s on complete data",
+			u.Dimension(), percent(u.Max()), cur, s.ScaleDownAfter, percent(s.ScaleDownThreshold)))
+	}
+}
+
+// up turns a wanted scale-up into a decision under max_shards, the 2x rule,
+// the up cooldown and the quota.
+func up(d Decision, obs Observation, s Settings, desired int, why string) Decision {
+	cur := d.Current
+	d.Desired = desired
+	target := min(desired, 2*cur, s.MaxShards)
+	if target <= cur {
+		d.AtMax = true
+		d.Reason = fmt.Sprintf("%s; held at max_shards %d", why, s.MaxShards)
+		return d
+	}
+	if a := obs.History.LastAction; a != nil && obs.Now.Before(a.At.Add(s.CooldownUp)) {
+		d.Reason = fmt.Sprintf("%s; in cooldown_up until %s", why, a.At.Add(s.CooldownUp).UTC().Format(time.RFC3339))
+		return d
+	}
+	if d.CallsLeft < 1 {
+		d.QuotaExhausted = true
+		d.Reason = fmt.Sprintf("%s; all %d UpdateShardCount calls of the last 24h are spent, next one free at %s",
+			why, MaxUpdateCalls, obs.History.NextCallFree(obs.Now).UTC().Format(time.RFC3339))
+		return d
+	}
+	d.Direction, d.Target = DirectionUp, target
+	d.Reason = fmt.Sprintf("%s; scaling up to %d shards", why, target)
+	if desired > target {
+		d.Reason += fmt.Sprintf(" (%d wanted, reached in further steps: AWS allows at most double per call)", min(desired, s.MaxShards))
+	}
+	return d
+}
+
+// down turns a wanted scale-down into a decision under min_shards, the half
+// rule, the down cooldown and the quota reserve.
+func down(d Decision, obs Observation, s Settings, desired int, why string) Decision {
+	cur := d.Current
+	d.Desired = desired
+	target := max(desired, (cur+1)/2, s.MinShards)
+	if target >= cur {
+		d.Reason = fmt.Sprintf("%s; already at min_shards %d", why, s.MinShards)
+		return d
+	}
+	if a := obs.History.LastAction; a != nil && obs.Now.Before(a.At.Add(s.CooldownDown)) {
+		d.Reason = fmt.Sprintf("%s; in cooldown_down until %s", why, a.At.Add(s.CooldownDown).UTC().Format(time.RFC3339))
+		return d
+	}
+	if d.CallsLeft <= ReservedForScaleUp {
+		d.Reason = fmt.Sprintf("%s; only %d UpdateShardCount calls left in the last 24h, kept for scale-ups", why, d.CallsLeft)
+		return d
+	}
+	d.Direction, d.Target = DirectionDown, target
+	d.Reason = fmt.Sprintf("%s; scaling down to %d shards", why, target)
+	if desired < target {
+		d.Reason += fmt.Sprintf(" (%d wanted, reached in further steps: AWS allows at most half per call)", desired)
+	}
+	return d
+}
+
+// canScaleDown checks the data a scale-down needs. It returns why not (empty
+// when simply not low enough), or the peak minute of the window.
+func canScaleDown(obs Observation, s Settings, known []Minute, latest *Minute) (string, Minute, bool) {
+	if latest == nil {
+		return "no metrics known for the stream: not scaling down on unknown data", Minute{}, false
+	}
+	if obs.Now.Sub(latest.Start.Add(time.Minute)) > MaxMetricDelay {
+		return fmt.Sprintf("newest metrics are from %s, older than %s: not scaling down on stale data",
+			latest.Start.UTC().Format(time.RFC3339), MaxMetricDelay), Minute{}, false
+	}
+	n := minutesIn(s.ScaleDownAfter)
+	from := latest.Start.Add(-time.Duration(n-1) * time.Minute)
+	missing := 0
+	var window []Minute
+	for _, m := range obs.Minutes {
+		if m.Start.Before(from) || m.Start.After(latest.Start) {
+			continue
+		}
+		if !m.Known {
+			missing++
+			continue
+		}
+		window = append(window, m)
+	}
+	missing += n - len(window) - missing
+	if missing > 0 {
+		return fmt.Sprintf("%d of the last %d minutes have no metrics: not scaling down on partial data", missing, n), Minute{}, false
+	}
+	for _, m := range window {
+		if m.WriteThrottled > 0 {
+			return "", Minute{}, false
+		}
+		if m.UtilisationOf(obs.OpenShards).Max() >= s.ScaleDownThreshold {
+			return "", Minute{}, false
+		}
+		if m.HasIteratorAge && m.IteratorAge > s.MaxIteratorAge {
+			return fmt.Sprintf("consumers lag %s behind (max_iterator_age %s): not scaling down",
+				m.IteratorAge.Round(time.Second), s.MaxIteratorAge), Minute{}, false
+		}
+	}
+	return "", peakMinute(window, obs.OpenShards), true
+}
+
+func steadyReason(d Decision, s Settings) string {
+	if d.Trigger == nil {
+		return "no metrics known for the stream"
+	}
+	return fmt.Sprintf("%s at %s of %d shards, inside the band %s-%s",
+		d.Utilisation.Dimension(), percent(d.Utilisation.Max()), d.Current,
+		percent(s.ScaleDownThreshold), percent(s.ScaleUpThreshold))
+}
+
+// knownMinutes keeps the known minutes that have ended by now, oldest first.
+func knownMinutes(ms []Minute, now time.Time) []Minute {
+	var out []Minute
+	for _, m := range ms {
+		if m.Known && !m.Start.Add(time.Minute).After(now) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// lastKnown returns the last n known minutes, if there are n.
+func lastKnown(known []Minute, n int) ([]Minute, bool) {
+	if len(known) < n {
+		return nil, false
+	}
+	return known[len(known)-n:], true
+}
+
+func allAbove(ms []Minute, shards int, threshold float64) bool {
+	for _, m := range ms {
+		if m.UtilisationOf(shards).Max() <= threshold {
+			return false
+		}
+	}
+	return len(ms) > 0
+}
+
+// peakMinute is the minute of highest utilisation.
+func peakMinute(ms []Minute, shards int) Minute {
+	best := ms[0]
+	for _, m := range ms[1:] {
+		if m.UtilisationOf(shards).Max() > best.UtilisationOf(shards).Max() {
+			best = m
+		}
+	}
+	return best
+}
+
+// shardsFor is the least shard count that brings utilisation u of cur shards
+// to the aim. A throttled minute counts at its floor: its true demand is
+// unknown and at least that.
+func shardsFor(u Utilisation, cur int, aim float64) int {
+	return max(int(math.Ceil(u.Max()*float64(cur)/aim-1e-9)), 1)
+}
+
+func minutesIn(d time.Duration) int {
+	return max(int((d+time.Minute-1)/time.Minute), 1)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "in an unknown state"
+	}
+	return s
+}

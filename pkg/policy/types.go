@@ -1,0 +1,307 @@
+// Package policy decides how many shards a Kinesis stream should have.
+//
+// It is pure: every function here is a computation over observations, the
+// stream's recorded history, settings and the time passed in. It does no I/O,
+// knows no AWS types and keeps no clock, so that the same decision runs in the
+// daemon, in the simulator and in table tests.
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Per-shard capacity of a provisioned Kinesis stream, as AWS documents it.
+const (
+	// ShardWriteBytesPerSecond is how many bytes one shard accepts per second.
+	ShardWriteBytesPerSecond = 1 << 20
+	// ShardWriteRecordsPerSecond is how many records one shard accepts per second.
+	ShardWriteRecordsPerSecond = 1000
+	// ShardReadBytesPerSecond is how many bytes one shard serves per second to
+	// shared-throughput consumers.
+	ShardReadBytesPerSecond = 2 << 20
+)
+
+// AWS rules for UpdateShardCount.
+const (
+	// MaxUpdateCalls is how many UpdateShardCount calls AWS allows per stream in
+	// any rolling QuotaWindow.
+	MaxUpdateCalls = 10
+	// QuotaWindow is the rolling window over which MaxUpdateCalls applies.
+	QuotaWindow = 24 * time.Hour
+	// ReservedForScaleUp is how many of the MaxUpdateCalls are never spent on a
+	// scale-down, so that a surge late in the window can still be met.
+	ReservedForScaleUp = 2
+	// MaxMetricDelay is how late CloudWatch may publish a minute's metrics before
+	// the decision treats the stream's data as stale.
+	MaxMetricDelay = 10 * time.Minute
+)
+
+// Errors that stream adapters return (wrapped) so that callers can tell AWS's
+// answers apart without knowing AWS types.
+var (
+	// ErrStreamBusy means the stream is already being resharded (AWS's
+	// ResourceInUseException); try again in a later cycle.
+	ErrStreamBusy = errors.New("stream is busy with another change")
+	// ErrQuotaExceeded means AWS refused the call because the stream's rolling
+	// UpdateShardCount quota (or the account's shard limit) is spent; retrying
+	// does not help.
+	ErrQuotaExceeded = errors.New("scaling quota exceeded")
+	// ErrStreamNotFound means the stream does not exist (any more).
+	ErrStreamNotFound = errors.New("stream not found")
+	// ErrInvalidTarget means AWS refused the target shard count as invalid.
+	ErrInvalidTarget = errors.New("target shard count refused as invalid")
+)
+
+// Status is a Kinesis stream status.
+type Status string
+
+// Stream statuses as Kinesis reports them.
+const (
+	StatusActive   Status = "ACTIVE"
+	StatusUpdating Status = "UPDATING"
+	StatusCreating Status = "CREATING"
+	StatusDeleting Status = "DELETING"
+)
+
+// Mode is a Kinesis stream capacity mode.
+type Mode string
+
+// Stream capacity modes as Kinesis reports them.
+const (
+	ModeProvisioned Mode = "PROVISIONED"
+	ModeOnDemand    Mode = "ON_DEMAND"
+)
+
+// Minute is one minute of a stream's CloudWatch metrics: 1-minute Sums of the
+// traffic counters and the Maximum of the consumers' iterator age.
+type Minute struct {
+	// Start is the first instant of the minute.
+	Start time.Time
+	// Known is true when both IncomingBytes and IncomingRecords had a datapoint
+	// for this minute. A minute that is not Known is unknown load, never zero.
+	Known bool
+	// IncomingBytes is the bytes the stream accepted in the minute.
+	IncomingBytes float64
+	// IncomingRecords is the records the stream accepted in the minute.
+	IncomingRecords float64
+	// ReadBytes is GetRecords.Bytes: bytes served to consumers in the minute.
+	ReadBytes float64
+	// WriteThrottled is WriteProvisionedThroughputExceeded: records refused.
+	WriteThrottled float64
+	// ReadThrottled is ReadProvisionedThroughputExceeded: reads refused.
+	ReadThrottled float64
+	// IteratorAge is GetRecords.IteratorAgeMilliseconds (Maximum) as a duration;
+	// HasIteratorAge says whether there was a datapoint (streams without
+	// consumers have none).
+	IteratorAge    time.Duration
+	HasIteratorAge bool
+	// Shards is the open shard count in effect during the minute, 0 when not
+	// known (the stream's current count is assumed then).
+	Shards int
+}
+
+// Utilisation is load as a fraction of the capacity of a number of shards, per
+// dimension. 1.0 means the shards are exactly full.
+type Utilisation struct {
+	WriteBytes   float64
+	WriteRecords float64
+	ReadBytes    float64
+	// Throttled is true when the stream refused writes in the minute: demand
+	// was above what the accepted figures show.
+	Throttled bool
+	// ThrottleFloor is the least utilisation a throttled minute stands for:
+	// the shards open during that minute against the shards measured against
+	// (1.0 when they are the same).
+	ThrottleFloor float64
+}
+
+// Max is the highest utilisation over the dimensions; a throttled minute
+// counts as at least 1.0.
+func (u Utilisation) Max() float64 {
+	m := u.accepted()
+	if u.Throttled && m < u.ThrottleFloor {
+		return u.ThrottleFloor
+	}
+	return m
+}
+
+func (u Utilisation) accepted() float64 {
+	return math.Max(u.WriteBytes, math.Max(u.WriteRecords, u.ReadBytes))
+}
+
+// Dimension names the dimension that dominates the utilisation.
+func (u Utilisation) Dimension() string {
+	switch {
+	case u.Throttled && u.accepted() < u.ThrottleFloor:
+		return "write throttling"
+	case u.WriteRecords >= u.WriteBytes && u.WriteRecords >= u.ReadBytes:
+		return "write records"
+	case u.WriteBytes >= u.ReadBytes:
+		return "write bytes"
+	default:
+		return "read bytes"
+	}
+}
+
+// UtilisationOf is the minute's load against the capacity of shards. A
+// throttled minute is floored at the shards that were open during it (Shards,
+// or shards when that is unknown) against shards.
+func (m Minute) UtilisationOf(shards int) Utilisation {
+	s := float64(max(shards, 1))
+	during := float64(m.Shards)
+	if m.Shards <= 0 {
+		during = s
+	}
+	return Utilisation{
+		WriteBytes:    m.IncomingBytes / 60 / ShardWriteBytesPerSecond / s,
+		WriteRecords:  m.IncomingRecords / 60 / ShardWriteRecordsPerSecond / s,
+		ReadBytes:     m.ReadBytes / 60 / ShardReadBytesPerSecond / s,
+		Throttled:     m.WriteThrottled > 0,
+		ThrottleFloor: during / s,
+	}
+}
+
+// Direction says which way a scaling action went.
+type Direction string
+
+// Scaling directions.
+const (
+	DirectionNone Direction = "none"
+	DirectionUp   Direction = "up"
+	DirectionDown Direction = "down"
+)
+
+// Action is one UpdateShardCount call the daemon made on a stream.
+type Action struct {
+	At        time.Time
+	From, To  int
+	Direction Direction
+}
+
+// History is what the daemon remembers of a stream across cycles and
+// restarts: its last action and the UpdateShardCount calls it spent.
+type History struct {
+	// LastAction is the most recent action, nil if none is known.
+	LastAction *Action
+	// Calls are the times of UpdateShardCount calls, oldest first.
+	Calls []time.Time
+}
+
+// CallsUsed is how many UpdateShardCount calls fall inside the rolling quota
+// window that ends at now.
+func (h History) CallsUsed(now time.Time) int {
+	n := 0
+	for _, c := range h.Calls {
+		if c.After(now.Add(-QuotaWindow)) && !c.After(now) {
+			n++
+		}
+	}
+	return n
+}
+
+// NextCallFree is when the oldest call inside the window leaves it, that is
+// when one more call becomes available; now when calls are left.
+func (h History) NextCallFree(now time.Time) time.Time {
+	if h.CallsUsed(now) < MaxUpdateCalls {
+		return now
+	}
+	for _, c := range h.Calls {
+		if c.After(now.Add(-QuotaWindow)) {
+			return c.Add(QuotaWindow)
+		}
+	}
+	return now
+}
+
+// Record returns the history with one more action appended and calls older
+// than the quota window dropped.
+func (h History) Record(a Action) History {
+	out := History{LastAction: &a}
+	for _, c := range h.Calls {
+		if c.After(a.At.Add(-QuotaWindow)) {
+			out.Calls = append(out.Calls, c)
+		}
+	}
+	out.Calls = append(out.Calls, a.At)
+	return out
+}
+
+// Observation is everything the decision sees of one stream at one moment.
+type Observation struct {
+	Stream     string
+	Now        time.Time
+	OpenShards int
+	Status     Status
+	Mode       Mode
+	// Minutes are the stream's recent metrics, oldest first, one per minute.
+	Minutes []Minute
+	History History
+}
+
+// Settings are the per-stream knobs of the threshold policy.
+type Settings struct {
+	MinShards          int
+	MaxShards          int
+	ScaleUpThreshold   float64
+	ScaleDownThreshold float64
+	ScaleUpAfter       time.Duration
+	ScaleDownAfter     time.Duration
+	CooldownUp         time.Duration
+	CooldownDown       time.Duration
+	MaxIteratorAge     time.Duration
+}
+
+// Lookback is how far back the decision needs metrics for these settings.
+func (s Settings) Lookback() time.Duration {
+	return max(s.ScaleUpAfter, s.ScaleDownAfter) + MaxMetricDelay
+}
+
+// Decision is what a policy decided for one stream, with the reason in words
+// a person reads in an alert.
+type Decision struct {
+	Stream    string
+	Direction Direction
+	// Current is the open shard count; Target the count to ask for now (equal
+	// to Current when Direction is none).
+	Current, Target int
+	// Desired is the count the load calls for before AWS's per-call limits and
+	// min/max clamp it; a Desired beyond Target is reached over later cycles.
+	Desired int
+	Reason  string
+	// Utilisation is the load of the minute that drove the decision against
+	// Current shards; Trigger is that minute with its raw figures.
+	Utilisation Utilisation
+	Trigger     *Minute
+	// Throttled is true when the latest known minute had refused writes.
+	Throttled bool
+	// AtMax is true when load calls for more shards but the stream is held at
+	// max_shards.
+	AtMax bool
+	// QuotaExhausted is true when a scale-up was wanted but the rolling
+	// UpdateShardCount quota is spent.
+	QuotaExhausted bool
+	// CallsLeft is how many UpdateShardCount calls remain in the rolling window.
+	CallsLeft int
+}
+
+// Scales is true when the decision asks for a reshard.
+func (d Decision) Scales() bool { return d.Direction != DirectionNone && d.Target != d.Current }
+
+// Policy decides the shard count of a stream from an observation. The
+// threshold policy is a pure function; baselines used by the simulator may
+// keep their own state.
+type Policy interface {
+	Decide(obs Observation) Decision
+}
+
+func percent(f float64) string { return fmt.Sprintf("%.0f%%", f*100) }
+
+// StreamState is what DescribeStreamSummary tells of a stream.
+type StreamState struct {
+	OpenShards int
+	Status     Status
+	Mode       Mode
+}
