@@ -78,27 +78,30 @@ func Decide(obs Observation, s Settings) Decision {
 		return up(d, obs, s, desired, why)
 	}
 
+	window, why := downWindow(obs, s, known, latest)
+	if window == nil {
+		d.Reason = why
+		return d
+	}
 	if cur > s.MaxShards {
 		return down(d, obs, s, s.MaxShards, fmt.Sprintf("stream has %d shards, above max_shards %d", cur, s.MaxShards))
 	}
-	if why, peak, ok := canScaleDown(obs, s, known, latest); !ok {
-		if why != "" {
-			d.Reason = why
-		} else {
+	for _, m := range window {
+		if m.WriteThrottled > 0 || m.UtilisationOf(cur).Max() >= s.ScaleDownThreshold {
 			d.Reason = steadyReason(d, s)
-		}
-		return d
-	} else {
-		u := peak.UtilisationOf(cur)
-		d.Utilisation, d.Trigger = u, &peak
-		desired := max(shardsFor(u, cur, mid), s.MinShards)
-		if desired >= cur {
-			d.Reason = fmt.Sprintf("utilisation below %s but %d shards are still needed", percent(s.ScaleDownThreshold), cur)
 			return d
 		}
-		return down(d, obs, s, desired, fmt.Sprintf("peak %s at %s of %d shards over the last %s, below %s on complete data",
-			u.Dimension(), percent(u.Max()), cur, s.ScaleDownAfter, percent(s.ScaleDownThreshold)))
 	}
+	peak := peakMinute(window, cur)
+	u := peak.UtilisationOf(cur)
+	d.Utilisation, d.Trigger = u, &peak
+	desired := max(shardsFor(u, cur, mid), s.MinShards)
+	if desired >= cur {
+		d.Reason = fmt.Sprintf("utilisation below %s but %d shards are still needed", percent(s.ScaleDownThreshold), cur)
+		return d
+	}
+	return down(d, obs, s, desired, fmt.Sprintf("peak %s at %s of %d shards over the last %s, below %s on complete data",
+		u.Dimension(), percent(u.Max()), cur, s.ScaleDownAfter, percent(s.ScaleDownThreshold)))
 }
 
 // up turns a wanted scale-up into a decision under max_shards, the 2x rule,
@@ -156,47 +159,35 @@ func down(d Decision, obs Observation, s Settings, desired int, why string) Deci
 	return d
 }
 
-// canScaleDown checks the data a scale-down needs. It returns why not (empty
-// when simply not low enough), or the peak minute of the window.
-func canScaleDown(obs Observation, s Settings, known []Minute, latest *Minute) (string, Minute, bool) {
+// downWindow returns the last ScaleDownAfter of minutes when a scale-down may
+// be judged on them: every minute known, fresh, and consumers keeping up.
+// Otherwise it returns nil and why not.
+func downWindow(obs Observation, s Settings, known []Minute, latest *Minute) ([]Minute, string) {
 	if latest == nil {
-		return "no metrics known for the stream: not scaling down on unknown data", Minute{}, false
+		return nil, "no metrics known for the stream: not scaling down on unknown data"
 	}
 	if obs.Now.Sub(latest.Start.Add(time.Minute)) > MaxMetricDelay {
-		return fmt.Sprintf("newest metrics are from %s, older than %s: not scaling down on stale data",
-			latest.Start.UTC().Format(time.RFC3339), MaxMetricDelay), Minute{}, false
+		return nil, fmt.Sprintf("newest metrics are from %s, older than %s: not scaling down on stale data",
+			latest.Start.UTC().Format(time.RFC3339), MaxMetricDelay)
 	}
 	n := minutesIn(s.ScaleDownAfter)
 	from := latest.Start.Add(-time.Duration(n-1) * time.Minute)
-	missing := 0
 	var window []Minute
-	for _, m := range obs.Minutes {
-		if m.Start.Before(from) || m.Start.After(latest.Start) {
-			continue
+	for _, m := range known {
+		if !m.Start.Before(from) {
+			window = append(window, m)
 		}
-		if !m.Known {
-			missing++
-			continue
-		}
-		window = append(window, m)
 	}
-	missing += n - len(window) - missing
-	if missing > 0 {
-		return fmt.Sprintf("%d of the last %d minutes have no metrics: not scaling down on partial data", missing, n), Minute{}, false
+	if missing := n - len(window); missing > 0 {
+		return nil, fmt.Sprintf("%d of the last %d minutes have no metrics: not scaling down on partial data", missing, n)
 	}
 	for _, m := range window {
-		if m.WriteThrottled > 0 {
-			return "", Minute{}, false
-		}
-		if m.UtilisationOf(obs.OpenShards).Max() >= s.ScaleDownThreshold {
-			return "", Minute{}, false
-		}
 		if m.HasIteratorAge && m.IteratorAge > s.MaxIteratorAge {
-			return fmt.Sprintf("consumers lag %s behind (max_iterator_age %s): not scaling down",
-				m.IteratorAge.Round(time.Second), s.MaxIteratorAge), Minute{}, false
+			return nil, fmt.Sprintf("consumers lag %s behind (max_iterator_age %s): not scaling down",
+				m.IteratorAge.Round(time.Second), s.MaxIteratorAge)
 		}
 	}
-	return "", peakMinute(window, obs.OpenShards), true
+	return window, ""
 }
 
 func steadyReason(d Decision, s Settings) string {
