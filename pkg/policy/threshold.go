@@ -65,7 +65,8 @@ func Decide(obs Observation, s Settings) Decision {
 		return up(d, obs, s, s.MinShards, fmt.Sprintf("stream has %d shards, below min_shards %d", cur, s.MinShards))
 	}
 
-	if upMinutes, ok := lastKnown(known, minutesIn(s.ScaleUpAfter)); ok && allAbove(upMinutes, cur, s.ScaleUpThreshold) {
+	fresh := latest != nil && obs.Now.Sub(latest.Start.Add(time.Minute)) <= MaxMetricDelay
+	if upMinutes, ok := lastKnown(known, minutesIn(s.ScaleUpAfter)); ok && fresh && allAbove(upMinutes, cur, s.ScaleUpThreshold) {
 		peak := peakMinute(upMinutes, cur)
 		u := peak.UtilisationOf(cur)
 		d.Utilisation, d.Trigger = u, &peak
@@ -81,6 +82,9 @@ func Decide(obs Observation, s Settings) Decision {
 	window, why := downWindow(obs, s, known, latest)
 	if window == nil {
 		d.Reason = why
+		if fresh && d.Utilisation.Max() >= s.ScaleDownThreshold {
+			d.Reason = steadyReason(d, s)
+		}
 		return d
 	}
 	if cur > s.MaxShards {

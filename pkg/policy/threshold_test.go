@@ -119,6 +119,11 @@ func TestDecide(t *testing.T) {
 			wantDir: DirectionNone, wantTarget: 8, reason: "5 of the last 10 minutes have no metrics",
 		},
 		{
+			name:    "no scale up on stale data",
+			obs:     obsWith(2, minutesAt(t0, 15, 30*time.Minute, 2, 0.9)),
+			wantDir: DirectionNone, wantTarget: 2, reason: "stale data",
+		},
+		{
 			name:    "no scale down on stale data",
 			obs:     obsWith(8, minutesAt(t0, 15, 20*time.Minute, 8, 0.1)),
 			wantDir: DirectionNone, wantTarget: 8, reason: "stale data",
