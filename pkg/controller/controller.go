@@ -79,6 +79,10 @@ type Deps struct {
 	Clock    Clock
 }
 
+// QuotaRefusalBackoff is how long a stream whose UpdateShardCount AWS refused
+// as over quota is not asked again: AWS does not say when a call frees up.
+const QuotaRefusalBackoff = time.Hour
+
 // Controller runs cycles over a fixed set of streams.
 type Controller struct {
 	specs []StreamSpec
@@ -204,7 +208,14 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		"the policy treats throttled minutes as at least 100 % utilisation and scales up when the threshold rules allow")
 	c.conditionAlert(ctx, st, d, d.AtMax, policy.AlertAtMaxShards, now,
 		"raise max_shards for this stream if the load is expected; the daemon will not exceed it")
-	c.conditionAlert(ctx, st, d, d.QuotaExhausted, policy.AlertQuotaExhausted, now,
+	refused := !st.quotaRefusedAt.IsZero() && now.Before(st.quotaRefusedAt.Add(QuotaRefusalBackoff))
+	if refused && d.Scales() {
+		d.Reason += fmt.Sprintf("; not calling: AWS refused the last call as over quota at %s, next try after %s",
+			st.quotaRefusedAt.UTC().Format(time.RFC3339), st.quotaRefusedAt.Add(QuotaRefusalBackoff).UTC().Format(time.RFC3339))
+		d.Direction, d.Target = policy.DirectionNone, d.Current
+		o.Decision = d
+	}
+	c.conditionAlert(ctx, st, d, d.QuotaExhausted || refused, policy.AlertQuotaExhausted, now,
 		"the daemon scales up again as soon as a call is free; SplitShard is not under this quota if you must act by hand")
 
 	if !d.Scales() {
@@ -257,7 +268,11 @@ func (c *Controller) act(ctx context.Context, st *streamState, d policy.Decision
 		return false, err
 	case errors.Is(err, policy.ErrQuotaExceeded):
 		// AWS counts calls we did not see (another tool, or a restart without
-		// state): keep the record and say so once per episode.
+		// state). The refused call is not one; back off and say so once per
+		// episode.
+		st.history = before
+		c.saveHistory(ctx, d.Stream, before, log)
+		st.quotaRefusedAt = now
 		if st.alerts.start(policy.AlertQuotaExhausted, now, c.opts.DedupWindow) {
 			c.notify(ctx, policy.Alert{Kind: policy.AlertQuotaExhausted, Stream: d.Stream, At: now, Decision: d, Err: err.Error(),
 				Next: "AWS refused the call: the stream's UpdateShardCount quota is spent; the daemon does not retry until the rolling window frees a call"})

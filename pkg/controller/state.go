@@ -16,6 +16,8 @@ type streamState struct {
 	// minute is judged against the shards it really had.
 	spans          []shardSpan
 	onDemandLogged bool
+	// quotaRefusedAt is when AWS last refused UpdateShardCount as over quota.
+	quotaRefusedAt time.Time
 	alerts         episodes
 }
 

@@ -1,0 +1,135 @@
+package controller
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+)
+
+// fakeClock is a settable clock.
+type fakeClock struct{ now time.Time }
+
+func (c *fakeClock) Now() time.Time          { return c.now }
+func (c *fakeClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
+
+// fakeLoad serves per-stream utilisation as known minutes, or an error.
+type fakeLoad struct {
+	// util is the write-records utilisation of shards[stream] shards per stream.
+	util   map[string]float64
+	shards map[string]int
+	// throttled marks streams whose minutes carry refused writes.
+	throttled map[string]bool
+	err       error
+	calls     int
+	delay     time.Duration
+}
+
+func (f *fakeLoad) ReadLoad(_ context.Context, streams []string, start, end time.Time) (map[string][]policy.Minute, error) {
+	f.calls++
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := map[string][]policy.Minute{}
+	for _, s := range streams {
+		var ms []policy.Minute
+		for t := start; t.Before(end); t = t.Add(time.Minute) {
+			m := policy.Minute{Start: t}
+			if t.Before(end.Add(-f.delay)) {
+				m.Known = true
+				m.IncomingRecords = f.util[s] * float64(f.shards[s]) * 60 * policy.ShardWriteRecordsPerSecond
+				m.IncomingBytes = m.IncomingRecords * 100
+				if f.throttled[s] {
+					m.WriteThrottled = 100
+				}
+			}
+			ms = append(ms, m)
+		}
+		out[s] = ms
+	}
+	return out, nil
+}
+
+// fakeStreams keeps stream states and records UpdateShardCount calls.
+type fakeStreams struct {
+	state       map[string]policy.StreamState
+	describeErr map[string]error
+	updateErr   error
+	updates     []update
+}
+
+type update struct {
+	stream string
+	target int
+}
+
+func (f *fakeStreams) Describe(_ context.Context, name string) (policy.StreamState, error) {
+	if err := f.describeErr[name]; err != nil {
+		return policy.StreamState{}, err
+	}
+	return f.state[name], nil
+}
+
+func (f *fakeStreams) UpdateShardCount(_ context.Context, name string, target int) error {
+	f.updates = append(f.updates, update{stream: name, target: target})
+	if f.updateErr != nil {
+		return f.updateErr
+	}
+	s := f.state[name]
+	s.OpenShards, s.Status = target, policy.StatusUpdating
+	f.state[name] = s
+	return nil
+}
+
+// finish completes every reshard in progress.
+func (f *fakeStreams) finish() {
+	for n, s := range f.state {
+		s.Status = policy.StatusActive
+		f.state[n] = s
+	}
+}
+
+// memHistory is a HistoryStore in memory that outlives controllers.
+type memHistory struct {
+	mu    sync.Mutex
+	h     map[string]policy.History
+	saves int
+	err   error
+}
+
+func (m *memHistory) LoadHistory(_ context.Context, name string) (policy.History, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return policy.History{}, m.err
+	}
+	return m.h[name], nil
+}
+
+func (m *memHistory) SaveHistory(_ context.Context, name string, h policy.History) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.h == nil {
+		m.h = map[string]policy.History{}
+	}
+	m.saves++
+	m.h[name] = h
+	return nil
+}
+
+// recorder collects alerts.
+type recorder struct{ alerts []policy.Alert }
+
+func (r *recorder) Notify(_ context.Context, a policy.Alert) error {
+	r.alerts = append(r.alerts, a)
+	return nil
+}
+
+func (r *recorder) kinds() []policy.AlertKind {
+	var out []policy.AlertKind
+	for _, a := range r.alerts {
+		out = append(out, a.Kind)
+	}
+	return out
+}
