@@ -146,7 +146,7 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 		c.log.Warn("read stream metrics", zap.Error(err), zap.Int("streams", len(names)))
 		if c.daemon.start(policy.AlertAWSError, now, c.opts.DedupWindow) {
 			c.notify(ctx, policy.Alert{Kind: policy.AlertAWSError, Stream: "all streams", At: now,
-				Err: fmt.Sprintf("read CloudWatch metrics: %v", err),
+				Err:  fmt.Sprintf("read CloudWatch metrics: %v", err),
 				Next: "no stream is scaled down while its metrics are unknown; the next cycle reads them again"})
 		}
 	} else {
