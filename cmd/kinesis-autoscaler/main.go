@@ -1,0 +1,85 @@
+// Command kinesis-autoscaler keeps AWS Kinesis Data Streams right-sized: it
+// reads CloudWatch metrics, reshards streams whose utilisation leaves the
+// configured band, and alerts over SNS. Run `kinesis-autoscaler --help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// defaultConfigPath is where the container image and the systemd unit keep
+// the configuration.
+const defaultConfigPath = "/etc/kinesis-autoscaler/config.yaml"
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitError = 1
+	// exitUsage is for bad input: a config mistake, a bad flag, a bad trace.
+	exitUsage = 2
+)
+
+// usageError marks an error caused by bad input, which exits with status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// badInput wraps err so that the command exits with status 2.
+func badInput(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err: err}
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run executes the command line and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := rootCommand(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "kinesis-autoscaler: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitError
+}
+
+func rootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kinesis-autoscaler",
+		Short: "Keep AWS Kinesis Data Streams right-sized",
+		Long: `kinesis-autoscaler reads each stream's load from CloudWatch, reshards the stream
+with UpdateShardCount when its utilisation leaves the configured band, and
+alerts over SNS on every action. Run "kinesis-autoscaler simulate" to see what
+it would do to a traffic trace, with no AWS account.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	// Flag errors are bad input too.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
+	root.AddCommand(
+		validateCommand(stdout),
+		simulateCommand(stdout, stderr),
+		versionCommand(stdout),
+	)
+	return root
+}

@@ -1,0 +1,232 @@
+// Package config loads and checks the autoscaler's configuration file.
+//
+// Load applies the built-in defaults, then the YAML file, then environment
+// variables (KINESIS_AUTOSCALER_ followed by the key's path in upper case with
+// dots as underscores), decodes the result strictly — an unknown key anywhere
+// is an error, named by its full path — and validates it. Every problem found
+// is reported at once, as an *Error listing "FILE: KEY: REASON" lines.
+//
+// Each streams entry starts as a copy of the resolved defaults block; the
+// keys the entry sets override it. Reference documents every key.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+// Config is the autoscaler's configuration.
+type Config struct {
+	// AWS says where and how to reach AWS (key aws).
+	AWS AWS
+	// PollInterval is how often every stream is evaluated (key poll_interval).
+	PollInterval time.Duration
+	// DryRun makes the autoscaler decide, log and alert without ever changing
+	// a shard count (key dry_run).
+	DryRun bool
+	// Log sets the log encoding and level (key log).
+	Log Log
+	// Alerts says where alerts go and how often they repeat (key alerts).
+	Alerts Alerts
+	// Defaults are the settings of every stream that does not override them
+	// (key defaults).
+	Defaults StreamSettings
+	// Streams are the streams to autoscale, each with its settings fully
+	// resolved (key streams).
+	Streams []Stream
+	// File is the path the configuration was loaded from; it is not a key.
+	File string
+}
+
+// AWS says where and how to reach AWS.
+type AWS struct {
+	// Region is the AWS region (key aws.region); empty means the SDK's default
+	// chain (AWS_REGION and so on).
+	Region string
+	// Endpoints override AWS's service endpoints, e.g. to use LocalStack
+	// (key aws.endpoints).
+	Endpoints Endpoints
+}
+
+// Endpoints are optional endpoint URLs of the AWS services used; empty means
+// AWS's own endpoint.
+type Endpoints struct {
+	// Kinesis is the Kinesis endpoint URL (key aws.endpoints.kinesis).
+	Kinesis string
+	// CloudWatch is the CloudWatch endpoint URL (key aws.endpoints.cloudwatch).
+	CloudWatch string
+	// SNS is the SNS endpoint URL (key aws.endpoints.sns).
+	SNS string
+}
+
+// Log sets the log encoding and level.
+type Log struct {
+	// Format is the log encoding, "json" or "console" (key log.format).
+	Format string
+	// Level is the least severe level logged: "debug", "info", "warn" or
+	// "error" (key log.level).
+	Level string
+}
+
+// Alerts says where alerts go and how often an identical alert repeats.
+type Alerts struct {
+	// SNSTopicARN is the SNS topic alerts are published to (key
+	// alerts.sns_topic_arn); empty means alerts are only logged.
+	SNSTopicARN string
+	// DedupWindow is how long an alert identical to one already sent is
+	// suppressed (key alerts.dedup_window).
+	DedupWindow time.Duration
+}
+
+// StreamSettings are the scaling settings of one stream.
+type StreamSettings struct {
+	// MinShards is the fewest shards the autoscaler sets (key min_shards).
+	MinShards int
+	// MaxShards is the most shards the autoscaler sets (key max_shards).
+	MaxShards int
+	// ScaleUpThreshold is the utilisation, as a fraction of capacity, above
+	// which the stream scales up (key scale_up_threshold).
+	ScaleUpThreshold float64
+	// ScaleDownThreshold is the utilisation below which the stream scales
+	// down (key scale_down_threshold).
+	ScaleDownThreshold float64
+	// ScaleUpAfter is how long utilisation must stay above ScaleUpThreshold
+	// before a scale-up (key scale_up_after).
+	ScaleUpAfter time.Duration
+	// ScaleDownAfter is how long utilisation must stay below
+	// ScaleDownThreshold before a scale-down (key scale_down_after).
+	ScaleDownAfter time.Duration
+	// CooldownUp is the least time after any scaling action before a
+	// scale-up (key cooldown_up).
+	CooldownUp time.Duration
+	// CooldownDown is the least time after any scaling action before a
+	// scale-down (key cooldown_down).
+	CooldownDown time.Duration
+	// MaxIteratorAge is the consumers' iterator age above which the stream
+	// is not scaled down (key max_iterator_age).
+	MaxIteratorAge time.Duration
+}
+
+// Stream is one stream to autoscale.
+type Stream struct {
+	// Name is the Kinesis stream's name (key name of a streams entry).
+	Name string
+	// Settings are the stream's settings: the defaults block, overridden by
+	// the keys the streams entry sets.
+	Settings StreamSettings
+}
+
+// Load reads the YAML configuration file at path, applies defaults and
+// KINESIS_AUTOSCALER_* environment overrides, decodes it strictly and
+// validates it. On any problem it returns a nil Config and an *Error that
+// lists every problem found.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, errorOf(path, []Problem{{Reason: "cannot read the file: " + readFailure(err)}})
+	}
+	if hasNoSettings(data) {
+		return nil, errorOf(path, []Problem{{Reason: "the file has no settings; it must list at least one stream under streams"}})
+	}
+	v, err := readYAML(data)
+	if err != nil {
+		return nil, errorOf(path, []Problem{{Reason: parseFailure(err)}})
+	}
+	cfg := &Config{File: path}
+	d := newDecoder(v)
+	d.decode(cfg)
+	problems := append(d.problems, cfg.validate(d.failed)...)
+	sortProblems(problems)
+	if err := fromEnvironment(errorOf(path, problems)); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// hasNoSettings reports whether data is empty or holds only comments.
+func hasNoSettings(data []byte) bool {
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			return false
+		}
+	}
+	return true
+}
+
+// readFailure says why a file could not be read, without repeating its path.
+func readFailure(err error) string {
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		err = pathErr.Err
+	}
+	return err.Error()
+}
+
+// parseFailure says why viper could not parse a file.
+func parseFailure(err error) string {
+	var parseErr viper.ConfigParseError
+	if errors.As(err, &parseErr) {
+		err = parseErr.Unwrap()
+	}
+	msg := oneLine(err.Error())
+	if strings.Contains(msg, "cannot unmarshal") {
+		return "the file must be a YAML mapping of keys (streams: and so on): " + msg
+	}
+	return "not valid YAML: " + msg
+}
+
+// readYAML parses data into a viper instance that knows every key: its
+// built-in default and its environment variable. The parser's panics, should
+// an input provoke one, are returned as errors.
+func readYAML(data []byte) (v *viper.Viper, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, fmt.Errorf("the YAML parser failed: %v", r)
+		}
+	}()
+	v = viper.New()
+	v.SetConfigType("yaml")
+	for _, k := range keys {
+		v.SetDefault(k.path, k.def)
+		if err := v.BindEnv(k.path, k.env()); err != nil {
+			return nil, err
+		}
+	}
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// fromEnvironment notes, on each problem with a key that an environment
+// variable set, the variable's name, since the file is not to blame.
+func fromEnvironment(err error) error {
+	var cfgErr *Error
+	if !errors.As(err, &cfgErr) {
+		return err
+	}
+	for i, p := range cfgErr.Problems {
+		for _, k := range keys {
+			if k.path != p.Key {
+				continue
+			}
+			if val, ok := os.LookupEnv(k.env()); ok && val != "" {
+				cfgErr.Problems[i].Reason += " (from environment variable " + k.env() + ")"
+			}
+		}
+	}
+	return cfgErr
+}
+
+// oneLine joins the lines of a multi-line message.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,324 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EnvPrefix starts the name of every environment variable that overrides a
+// key: the key's path, upper-cased, with dots turned into underscores, follows
+// it (KINESIS_AUTOSCALER_DEFAULTS_MAX_SHARDS overrides defaults.max_shards).
+const EnvPrefix = "KINESIS_AUTOSCALER"
+
+// MaxShardsLimit is the largest max_shards accepted.
+const MaxShardsLimit = 100000
+
+// kind is the type of a key's value.
+type kind int
+
+const (
+	kindDuration kind = iota
+	kindInt
+	kindFloat
+	kindBool
+	kindString
+)
+
+// setting describes one key of a StreamSettings: the defaults block has them
+// all, and each streams entry may override any of them.
+type setting struct {
+	name    string
+	kind    kind
+	def     any // built-in default, of the kind's Go type
+	lo, hi  any // bounds of the kind's Go type; nil means unbounded
+	loOpen  bool
+	meaning string
+	field   func(*StreamSettings) any // pointer to the field the key sets
+}
+
+// settings lists the keys of StreamSettings in the order they are documented
+// and printed.
+var settings = []setting{
+	{
+		name: "min_shards", kind: kindInt, def: 1, lo: 1,
+		meaning: "fewest shards the autoscaler sets",
+		field:   func(s *StreamSettings) any { return &s.MinShards },
+	},
+	{
+		name: "max_shards", kind: kindInt, def: 16, hi: MaxShardsLimit,
+		meaning: "most shards the autoscaler sets; at least min_shards",
+		field:   func(s *StreamSettings) any { return &s.MaxShards },
+	},
+	{
+		name: "scale_up_threshold", kind: kindFloat, def: 0.75, lo: 0.5, hi: 0.95,
+		meaning: "scale up when utilisation (the busiest of write bytes, write records and read bytes, " +
+			"as a fraction of the open shards' capacity) stays above this",
+		field: func(s *StreamSettings) any { return &s.ScaleUpThreshold },
+	},
+	{
+		name: "scale_down_threshold", kind: kindFloat, def: 0.25, lo: 0.05,
+		meaning: "scale down when utilisation stays below this; must be below scale_up_threshold - 0.1",
+		field:   func(s *StreamSettings) any { return &s.ScaleDownThreshold },
+	},
+	{
+		name: "scale_up_after", kind: kindDuration, def: 2 * time.Minute, lo: time.Minute, hi: time.Hour,
+		meaning: "how long utilisation must stay above scale_up_threshold before a scale-up",
+		field:   func(s *StreamSettings) any { return &s.ScaleUpAfter },
+	},
+	{
+		name: "scale_down_after", kind: kindDuration, def: 30 * time.Minute, lo: 5 * time.Minute, hi: 24 * time.Hour,
+		meaning: "how long utilisation must stay below scale_down_threshold before a scale-down",
+		field:   func(s *StreamSettings) any { return &s.ScaleDownAfter },
+	},
+	{
+		name: "cooldown_up", kind: kindDuration, def: 5 * time.Minute, lo: time.Duration(0), hi: 24 * time.Hour,
+		meaning: "least time after any scaling action before a scale-up",
+		field:   func(s *StreamSettings) any { return &s.CooldownUp },
+	},
+	{
+		name: "cooldown_down", kind: kindDuration, def: time.Hour, lo: time.Duration(0), hi: 7 * 24 * time.Hour,
+		meaning: "least time after any scaling action before a scale-down",
+		field:   func(s *StreamSettings) any { return &s.CooldownDown },
+	},
+	{
+		name: "max_iterator_age", kind: kindDuration, def: 5 * time.Minute, lo: time.Duration(0), loOpen: true,
+		meaning: "no scale-down while the consumers' iterator age is above this",
+		field:   func(s *StreamSettings) any { return &s.MaxIteratorAge },
+	},
+}
+
+// key describes one scalar key of a Config.
+type key struct {
+	path    string // full path, e.g. "alerts.dedup_window"
+	kind    kind
+	def     any // built-in default, of the kind's Go type
+	lo, hi  any // bounds of the kind's Go type; nil means unbounded
+	loOpen  bool
+	allowed string // allowed values, when bounds do not say it
+	meaning string
+	field   func(*Config) any // pointer to the field the key sets
+}
+
+// env returns the name of the environment variable that overrides the key.
+func (k key) env() string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(k.path, ".", "_"))
+}
+
+// Allowed values of the enumerated keys.
+var (
+	logFormats = []string{"json", "console"}
+	logLevels  = []string{"debug", "info", "warn", "error"}
+)
+
+// keys lists every scalar key of a Config, in the order they are documented,
+// decoded and printed; the defaults.* keys come from settings.
+var keys = buildKeys()
+
+func buildKeys() []key {
+	ks := []key{
+		{
+			path: "aws.region", kind: kindString, def: "", allowed: "an AWS region, e.g. eu-west-1, or empty",
+			meaning: "AWS region; empty uses the SDK's default chain (AWS_REGION, AWS_DEFAULT_REGION, profile)",
+			field:   func(c *Config) any { return &c.AWS.Region },
+		},
+		{
+			path: "aws.endpoints.kinesis", kind: kindString, def: "", allowed: "an http(s) URL, or empty",
+			meaning: "Kinesis endpoint, e.g. http://localhost:4566 for LocalStack; empty uses AWS's",
+			field:   func(c *Config) any { return &c.AWS.Endpoints.Kinesis },
+		},
+		{
+			path: "aws.endpoints.cloudwatch", kind: kindString, def: "", allowed: "an http(s) URL, or empty",
+			meaning: "CloudWatch endpoint; empty uses AWS's",
+			field:   func(c *Config) any { return &c.AWS.Endpoints.CloudWatch },
+		},
+		{
+			path: "aws.endpoints.sns", kind: kindString, def: "", allowed: "an http(s) URL, or empty",
+			meaning: "SNS endpoint; empty uses AWS's",
+			field:   func(c *Config) any { return &c.AWS.Endpoints.SNS },
+		},
+		{
+			path: "poll_interval", kind: kindDuration, def: time.Minute, lo: 10 * time.Second, hi: time.Hour,
+			meaning: "how often every stream is evaluated",
+			field:   func(c *Config) any { return &c.PollInterval },
+		},
+		{
+			path: "dry_run", kind: kindBool, def: false, allowed: "true or false",
+			meaning: "decide, log and alert, but never change a stream's shard count",
+			field:   func(c *Config) any { return &c.DryRun },
+		},
+		{
+			path: "log.format", kind: kindString, def: "json", allowed: strings.Join(logFormats, ", "),
+			meaning: "log encoding",
+			field:   func(c *Config) any { return &c.Log.Format },
+		},
+		{
+			path: "log.level", kind: kindString, def: "info", allowed: strings.Join(logLevels, ", "),
+			meaning: "least severe level that is logged",
+			field:   func(c *Config) any { return &c.Log.Level },
+		},
+		{
+			path: "alerts.sns_topic_arn", kind: kindString, def: "",
+			allowed: "arn:aws:sns:REGION:ACCOUNT:NAME, or empty",
+			meaning: "SNS topic that receives alerts; empty means alerts are only logged",
+			field:   func(c *Config) any { return &c.Alerts.SNSTopicARN },
+		},
+		{
+			path: "alerts.dedup_window", kind: kindDuration, def: time.Hour, lo: time.Minute, hi: 7 * 24 * time.Hour,
+			meaning: "an alert identical to one already sent is not sent again within this window",
+			field:   func(c *Config) any { return &c.Alerts.DedupWindow },
+		},
+	}
+	for _, s := range settings {
+		field := s.field
+		ks = append(ks, key{
+			path: "defaults." + s.name, kind: s.kind, def: s.def, lo: s.lo, hi: s.hi, loOpen: s.loOpen,
+			meaning: s.meaning + " (for every stream that does not set it)",
+			field:   func(c *Config) any { return field(&c.Defaults) },
+		})
+	}
+	return ks
+}
+
+// Blocks: keys whose value is a mapping of further keys, and the list key.
+const streamsKey = "streams"
+
+var blocks = []string{"aws", "aws.endpoints", "log", "alerts", "defaults"}
+
+// KeyDoc documents one configuration key.
+type KeyDoc struct {
+	// Key is the full path, e.g. "defaults.max_shards" or "streams[].name".
+	Key string
+	// Default is the built-in default as it would be written in the file;
+	// empty for a required key, `""` for an optional string.
+	Default string
+	// Allowed says which values are accepted, e.g. "10s to 1h".
+	Allowed string
+	// Env is the environment variable that overrides the key; empty for keys
+	// of streams entries, which only the file sets.
+	Env string
+	// Meaning says what the key does.
+	Meaning string
+}
+
+// Reference documents every key a configuration file may set, in the order
+// of config/example.yaml: its default, allowed values, environment variable
+// and meaning. Every key of the defaults block may also be set in a streams
+// entry, where it overrides the defaults for that stream.
+func Reference() []KeyDoc {
+	docs := make([]KeyDoc, 0, len(keys)+2)
+	for _, k := range keys {
+		allowed := k.allowed
+		if allowed == "" {
+			allowed = describeBounds(k.lo, k.hi, k.loOpen)
+		}
+		def := formatValue(k.def)
+		if def == "" {
+			def = `""`
+		}
+		docs = append(docs, KeyDoc{Key: k.path, Default: def, Allowed: allowed, Env: k.env(), Meaning: k.meaning})
+	}
+	names := make([]string, len(settings))
+	for i, s := range settings {
+		names[i] = s.name
+	}
+	docs = append(docs,
+		KeyDoc{
+			Key: streamsKey, Allowed: "a list of at least one stream",
+			Meaning: "the streams to autoscale; each entry has a name and may set any of " +
+				strings.Join(names, ", ") + " to override the defaults block for that stream",
+		},
+		KeyDoc{
+			Key: streamsKey + "[].name", Allowed: "1 to 128 of a-z A-Z 0-9 _ . -, unique",
+			Meaning: "name of the Kinesis stream",
+		},
+	)
+	return docs
+}
+
+// DefaultStreamSettings returns the built-in defaults of the defaults block.
+func DefaultStreamSettings() StreamSettings {
+	var s StreamSettings
+	for _, st := range settings {
+		setValue(st.field(&s), st.def)
+	}
+	return s
+}
+
+// setValue stores v, of the kind's Go type, through the pointer p.
+func setValue(p, v any) {
+	switch p := p.(type) {
+	case *time.Duration:
+		*p = v.(time.Duration)
+	case *int:
+		*p = v.(int)
+	case *float64:
+		*p = v.(float64)
+	case *bool:
+		*p = v.(bool)
+	case *string:
+		*p = v.(string)
+	}
+}
+
+// valueAt returns the value the pointer p points to.
+func valueAt(p any) any {
+	switch p := p.(type) {
+	case *time.Duration:
+		return *p
+	case *int:
+		return *p
+	case *float64:
+		return *p
+	case *bool:
+		return *p
+	case *string:
+		return *p
+	}
+	return nil
+}
+
+// describeBounds says in words which values bounds allow.
+func describeBounds(lo, hi any, loOpen bool) string {
+	switch {
+	case lo != nil && hi != nil:
+		return formatValue(lo) + " to " + formatValue(hi)
+	case lo != nil && loOpen:
+		return "more than " + formatValue(lo)
+	case lo != nil:
+		return "at least " + formatValue(lo)
+	case hi != nil:
+		return "at most " + formatValue(hi)
+	}
+	return ""
+}
+
+// formatValue writes a value the way a configuration file would.
+func formatValue(v any) string {
+	switch v := v.(type) {
+	case time.Duration:
+		return formatDuration(v)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case int:
+		return strconv.Itoa(v)
+	case bool:
+		return strconv.FormatBool(v)
+	case string:
+		return v
+	}
+	return ""
+}
+
+// formatDuration writes d without zero units: 5m rather than 5m0s, 1h rather
+// than 1h0m0s, 1h30m rather than 1h30m0s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
