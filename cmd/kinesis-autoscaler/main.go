@@ -71,6 +71,13 @@ alerts over SNS on every action. Run "kinesis-autoscaler simulate" to see what
 it would do to a traffic trace, with no AWS account.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return badInput(fmt.Errorf("unknown command %q; run 'kinesis-autoscaler --help' for the commands", args[0]))
+			}
+			return cmd.Help()
+		},
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -25,7 +25,7 @@ KINESIS_AUTOSCALER_* environment overrides included) and exits 0.`,
 			if err != nil {
 				return badInput(err)
 			}
-			fmt.Fprintf(stdout, "# %s is valid; effective settings:\n%s", cfg.File, cfg.Effective())
+			fmt.Fprintf(stdout, "# %s is valid.\n%s", cfg.File, cfg.Effective())
 			return nil
 		},
 	}

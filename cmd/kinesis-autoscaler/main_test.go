@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the command line in-process and returns its exit status and
+// output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout []string
+		wantStderr []string
+	}{
+		{
+			name:       "example config is valid",
+			args:       []string{"validate", "--config", "../../config/example.yaml"},
+			wantCode:   0,
+			wantStdout: []string{"is valid", `name: "clickstream"`, "scale_up_threshold: 0.75", `name: "orders"`, "max_shards: 64"},
+		},
+		{
+			name:       "typo is named with file and key",
+			args:       []string{"validate", "--config", "../../testdata/config/bad/unknown-key-defaults.yaml"},
+			wantCode:   2,
+			wantStderr: []string{"unknown-key-defaults.yaml", "defaults.scale_up_treshold", "did you mean scale_up_threshold"},
+		},
+		{
+			name:       "missing file",
+			args:       []string{"validate", "--config", "does-not-exist.yaml"},
+			wantCode:   2,
+			wantStderr: []string{"does-not-exist.yaml", "cannot read"},
+		},
+		{
+			name:       "unknown flag",
+			args:       []string{"validate", "--bogus"},
+			wantCode:   2,
+			wantStderr: []string{"unknown flag: --bogus"},
+		},
+		{
+			name:       "unknown command",
+			args:       []string{"frobnicate"},
+			wantCode:   2,
+			wantStderr: []string{`unknown command "frobnicate"`},
+		},
+		{
+			name:       "version",
+			args:       []string{"version"},
+			wantCode:   0,
+			wantStdout: []string{"kinesis-autoscaler dev"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tt.args...)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, stdout, stderr)
+			}
+			for _, w := range tt.wantStdout {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout)
+				}
+			}
+			for _, w := range tt.wantStderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestEveryBadConfigExitsTwo runs validate on every bad fixture: each exits 2
+// with the file named, never a panic or a stack trace.
+func TestEveryBadConfigExitsTwo(t *testing.T) {
+	files, err := filepath.Glob("../../testdata/config/bad/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no bad fixtures: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			code, _, stderr := runCLI(t, "validate", "--config", f)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2; stderr: %s", code, stderr)
+			}
+			if !strings.Contains(stderr, filepath.Base(f)) {
+				t.Errorf("stderr does not name the file: %s", stderr)
+			}
+			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
+				t.Errorf("stack trace in stderr: %s", stderr)
+			}
+		})
+	}
+}
+
+func TestMain(m *testing.M) {
+	// The SDK must never find real credentials or reach AWS from tests.
+	os.Setenv("AWS_ACCESS_KEY_ID", "test")
+	os.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	os.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	os.Exit(m.Run())
+}
