@@ -84,6 +84,7 @@ it would do to a traffic trace, with no AWS account.`,
 	// Flag errors are bad input too.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
 	root.AddCommand(
+		runCommand(stdout, stderr),
 		validateCommand(stdout),
 		simulateCommand(stdout, stderr),
 		versionCommand(stdout),

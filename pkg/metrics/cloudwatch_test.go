@@ -1,0 +1,315 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+)
+
+// fakeCloudWatch records GetMetricData inputs and answers with per-test
+// outputs in order, repeating the last; with none it answers no data.
+type fakeCloudWatch struct {
+	mu      sync.Mutex
+	inputs  []cloudwatch.GetMetricDataInput
+	outputs []*cloudwatch.GetMetricDataOutput
+	errs    []error
+}
+
+var _ cloudwatchAPI = (*fakeCloudWatch)(nil)
+
+func (f *fakeCloudWatch) returns(out *cloudwatch.GetMetricDataOutput, err error) *fakeCloudWatch {
+	f.outputs = append(f.outputs, out)
+	f.errs = append(f.errs, err)
+	return f
+}
+
+func (f *fakeCloudWatch) GetMetricData(_ context.Context, in *cloudwatch.GetMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inputs = append(f.inputs, *in) // the caller reuses in for the next page
+	if len(f.outputs) == 0 {
+		return &cloudwatch.GetMetricDataOutput{}, nil
+	}
+	i := min(len(f.inputs), len(f.outputs)) - 1
+	return f.outputs[i], f.errs[i]
+}
+
+var t0 = time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
+
+func minute(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+
+func result(id string, values map[time.Time]float64) types.MetricDataResult {
+	r := types.MetricDataResult{Id: aws.String(id), StatusCode: types.StatusCodeComplete}
+	for ts, v := range values {
+		r.Timestamps = append(r.Timestamps, ts)
+		r.Values = append(r.Values, v)
+	}
+	return r
+}
+
+// unlimited keeps the rate limiter out of unit tests.
+var unlimited = WithRateLimit(1e9, 1000)
+
+func TestReadLoadMapsResults(t *testing.T) {
+	fake := (&fakeCloudWatch{}).returns(&cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
+		// stream 1 ("b") first: results are matched by id, not order
+		result("s1_m0", map[time.Time]float64{minute(0): 600}),
+		result("s1_m1", map[time.Time]float64{minute(0): 60}),
+		// stream 0 ("a"): minute 0 known, minute 1 has bytes only, minute 2 nothing
+		result("s0_m0", map[time.Time]float64{minute(0): 1000, minute(1): 5}),
+		result("s0_m1", map[time.Time]float64{minute(0): 10}),
+		result("s0_m2", map[time.Time]float64{minute(0): 2000}),
+		result("s0_m3", map[time.Time]float64{minute(0): 3}),
+		result("s0_m4", map[time.Time]float64{minute(0): 4}),
+		result("s0_m5", map[time.Time]float64{minute(0): 1500}),
+	}}, nil)
+	got, err := New(fake, unlimited).ReadLoad(context.Background(), []string{"a", "b", "a"}, minute(0).Add(20*time.Second), minute(3).Add(59*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]policy.Minute{
+		"a": {
+			{Start: minute(0), Known: true, IncomingBytes: 1000, IncomingRecords: 10, ReadBytes: 2000, WriteThrottled: 3, ReadThrottled: 4,
+				IteratorAge: 1500 * time.Millisecond, HasIteratorAge: true},
+			{Start: minute(1), IncomingBytes: 5},
+			{Start: minute(2)},
+		},
+		"b": {
+			{Start: minute(0), Known: true, IncomingBytes: 600, IncomingRecords: 60},
+			{Start: minute(1)},
+			{Start: minute(2)},
+		},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	if len(fake.inputs) != 1 {
+		t.Fatalf("%d calls, want 1", len(fake.inputs))
+	}
+	in := fake.inputs[0]
+	if !in.StartTime.Equal(minute(0)) || !in.EndTime.Equal(minute(3)) {
+		t.Errorf("window %s - %s, want truncated to minutes", in.StartTime, in.EndTime)
+	}
+	if len(in.MetricDataQueries) != 2*MetricsPerStream {
+		t.Errorf("%d queries for 2 distinct streams", len(in.MetricDataQueries))
+	}
+}
+
+func TestReadLoadQueries(t *testing.T) {
+	fake := &fakeCloudWatch{}
+	if _, err := New(fake, unlimited).ReadLoad(context.Background(), []string{"my-stream.v2"}, minute(0), minute(5)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"IncomingBytes": "Sum", "IncomingRecords": "Sum", "GetRecords.Bytes": "Sum",
+		"WriteProvisionedThroughputExceeded": "Sum", "ReadProvisionedThroughputExceeded": "Sum",
+		"GetRecords.IteratorAgeMilliseconds": "Maximum",
+	}
+	id := regexp.MustCompile(`^[a-z][a-zA-Z0-9_]*$`)
+	got := map[string]string{}
+	for _, q := range fake.inputs[0].MetricDataQueries {
+		if !id.MatchString(aws.ToString(q.Id)) {
+			t.Errorf("id %q is not a valid CloudWatch query id", aws.ToString(q.Id))
+		}
+		ms := q.MetricStat
+		if aws.ToString(ms.Metric.Namespace) != "AWS/Kinesis" || aws.ToInt32(ms.Period) != 60 {
+			t.Errorf("query %+v", ms)
+		}
+		if d := ms.Metric.Dimensions; len(d) != 1 || aws.ToString(d[0].Name) != "StreamName" || aws.ToString(d[0].Value) != "my-stream.v2" {
+			t.Errorf("dimensions %+v", d)
+		}
+		got[aws.ToString(ms.Metric.MetricName)] = aws.ToString(ms.Stat)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("metrics %v, want %v", got, want)
+	}
+}
+
+func TestReadLoadCombinesRawPoints(t *testing.T) {
+	// Emulators return every raw point; a minute's points are combined with
+	// the metric's statistic.
+	fake := (&fakeCloudWatch{}).returns(&cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
+		{Id: aws.String("s0_m0"), Timestamps: []time.Time{minute(0).Add(10 * time.Second), minute(0).Add(40 * time.Second), minute(1)}, Values: []float64{100, 50, 7}},
+		{Id: aws.String("s0_m1"), Timestamps: []time.Time{minute(0).Add(10 * time.Second), minute(0).Add(40 * time.Second), minute(1)}, Values: []float64{1, 2, 3}},
+		{Id: aws.String("s0_m5"), Timestamps: []time.Time{minute(0).Add(10 * time.Second), minute(0).Add(40 * time.Second)}, Values: []float64{900, 300}},
+		// outside the window: ignored
+		{Id: aws.String("s0_m3"), Timestamps: []time.Time{minute(-1), minute(2)}, Values: []float64{5, 5}},
+	}}, nil)
+	got, err := New(fake, unlimited).ReadLoad(context.Background(), []string{"a"}, minute(0), minute(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := got["a"]
+	if len(m) != 2 || m[0].IncomingBytes != 150 || m[0].IncomingRecords != 3 || m[0].IteratorAge != 900*time.Millisecond ||
+		m[1].IncomingBytes != 7 || m[0].WriteThrottled != 0 || m[1].WriteThrottled != 0 || !m[0].Known || !m[1].Known {
+		t.Errorf("got %+v", m)
+	}
+}
+
+func TestReadLoadBatches(t *testing.T) {
+	tests := []struct {
+		streams int
+		calls   []int
+	}{
+		{streams: 0, calls: nil},
+		{streams: 1, calls: []int{6}},
+		{streams: 83, calls: []int{498}},
+		{streams: 84, calls: []int{498, 6}},
+		{streams: 100, calls: []int{498, 102}},
+		{streams: 250, calls: []int{498, 498, 498, 6}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.streams), func(t *testing.T) {
+			names := make([]string, tt.streams)
+			for i := range names {
+				names[i] = fmt.Sprintf("stream-%d", i)
+			}
+			fake := &fakeCloudWatch{}
+			got, err := New(fake, unlimited).ReadLoad(context.Background(), names, minute(0), minute(10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var calls []int
+			for _, in := range fake.inputs {
+				calls = append(calls, len(in.MetricDataQueries))
+			}
+			if fmt.Sprint(calls) != fmt.Sprint(tt.calls) {
+				t.Errorf("queries per call %v, want %v", calls, tt.calls)
+			}
+			if len(got) != tt.streams {
+				t.Errorf("%d streams in the answer", len(got))
+			}
+			for _, name := range names {
+				if ms := got[name]; len(ms) != 10 || ms[0].Known {
+					t.Errorf("%s: %d minutes, first %+v", name, len(ms), ms)
+				}
+			}
+		})
+	}
+}
+
+func TestReadLoadPages(t *testing.T) {
+	fake := (&fakeCloudWatch{}).
+		returns(&cloudwatch.GetMetricDataOutput{NextToken: aws.String("page2"), MetricDataResults: []types.MetricDataResult{
+			result("s0_m0", map[time.Time]float64{minute(0): 1}),
+			result("s0_m1", map[time.Time]float64{minute(0): 2}),
+		}}, nil).
+		returns(&cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
+			result("s0_m0", map[time.Time]float64{minute(1): 3}),
+			result("s0_m1", map[time.Time]float64{minute(1): 4}),
+		}}, nil)
+	got, err := New(fake, unlimited).ReadLoad(context.Background(), []string{"a"}, minute(0), minute(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fake.inputs) != 2 || fake.inputs[0].NextToken != nil || aws.ToString(fake.inputs[1].NextToken) != "page2" {
+		t.Fatalf("inputs %+v", fake.inputs)
+	}
+	if m := got["a"]; !m[0].Known || !m[1].Known || m[1].IncomingRecords != 4 {
+		t.Errorf("got %+v", m)
+	}
+}
+
+func TestReadLoadErrors(t *testing.T) {
+	awsErr := &types.InvalidParameterValueException{Message: aws.String("bad")}
+	tests := []struct {
+		name string
+		out  *cloudwatch.GetMetricDataOutput
+		err  error
+		want string
+	}{
+		{name: "call fails", err: awsErr, want: "get metric data (6 queries): "},
+		{name: "unknown id", out: &cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{{Id: aws.String("s7_m0")}}},
+			want: `unknown query id "s7_m0"`},
+		{name: "internal error", out: &cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
+			{Id: aws.String("s0_m3"), StatusCode: types.StatusCodeInternalError}}}, want: "WriteProvisionedThroughputExceeded"},
+		{name: "mismatched lengths", out: &cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
+			{Id: aws.String("s0_m0"), Timestamps: []time.Time{minute(0)}}}}, want: "1 timestamps for 0 values"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := (&fakeCloudWatch{}).returns(tt.out, tt.err)
+			_, err := New(fake, unlimited).ReadLoad(context.Background(), []string{"a"}, minute(0), minute(2))
+			if err == nil || !regexp.MustCompile(regexp.QuoteMeta(tt.want)).MatchString(err.Error()) {
+				t.Fatalf("error %v, want it to mention %q", err, tt.want)
+			}
+			if tt.err != nil && !errors.Is(err, tt.err) {
+				t.Errorf("error %v lost %v", err, tt.err)
+			}
+		})
+	}
+}
+
+func TestReadLoadEmptyWindow(t *testing.T) {
+	fake := &fakeCloudWatch{}
+	got, err := New(fake, unlimited).ReadLoad(context.Background(), []string{"a"}, minute(5), minute(5).Add(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms, ok := got["a"]; !ok || len(ms) != 0 || len(fake.inputs) != 0 {
+		t.Errorf("got %v after %d calls", got, len(fake.inputs))
+	}
+}
+
+func TestRateLimitHonoursContext(t *testing.T) {
+	fake := &fakeCloudWatch{}
+	cw := New(fake, WithRateLimit(0.001, 1))
+	if _, err := cw.ReadLoad(context.Background(), []string{"a"}, minute(0), minute(1)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := cw.ReadLoad(ctx, []string{"a"}, minute(0), minute(1))
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
+	}
+	if len(fake.inputs) != 1 {
+		t.Errorf("%d calls, want 1", len(fake.inputs))
+	}
+}
+
+func TestReadHistoryChunks(t *testing.T) {
+	fake := (&fakeCloudWatch{}).returns(&cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
+		result("s0_m0", map[time.Time]float64{minute(0): 1, minute(4): 1}),
+		result("s0_m1", map[time.Time]float64{minute(0): 1, minute(4): 1}),
+	}}, nil)
+	cw := New(fake, unlimited)
+	cw.historyMinutes = 4
+	got, err := cw.ReadHistory(context.Background(), "a", minute(0), minute(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var windows []string
+	for _, in := range fake.inputs {
+		windows = append(windows, fmt.Sprintf("%s-%s", in.StartTime.Format("15:04"), in.EndTime.Format("15:04")))
+	}
+	if want := "[13:00-13:04 13:04-13:08 13:08-13:10]"; fmt.Sprint(windows) != want {
+		t.Errorf("windows %v, want %s", windows, want)
+	}
+	if len(got) != 10 {
+		t.Fatalf("%d minutes, want 10", len(got))
+	}
+	for i, m := range got {
+		if !m.Start.Equal(minute(i)) {
+			t.Errorf("minute %d starts at %s", i, m.Start)
+		}
+		// each chunk's answer holds minute(0) and minute(4); only the ones
+		// inside the chunk count
+		if wantKnown := i == 0 || i == 4; m.Known != wantKnown {
+			t.Errorf("minute %d known %v", i, m.Known)
+		}
+	}
+	if MaxDatapointsPerCall/MetricsPerStream != New(fake).historyMinutes {
+		t.Error("default history chunk does not fill a call")
+	}
+}

@@ -1,0 +1,8 @@
+package stream
+
+import "github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
+
+var (
+	_ controller.Streams      = (*Kinesis)(nil)
+	_ controller.HistoryStore = (*Kinesis)(nil)
+)

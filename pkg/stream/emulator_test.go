@@ -1,0 +1,191 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/internal/emulator"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+)
+
+// These tests run the real SDK client against kinesis-mock, one per test
+// binary. A reshard lasts long enough to be refused while UPDATING.
+var kinesisMock = emulator.SharedKinesis(emulator.KinesisOptions{UpdateShardCountDuration: time.Second})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := kinesisMock.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "stop kinesis-mock: %v\n", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func emulatorContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// createStream creates a provisioned stream and waits until it is ACTIVE.
+func createStream(ctx context.Context, t *testing.T, client *kinesis.Client, k *Kinesis, shards int32) string {
+	t.Helper()
+	name := emulator.UniqueName(t.Name())
+	_, err := client.CreateStream(ctx, &kinesis.CreateStreamInput{
+		StreamName: aws.String(name), ShardCount: aws.Int32(shards),
+		StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeProvisioned},
+	})
+	if err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	waitActive(ctx, t, k, name)
+	return name
+}
+
+// waitActive polls Describe, bounded by ctx, until the stream is ACTIVE.
+func waitActive(ctx context.Context, t *testing.T, k *Kinesis, name string) policy.StreamState {
+	t.Helper()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := k.Describe(ctx, name)
+		if err != nil {
+			t.Fatalf("describe %s: %v", name, err)
+		}
+		if st.Status == policy.StatusActive {
+			return st
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("stream %s stayed %s", name, st.Status)
+		case <-tick.C:
+		}
+	}
+}
+
+func TestEmulatorReshard(t *testing.T) {
+	t.Parallel()
+	ctx := emulatorContext(t)
+	client := kinesisMock.Get(t).Client()
+	k := New(client)
+	name := createStream(ctx, t, client, k, 2)
+
+	st, err := k.Describe(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (policy.StreamState{OpenShards: 2, Status: policy.StatusActive, Mode: policy.ModeProvisioned}); st != want {
+		t.Fatalf("described %+v, want %+v", st, want)
+	}
+
+	if err := k.UpdateShardCount(ctx, name, 4); err != nil {
+		t.Fatalf("2 -> 4: %v", err)
+	}
+	st, err = k.Describe(ctx, name)
+	if err != nil || st.Status != policy.StatusUpdating {
+		t.Fatalf("right after the reshard: %+v, %v", st, err)
+	}
+	err = k.UpdateShardCount(ctx, name, 8)
+	var inUse *types.ResourceInUseException
+	if !errors.Is(err, policy.ErrStreamBusy) || !errors.As(err, &inUse) {
+		t.Fatalf("reshard while UPDATING: %v, want ErrStreamBusy wrapping ResourceInUseException", err)
+	}
+
+	if st := waitActive(ctx, t, k, name); st.OpenShards != 4 {
+		t.Errorf("after the reshard: %+v, want 4 open shards", st)
+	}
+
+	err = k.UpdateShardCount(ctx, name, 9)
+	var invalid *types.InvalidArgumentException
+	if !errors.Is(err, policy.ErrInvalidTarget) || !errors.As(err, &invalid) {
+		t.Errorf("4 -> 9 (beyond double): %v, want ErrInvalidTarget wrapping InvalidArgumentException", err)
+	}
+}
+
+func TestEmulatorNotFound(t *testing.T) {
+	t.Parallel()
+	ctx := emulatorContext(t)
+	k := New(kinesisMock.Get(t).Client())
+	missing := emulator.UniqueName("missing")
+
+	_, err := k.Describe(ctx, missing)
+	if !errors.Is(err, policy.ErrStreamNotFound) {
+		t.Errorf("Describe: %v", err)
+	}
+	if err := k.UpdateShardCount(ctx, missing, 2); !errors.Is(err, policy.ErrStreamNotFound) {
+		t.Errorf("UpdateShardCount: %v", err)
+	}
+	if _, err := k.LoadHistory(ctx, missing); !errors.Is(err, policy.ErrStreamNotFound) {
+		t.Errorf("LoadHistory: %v", err)
+	}
+}
+
+func TestEmulatorHistory(t *testing.T) {
+	t.Parallel()
+	ctx := emulatorContext(t)
+	client := kinesisMock.Get(t).Client()
+	now := time.Now().UTC().Truncate(time.Second)
+	var warnings []error
+	k := New(client, WithClock(func() time.Time { return now }), WithTagWarnings(func(_ string, p error) { warnings = append(warnings, p) }))
+	name := createStream(ctx, t, client, k, 1)
+
+	// Tags of others are left alone.
+	if _, err := client.AddTagsToStream(ctx, &kinesis.AddTagsToStreamInput{
+		StreamName: aws.String(name), Tags: map[string]string{"team": "data"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	h, err := k.LoadHistory(ctx, name)
+	if err != nil || h.LastAction != nil || len(h.Calls) != 0 {
+		t.Fatalf("fresh stream: %s, %v", describe(h), err)
+	}
+
+	want := policy.History{LastAction: &policy.Action{At: now.Add(-time.Minute), From: 1, To: 2, Direction: policy.DirectionUp}}
+	for i := 9; i >= 0; i-- {
+		want.Calls = append(want.Calls, now.Add(-time.Duration(i)*time.Hour-time.Minute))
+	}
+	if err := k.SaveHistory(ctx, name, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := k.LoadHistory(ctx, name)
+	if err != nil || !historyEqual(got, want) {
+		t.Fatalf("round trip: %s (%v), want %s", describe(got), err, describe(want))
+	}
+
+	// A value edited by hand into nonsense is ignored with a warning.
+	if _, err := client.AddTagsToStream(ctx, &kinesis.AddTagsToStreamInput{
+		StreamName: aws.String(name), Tags: map[string]string{TagLastAction: "up 9 1 2026-11-25T13:30:00Z"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = k.LoadHistory(ctx, name)
+	if err != nil || got.LastAction != nil || len(got.Calls) != 10 || len(warnings) != 1 {
+		t.Errorf("malformed action: %s, %v, warnings %v", describe(got), err, warnings)
+	}
+
+	// An empty history removes our tags and keeps the others.
+	if err := k.SaveHistory(ctx, name, policy.History{}); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := k.listTags(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tags) != 1 || tags["team"] != "data" {
+		t.Errorf("tags after saving an empty history: %v", tags)
+	}
+	// Removing tags that are not there is no error.
+	if err := k.SaveHistory(ctx, name, policy.History{}); err != nil {
+		t.Errorf("saving an empty history twice: %v", err)
+	}
+}

@@ -1,0 +1,216 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+)
+
+// Stream tags that hold the scaling history. Values use only characters
+// Kinesis allows in tag values and stay far below its 256-character limit.
+const (
+	// TagPrefix starts every tag the daemon writes.
+	TagPrefix = "kinesis-autoscaler:"
+	// TagLastAction holds the last action as "direction from to time", e.g.
+	// "up 2 4 2026-11-25T14:00:00Z".
+	TagLastAction = TagPrefix + "last-action"
+	// TagCalls holds the Unix seconds of the UpdateShardCount calls of the
+	// rolling quota window, oldest first, separated by spaces.
+	TagCalls = TagPrefix + "calls"
+)
+
+// Limits that keep a malformed tag from yielding absurd values.
+const (
+	// maxShardCount is more shards than any stream can have.
+	maxShardCount = 100_000
+	// maxClockSkew is how far in the future a recorded time may be before it
+	// is refused as malformed.
+	maxClockSkew = 10 * time.Minute
+)
+
+// MalformedTagError describes a history tag LoadHistory ignored.
+type MalformedTagError struct {
+	Key, Value string
+	// Reason says what is wrong with the value.
+	Reason string
+}
+
+// Error implements error.
+func (e *MalformedTagError) Error() string {
+	return fmt.Sprintf("ignored tag %s=%q: %s", e.Key, e.Value, e.Reason)
+}
+
+// LoadHistory reads the stream's scaling history from its tags. A stream
+// without them has an empty history. Malformed values are left out of the
+// history and reported to the function set with WithTagWarnings; they are not
+// an error.
+func (k *Kinesis) LoadHistory(ctx context.Context, name string) (policy.History, error) {
+	tags, err := k.listTags(ctx, name)
+	if err != nil {
+		return policy.History{}, err
+	}
+	h, problems := ParseHistory(tags, k.now())
+	for _, p := range problems {
+		k.warn(name, p)
+	}
+	return h, nil
+}
+
+// SaveHistory writes the history into the stream's tags, replacing what was
+// there, and removes the tags of parts the history does not have.
+func (k *Kinesis) SaveHistory(ctx context.Context, name string, h policy.History) error {
+	tags := HistoryTags(h)
+	if len(tags) > 0 {
+		in := &kinesis.AddTagsToStreamInput{StreamName: aws.String(name), Tags: tags}
+		if _, err := k.client.AddTagsToStream(ctx, in); err != nil {
+			return fmt.Errorf("add tags to stream %q: %w", name, classify(err, false))
+		}
+	}
+	var gone []string
+	for _, key := range []string{TagLastAction, TagCalls} {
+		if _, ok := tags[key]; !ok {
+			gone = append(gone, key)
+		}
+	}
+	if len(gone) > 0 {
+		in := &kinesis.RemoveTagsFromStreamInput{StreamName: aws.String(name), TagKeys: gone}
+		if _, err := k.client.RemoveTagsFromStream(ctx, in); err != nil {
+			return fmt.Errorf("remove tags from stream %q: %w", name, classify(err, false))
+		}
+	}
+	return nil
+}
+
+// listTags returns every tag of the stream, following HasMoreTags.
+func (k *Kinesis) listTags(ctx context.Context, name string) (map[string]string, error) {
+	tags := map[string]string{}
+	var after *string
+	for {
+		out, err := k.client.ListTagsForStream(ctx, &kinesis.ListTagsForStreamInput{
+			StreamName: aws.String(name), ExclusiveStartTagKey: after, Limit: aws.Int32(50),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list tags of stream %q: %w", name, classify(err, false))
+		}
+		for _, t := range out.Tags {
+			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+		if !aws.ToBool(out.HasMoreTags) || len(out.Tags) == 0 {
+			return tags, nil
+		}
+		after = out.Tags[len(out.Tags)-1].Key
+	}
+}
+
+// HistoryTags returns the tags that record h: TagLastAction when h has a last
+// action, TagCalls when it has calls. Only the calls that can still count
+// against the quota are kept: those within the quota window of the newest
+// call, at most policy.MaxUpdateCalls of them.
+func HistoryTags(h policy.History) map[string]string {
+	tags := map[string]string{}
+	if a := h.LastAction; a != nil {
+		tags[TagLastAction] = fmt.Sprintf("%s %d %d %s", a.Direction, a.From, a.To, a.At.UTC().Format(time.RFC3339))
+	}
+	calls := slices.Clone(h.Calls)
+	slices.SortFunc(calls, time.Time.Compare)
+	if n := len(calls); n > 0 {
+		newest := calls[n-1]
+		calls = slices.DeleteFunc(calls, func(c time.Time) bool { return !c.After(newest.Add(-policy.QuotaWindow)) })
+		calls = calls[max(len(calls)-policy.MaxUpdateCalls, 0):]
+		secs := make([]string, len(calls))
+		for i, c := range calls {
+			secs[i] = strconv.FormatInt(c.Unix(), 10)
+		}
+		tags[TagCalls] = strings.Join(secs, " ")
+	}
+	return tags
+}
+
+// ParseHistory reads a history from stream tags, as of now. Tags it cannot
+// trust are left out and described in the returned problems: a last action
+// must have a direction of up or down that matches its shard counts, counts
+// from 1 to 100,000 and a time not in the future; each call must be a
+// positive Unix time not in the future. Calls that left the quota window are
+// dropped; of the rest, the newest policy.MaxUpdateCalls are kept.
+func ParseHistory(tags map[string]string, now time.Time) (policy.History, []error) {
+	var h policy.History
+	var problems []error
+	if v, ok := tags[TagLastAction]; ok {
+		a, reason := parseAction(v, now)
+		if reason != "" {
+			problems = append(problems, &MalformedTagError{Key: TagLastAction, Value: v, Reason: reason})
+		} else {
+			h.LastAction = &a
+		}
+	}
+	if v, ok := tags[TagCalls]; ok {
+		for _, f := range strings.Fields(v) {
+			c, reason := parseCall(f, now)
+			if reason != "" {
+				problems = append(problems, &MalformedTagError{Key: TagCalls, Value: v, Reason: fmt.Sprintf("call %q: %s", f, reason)})
+				continue
+			}
+			if c.After(now.Add(-policy.QuotaWindow)) {
+				h.Calls = append(h.Calls, c)
+			}
+		}
+		slices.SortFunc(h.Calls, time.Time.Compare)
+		h.Calls = slices.Compact(h.Calls)
+		if n := len(h.Calls); n > policy.MaxUpdateCalls {
+			problems = append(problems, &MalformedTagError{Key: TagCalls, Value: v,
+				Reason: fmt.Sprintf("%d calls in the quota window, more than AWS allows: kept the newest %d", n, policy.MaxUpdateCalls)})
+			h.Calls = h.Calls[n-policy.MaxUpdateCalls:]
+		}
+	}
+	return h, problems
+}
+
+// parseAction reads "direction from to time"; it returns why the value is
+// refused, or "".
+func parseAction(v string, now time.Time) (policy.Action, string) {
+	f := strings.Fields(v)
+	if len(f) != 4 {
+		return policy.Action{}, "want \"direction from to time\""
+	}
+	dir := policy.Direction(f[0])
+	if dir != policy.DirectionUp && dir != policy.DirectionDown {
+		return policy.Action{}, fmt.Sprintf("direction %q is neither up nor down", f[0])
+	}
+	from, err1 := strconv.Atoi(f[1])
+	to, err2 := strconv.Atoi(f[2])
+	if err1 != nil || err2 != nil || from < 1 || to < 1 || from > maxShardCount || to > maxShardCount {
+		return policy.Action{}, fmt.Sprintf("shard counts must be whole numbers from 1 to %d", maxShardCount)
+	}
+	if (dir == policy.DirectionUp) != (to > from) || from == to {
+		return policy.Action{}, fmt.Sprintf("%s from %d to %d is not a change in that direction", dir, from, to)
+	}
+	at, err := time.Parse(time.RFC3339, f[3])
+	if err != nil {
+		return policy.Action{}, "time is not RFC 3339"
+	}
+	if at.After(now.Add(maxClockSkew)) {
+		return policy.Action{}, "time is in the future"
+	}
+	return policy.Action{At: at.UTC(), From: from, To: to, Direction: dir}, ""
+}
+
+// parseCall reads Unix seconds; it returns why the value is refused, or "".
+func parseCall(f string, now time.Time) (time.Time, string) {
+	secs, err := strconv.ParseInt(f, 10, 64)
+	if err != nil || secs <= 0 {
+		return time.Time{}, "not a positive Unix time"
+	}
+	c := time.Unix(secs, 0).UTC()
+	if c.After(now.Add(maxClockSkew)) {
+		return time.Time{}, "in the future"
+	}
+	return c, ""
+}

@@ -1,0 +1,259 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+)
+
+var now = time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
+
+func at(minutesAgo int) time.Time { return now.Add(-time.Duration(minutesAgo) * time.Minute) }
+
+func TestHistoryTags(t *testing.T) {
+	tests := []struct {
+		name string
+		h    policy.History
+		want map[string]string
+	}{
+		{name: "empty", want: map[string]string{}},
+		{
+			name: "action and calls",
+			h: policy.History{
+				LastAction: &policy.Action{At: now, From: 2, To: 4, Direction: policy.DirectionUp},
+				Calls:      []time.Time{at(60), now},
+			},
+			want: map[string]string{
+				TagLastAction: "up 2 4 2026-11-25T14:00:00Z",
+				TagCalls:      "1795611600 1795615200",
+			},
+		},
+		{
+			name: "calls older than the window of the newest are dropped, unsorted input sorted",
+			h:    policy.History{Calls: []time.Time{now, at(25 * 60), at(30)}},
+			want: map[string]string{TagCalls: "1795613400 1795615200"},
+		},
+		{
+			name: "at most ten calls",
+			h:    policy.History{Calls: []time.Time{at(11), at(10), at(9), at(8), at(7), at(6), at(5), at(4), at(3), at(2), at(1)}},
+			want: map[string]string{TagCalls: "1795614600 1795614660 1795614720 1795614780 1795614840 1795614900 1795614960 1795615020 1795615080 1795615140"},
+		},
+		{
+			name: "times in other zones are written in UTC",
+			h: policy.History{LastAction: &policy.Action{At: now.In(time.FixedZone("CET", 3600)), From: 8, To: 4,
+				Direction: policy.DirectionDown}},
+			want: map[string]string{TagLastAction: "down 8 4 2026-11-25T14:00:00Z"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := HistoryTags(tt.h)
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+			for k, v := range got {
+				if len(v) > 256 || strings.Trim(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 _./=+-@:") != "" {
+					t.Errorf("tag %s=%q is not a valid Kinesis tag value", k, v)
+				}
+			}
+		})
+	}
+}
+
+func TestParseHistory(t *testing.T) {
+	up := &policy.Action{At: at(30), From: 2, To: 4, Direction: policy.DirectionUp}
+	tests := []struct {
+		name     string
+		tags     map[string]string
+		want     policy.History
+		problems int
+	}{
+		{name: "no tags", tags: map[string]string{"team": "data"}},
+		{
+			name: "valid",
+			tags: map[string]string{TagLastAction: "up 2 4 2026-11-25T13:30:00Z", TagCalls: "1795613400"},
+			want: policy.History{LastAction: up, Calls: []time.Time{at(30)}},
+		},
+		{
+			name: "calls out of the window are dropped quietly, duplicates and order fixed",
+			tags: map[string]string{TagCalls: "1795613400 1795436000 1795611600 1795613400"},
+			want: policy.History{Calls: []time.Time{at(60), at(30)}},
+		},
+		{name: "unknown direction", tags: map[string]string{TagLastAction: "sideways 2 4 2026-11-25T13:30:00Z"}, problems: 1},
+		{name: "direction does not match counts", tags: map[string]string{TagLastAction: "up 4 2 2026-11-25T13:30:00Z"}, problems: 1},
+		{name: "no change", tags: map[string]string{TagLastAction: "down 4 4 2026-11-25T13:30:00Z"}, problems: 1},
+		{name: "zero shards", tags: map[string]string{TagLastAction: "down 2 0 2026-11-25T13:30:00Z"}, problems: 1},
+		{name: "negative shards", tags: map[string]string{TagLastAction: "up -2 4 2026-11-25T13:30:00Z"}, problems: 1},
+		{name: "absurd shards", tags: map[string]string{TagLastAction: "up 2 99999999999 2026-11-25T13:30:00Z"}, problems: 1},
+		{name: "far future action", tags: map[string]string{TagLastAction: "up 2 4 2099-01-01T00:00:00Z"}, problems: 1},
+		{name: "bad time", tags: map[string]string{TagLastAction: "up 2 4 yesterday"}, problems: 1},
+		{name: "too few fields", tags: map[string]string{TagLastAction: "up 2 4"}, problems: 1},
+		{name: "empty", tags: map[string]string{TagLastAction: "", TagCalls: ""}, problems: 1},
+		{
+			name:     "bad calls are skipped one by one",
+			tags:     map[string]string{TagCalls: "1795613400 soon -5 0 99999999999 1795611600"},
+			want:     policy.History{Calls: []time.Time{at(60), at(30)}},
+			problems: 4,
+		},
+		{
+			name: "a bad action keeps good calls",
+			tags: map[string]string{TagLastAction: "up", TagCalls: "1795613400"},
+			want: policy.History{Calls: []time.Time{at(30)}}, problems: 1,
+		},
+		{
+			name:     "more than ten calls keeps the newest ten",
+			tags:     map[string]string{TagCalls: "1795614540 1795614600 1795614660 1795614720 1795614780 1795614840 1795614900 1795614960 1795615020 1795615080 1795615140"},
+			want:     policy.History{Calls: []time.Time{at(10), at(9), at(8), at(7), at(6), at(5), at(4), at(3), at(2), at(1)}},
+			problems: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, problems := ParseHistory(tt.tags, now)
+			if len(problems) != tt.problems {
+				t.Errorf("problems %v, want %d", problems, tt.problems)
+			}
+			for _, p := range problems {
+				var mt *MalformedTagError
+				if !errors.As(p, &mt) || !strings.HasPrefix(mt.Key, TagPrefix) {
+					t.Errorf("problem %v is not a MalformedTagError", p)
+				}
+			}
+			if !historyEqual(got, tt.want) {
+				t.Errorf("got %s, want %s", describe(got), describe(tt.want))
+			}
+		})
+	}
+}
+
+func TestHistoryRoundTrip(t *testing.T) {
+	h := policy.History{LastAction: &policy.Action{At: at(5), From: 4, To: 2, Direction: policy.DirectionDown}}
+	for i := 9; i >= 0; i-- {
+		h.Calls = append(h.Calls, at(i*100+5))
+	}
+	got, problems := ParseHistory(HistoryTags(h), now)
+	if len(problems) > 0 || !historyEqual(got, h) {
+		t.Errorf("got %s (%v), want %s", describe(got), problems, describe(h))
+	}
+}
+
+func TestLoadHistoryPagesAndWarns(t *testing.T) {
+	fake := &fakeKinesis{}
+	tag := func(k, v string) types.Tag { return types.Tag{Key: aws.String(k), Value: aws.String(v)} }
+	fake.listTags.
+		returns(&kinesis.ListTagsForStreamOutput{HasMoreTags: aws.Bool(true), Tags: []types.Tag{tag("a", "1"), tag(TagCalls, "1795613400")}}, nil).
+		returns(&kinesis.ListTagsForStreamOutput{HasMoreTags: aws.Bool(false), Tags: []types.Tag{tag(TagLastAction, "up 9 1 2026-11-25T13:30:00Z")}}, nil)
+	var warned []string
+	k := New(fake, WithClock(func() time.Time { return now }), WithTagWarnings(func(stream string, problem error) {
+		warned = append(warned, stream+": "+problem.Error())
+	}))
+	h, err := k.LoadHistory(context.Background(), "clicks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !historyEqual(h, policy.History{Calls: []time.Time{at(30)}}) {
+		t.Errorf("history %s", describe(h))
+	}
+	if len(warned) != 1 || !strings.HasPrefix(warned[0], "clicks: ignored tag "+TagLastAction) {
+		t.Errorf("warnings %q", warned)
+	}
+	if n := fake.listTags.calls(); n != 2 {
+		t.Fatalf("%d ListTagsForStream calls, want 2", n)
+	}
+	if first := fake.listTags.inputs[0].ExclusiveStartTagKey; first != nil {
+		t.Errorf("first page starts after %q", *first)
+	}
+	if next := aws.ToString(fake.listTags.inputs[1].ExclusiveStartTagKey); next != TagCalls {
+		t.Errorf("second page starts after %q, want the last key of the first", next)
+	}
+}
+
+func TestLoadHistoryErrors(t *testing.T) {
+	fake := &fakeKinesis{}
+	fake.listTags.returns(nil, &types.ResourceNotFoundException{})
+	_, err := New(fake).LoadHistory(context.Background(), "gone")
+	if !errors.Is(err, policy.ErrStreamNotFound) {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestSaveHistory(t *testing.T) {
+	full := policy.History{LastAction: &policy.Action{At: now, From: 2, To: 4, Direction: policy.DirectionUp}, Calls: []time.Time{now}}
+	tests := []struct {
+		name    string
+		h       policy.History
+		added   []string
+		removed []string
+	}{
+		{name: "full", h: full, added: []string{TagCalls, TagLastAction}},
+		{name: "empty removes both", h: policy.History{}, removed: []string{TagLastAction, TagCalls}},
+		{name: "calls only", h: policy.History{Calls: []time.Time{now}}, added: []string{TagCalls}, removed: []string{TagLastAction}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := &fakeKinesis{}
+			if err := New(fake).SaveHistory(context.Background(), "clicks", tt.h); err != nil {
+				t.Fatal(err)
+			}
+			var added []string
+			if fake.addTags.calls() > 0 {
+				in := fake.addTags.inputs[0]
+				if aws.ToString(in.StreamName) != "clicks" {
+					t.Errorf("tagged %q", aws.ToString(in.StreamName))
+				}
+				added = slices.Sorted(maps.Keys(in.Tags))
+			}
+			var removed []string
+			if fake.rmTags.calls() > 0 {
+				removed = fake.rmTags.inputs[0].TagKeys
+			}
+			if !slices.Equal(added, tt.added) || !slices.Equal(removed, tt.removed) {
+				t.Errorf("added %v removed %v, want %v and %v", added, removed, tt.added, tt.removed)
+			}
+		})
+	}
+}
+
+func TestSaveHistoryError(t *testing.T) {
+	fake := &fakeKinesis{}
+	fake.addTags.returns(nil, &types.LimitExceededException{})
+	err := New(fake).SaveHistory(context.Background(), "clicks", policy.History{Calls: []time.Time{now}})
+	if err == nil || errors.Is(err, policy.ErrQuotaExceeded) {
+		t.Errorf("error %v: want an error that is not a spent reshard quota", err)
+	}
+}
+
+func historyEqual(a, b policy.History) bool {
+	if (a.LastAction == nil) != (b.LastAction == nil) {
+		return false
+	}
+	if a.LastAction != nil && (!a.LastAction.At.Equal(b.LastAction.At) || a.LastAction.From != b.LastAction.From ||
+		a.LastAction.To != b.LastAction.To || a.LastAction.Direction != b.LastAction.Direction) {
+		return false
+	}
+	return slices.EqualFunc(a.Calls, b.Calls, time.Time.Equal)
+}
+
+func describe(h policy.History) string {
+	var b strings.Builder
+	if a := h.LastAction; a != nil {
+		b.WriteString(HistoryTags(policy.History{LastAction: a})[TagLastAction])
+	} else {
+		b.WriteString("no action")
+	}
+	b.WriteString("; calls")
+	for _, c := range h.Calls {
+		b.WriteString(" " + c.UTC().Format(time.RFC3339))
+	}
+	return b.String()
+}

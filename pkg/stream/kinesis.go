@@ -1,0 +1,152 @@
+// Package stream acts on Kinesis streams for the controller: it describes a
+// stream, reshards it with UpdateShardCount and keeps the stream's scaling
+// history in its tags, so that the history survives restarts and people can
+// read it in the console.
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+)
+
+// kinesisAPI is the part of the Kinesis client this package uses.
+type kinesisAPI interface {
+	DescribeStreamSummary(ctx context.Context, params *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
+	UpdateShardCount(ctx context.Context, params *kinesis.UpdateShardCountInput, optFns ...func(*kinesis.Options)) (*kinesis.UpdateShardCountOutput, error)
+	ListTagsForStream(ctx context.Context, params *kinesis.ListTagsForStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.ListTagsForStreamOutput, error)
+	AddTagsToStream(ctx context.Context, params *kinesis.AddTagsToStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.AddTagsToStreamOutput, error)
+	RemoveTagsFromStream(ctx context.Context, params *kinesis.RemoveTagsFromStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.RemoveTagsFromStreamOutput, error)
+}
+
+var _ kinesisAPI = (*kinesis.Client)(nil)
+
+// AWS error codes this package tells apart.
+const (
+	codeResourceInUse    = "ResourceInUseException"
+	codeLimitExceeded    = "LimitExceededException"
+	codeResourceNotFound = "ResourceNotFoundException"
+	codeInvalidArgument  = "InvalidArgumentException"
+)
+
+// Kinesis describes and reshards streams and keeps their scaling history in
+// stream tags. It implements controller.Streams and controller.HistoryStore.
+type Kinesis struct {
+	client kinesisAPI
+	now    func() time.Time
+	warn   func(stream string, problem error)
+}
+
+// Option configures a Kinesis.
+type Option func(*Kinesis)
+
+// WithClock sets the clock LoadHistory uses to reject times in the future;
+// the default is time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(k *Kinesis) { k.now = now }
+}
+
+// WithTagWarnings sets a function that LoadHistory calls for each history tag
+// it ignored as malformed, so that the caller can log it. Malformed tags are
+// never an error: the rest of the history is still used.
+func WithTagWarnings(warn func(stream string, problem error)) Option {
+	return func(k *Kinesis) { k.warn = warn }
+}
+
+// New returns a Kinesis that talks to AWS through client.
+func New(client kinesisAPI, opts ...Option) *Kinesis {
+	k := &Kinesis{client: client, now: time.Now, warn: func(string, error) {}}
+	for _, o := range opts {
+		o(k)
+	}
+	return k
+}
+
+// Describe returns the stream's open shard count, status and capacity mode. A
+// stream without mode details is PROVISIONED, as it was before modes existed.
+// A missing stream is reported as policy.ErrStreamNotFound.
+func (k *Kinesis) Describe(ctx context.Context, name string) (policy.StreamState, error) {
+	out, err := k.client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+	if err != nil {
+		return policy.StreamState{}, classify(err, false)
+	}
+	sum := out.StreamDescriptionSummary
+	if sum == nil {
+		return policy.StreamState{}, fmt.Errorf("describe stream summary of %q: no summary in the answer", name)
+	}
+	state := policy.StreamState{
+		OpenShards: int(aws.ToInt32(sum.OpenShardCount)),
+		Status:     policy.Status(sum.StreamStatus),
+		Mode:       policy.ModeProvisioned,
+	}
+	if d := sum.StreamModeDetails; d != nil && d.StreamMode != "" {
+		state.Mode = policy.Mode(d.StreamMode)
+	}
+	return state, nil
+}
+
+// UpdateShardCount asks for a uniform reshard of the stream to target shards.
+//
+// AWS's answers come back wrapped in the policy errors, with the AWS error
+// still in the chain: ResourceInUseException is policy.ErrStreamBusy,
+// LimitExceededException policy.ErrQuotaExceeded, ResourceNotFoundException
+// policy.ErrStreamNotFound and InvalidArgumentException
+// policy.ErrInvalidTarget.
+//
+// The call is not retried on LimitExceededException, which the SDK otherwise
+// retries as throttling: for UpdateShardCount it means the stream's rolling
+// quota or the account's shard limit is spent, and a retry only spends time.
+// Server errors and real throttling are still retried.
+func (k *Kinesis) UpdateShardCount(ctx context.Context, name string, target int) error {
+	if target < 1 || target > 1<<31-1 {
+		return fmt.Errorf("%w: %d shards", policy.ErrInvalidTarget, target)
+	}
+	_, err := k.client.UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{
+		StreamName:       aws.String(name),
+		TargetShardCount: aws.Int32(int32(target)),
+		ScalingType:      types.ScalingTypeUniformScaling,
+	}, withoutRetryOn(codeLimitExceeded))
+	if err != nil {
+		return classify(err, true)
+	}
+	return nil
+}
+
+// classify wraps an AWS error in the policy sentinel it stands for and keeps
+// the AWS error in the chain. LimitExceededException means a spent quota
+// only for resharding calls; elsewhere it is the API's rate limit.
+func classify(err error, reshard bool) error {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return err
+	}
+	var sentinel error
+	switch apiErr.ErrorCode() {
+	case codeResourceNotFound:
+		sentinel = policy.ErrStreamNotFound
+	case codeResourceInUse:
+		if reshard {
+			sentinel = policy.ErrStreamBusy
+		}
+	case codeLimitExceeded:
+		if reshard {
+			sentinel = policy.ErrQuotaExceeded
+		}
+	case codeInvalidArgument:
+		if reshard {
+			sentinel = policy.ErrInvalidTarget
+		}
+	}
+	if sentinel == nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", sentinel, err)
+}
