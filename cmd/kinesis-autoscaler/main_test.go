@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,5 +113,12 @@ func TestMain(m *testing.M) {
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	os.Setenv("AWS_CONFIG_FILE", os.DevNull)
 	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
-	os.Exit(m.Run())
+	code := m.Run()
+	for _, stop := range []func() error{kinesisMock.Stop, kumo.Stop} {
+		if err := stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stop emulator: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/internal/cwtest"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/cwtest"
 )
 
 // These tests run the real SDK client against cwtest's GetMetricData server.

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/internal/emulator"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/emulator"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/internal/emulator"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/emulator"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 

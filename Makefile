@@ -1,0 +1,24 @@
+# Build, vet and test the Kinesis autoscaler. `make test` is what CI runs (.ci/run).
+
+GO ?= go
+# The emulators the tests run; .ci/install-emulators and pkg/testkit/emulator both read it.
+export EMULATOR_DIR ?= $(CURDIR)/.emulators
+# Below CI's limit, and above what a test binary that hangs on an emulator should take.
+TEST_TIMEOUT ?= 14m
+# Extra go test flags, for example GOTESTFLAGS='-race -run TestX'.
+GOTESTFLAGS ?=
+
+.PHONY: build emulators test vet
+
+build:
+	CGO_ENABLED=0 $(GO) build -o kinesis-autoscaler ./cmd/kinesis-autoscaler
+
+emulators:
+	.ci/install-emulators
+
+# -count=1: never report cached results; emulator-backed tests must really run.
+test: emulators
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
+
+vet:
+	$(GO) vet ./...

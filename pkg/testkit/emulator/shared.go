@@ -1,0 +1,126 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// Region is the AWS region of every client this package builds.
+const Region = "us-east-1"
+
+// Static credentials that the emulators accept; they are not checked.
+const (
+	AccessKeyID     = "AKIDEMULATOR"
+	SecretAccessKey = "emulator-secret"
+)
+
+// AWSConfig returns an aws.Config with Region and static fake credentials and nothing
+// read from the environment or ~/.aws. Set the endpoint per client with BaseEndpoint.
+func AWSConfig() aws.Config {
+	return aws.Config{
+		Region:      Region,
+		Credentials: credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+	}
+}
+
+// Require ends tb when err, from LaunchKinesis or LaunchKumo, is not nil: it skips when
+// the emulator is not installed and the CI environment variable is unset, and fails
+// otherwise. The message names .ci/install-emulators.
+func Require(tb testing.TB, err error) {
+	tb.Helper()
+	if err == nil {
+		return
+	}
+	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {
+		tb.Skipf("%v (CI is unset, so skipping)", err)
+	}
+	tb.Fatalf("%v", err)
+}
+
+// Emulator is a running emulator that can be stopped: *Kinesis or *Kumo.
+type Emulator interface {
+	Stop() error
+}
+
+// Shared is one emulator for all the tests of a test binary. It starts on the first Get,
+// so a run that selects none of its tests does not start it, and TestMain stops it
+// after m.Run. It is safe for parallel tests.
+type Shared[E Emulator] struct {
+	launch func() (E, error)
+
+	mu       sync.Mutex
+	launched bool
+	stopped  bool
+	emulator E
+	err      error
+}
+
+// SharedKinesis returns a kinesis-mock with opts, shared by a test binary.
+func SharedKinesis(opts KinesisOptions) *Shared[*Kinesis] {
+	return &Shared[*Kinesis]{launch: func() (*Kinesis, error) { return LaunchKinesis(opts) }}
+}
+
+// SharedKumo returns a kumo shared by a test binary.
+func SharedKumo() *Shared[*Kumo] {
+	return &Shared[*Kumo]{launch: LaunchKumo}
+}
+
+// Get returns the emulator, starting it on the first call. When it cannot start, Get
+// ends tb as [Require] does, and so do later calls, without starting it again.
+func (s *Shared[E]) Get(tb testing.TB) E {
+	tb.Helper()
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		tb.Fatalf("shared emulator used after Stop")
+	}
+	if !s.launched {
+		s.launched = true
+		s.emulator, s.err = s.launch()
+	}
+	emulator, err := s.emulator, s.err
+	s.mu.Unlock()
+	Require(tb, err)
+	return emulator
+}
+
+// Stop stops the emulator if Get started it; later calls to Get fail.
+func (s *Shared[E]) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = true
+	if !s.launched || s.err != nil {
+		return nil
+	}
+	return s.emulator.Stop()
+}
+
+// UniqueName returns prefix followed by a random suffix, for resources of one test in
+// an emulator shared by many: a Kinesis stream, an SNS topic or an SQS queue. Characters
+// those names do not allow become '-', and the result is at most 64 characters long.
+func UniqueName(prefix string) string {
+	var suffix [4]byte
+	if _, err := rand.Read(suffix[:]); err != nil {
+		panic(fmt.Sprintf("read random bytes: %v", err))
+	}
+	clean := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			return r
+		}
+		return '-'
+	}, prefix)
+	if len(clean) > 55 {
+		clean = clean[:55]
+	}
+	return clean + "-" + hex.EncodeToString(suffix[:])
+}
