@@ -35,6 +35,15 @@ type Config struct {
 	Log Log
 	// Alerts says where alerts go and how often they repeat (key alerts).
 	Alerts Alerts
+	// Metrics says where the Prometheus and health endpoints listen (key
+	// metrics).
+	Metrics Metrics
+	// Lease configures the DynamoDB lease that lets one of several replicas
+	// act (key lease).
+	Lease Lease
+	// Discover chooses streams by tag and name prefix, besides the streams
+	// list (key discover).
+	Discover Discover
 	// Defaults are the settings of every stream that does not override them
 	// (key defaults).
 	Defaults StreamSettings
@@ -64,6 +73,9 @@ type Endpoints struct {
 	CloudWatch string
 	// SNS is the SNS endpoint URL (key aws.endpoints.sns).
 	SNS string
+	// DynamoDB is the DynamoDB endpoint URL, for the lease table (key
+	// aws.endpoints.dynamodb).
+	DynamoDB string
 }
 
 // Log sets the log encoding and level.
@@ -83,6 +95,61 @@ type Alerts struct {
 	// DedupWindow is how long an alert identical to one already sent is
 	// suppressed (key alerts.dedup_window).
 	DedupWindow time.Duration
+}
+
+// Metrics says where the HTTP endpoints /metrics, /healthz and /readyz
+// listen.
+type Metrics struct {
+	// Listen is the HOST:PORT address (key metrics.listen); empty serves
+	// nothing.
+	Listen string
+}
+
+// Lease configures high availability: with a table, replicas share a lease
+// in DynamoDB and only its holder acts.
+type Lease struct {
+	// Table is the DynamoDB table that holds the lease (key lease.table);
+	// empty means no lease: this replica always acts.
+	Table string
+	// Name is the lease's key in the table (key lease.name); replicas with the
+	// same name compete for one lease.
+	Name string
+	// Duration is how long a lease lasts unless renewed (key
+	// lease.duration); it is renewed every quarter of it, and a holder stops
+	// acting in its last quarter.
+	Duration time.Duration
+}
+
+// Enabled reports whether a lease table is configured.
+func (l Lease) Enabled() bool { return l.Table != "" }
+
+// Discover chooses streams besides the streams list: a stream is managed
+// when it matches every tag of Tags and starts with NamePrefix (each
+// criterion applies only when set).
+type Discover struct {
+	// Tags is "KEY=VALUE[,KEY=VALUE...]" (key discover.tags): a stream must
+	// carry every one of these tags.
+	Tags string
+	// NamePrefix is a stream name prefix (key discover.name_prefix).
+	NamePrefix string
+	// Interval is how often the account's streams are listed again (key
+	// discover.interval).
+	Interval time.Duration
+}
+
+// Enabled reports whether discovery is configured.
+func (d Discover) Enabled() bool { return d.Tags != "" || d.NamePrefix != "" }
+
+// TagFilter returns the tags of Tags as a map; it ignores malformed pairs,
+// which Validate reports.
+func (d Discover) TagFilter() map[string]string {
+	out := map[string]string{}
+	for _, p := range tagPairs(d.Tags) {
+		if p.reason == "" {
+			out[p.key] = p.value
+		}
+	}
+	return out
 }
 
 // StreamSettings are the scaling settings of one stream.

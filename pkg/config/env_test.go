@@ -44,6 +44,7 @@ func TestLoadEnvironmentOverrides(t *testing.T) {
 						SNSTopicARN: "arn:aws:sns:ap-southeast-2:210987654321:alerts",
 						DedupWindow: 10 * time.Minute,
 					},
+					Metrics: builtInMetrics, Lease: builtInLease, Discover: builtInDiscover,
 					Defaults: settings,
 					Streams:  []Stream{{Name: "orders", Settings: settings}},
 					File:     c.File,

@@ -98,6 +98,9 @@ type key struct {
 	allowed string // allowed values, when bounds do not say it
 	meaning string
 	field   func(*Config) any // pointer to the field the key sets
+	// applies, when set, says whether the key matters for c: a key of a
+	// feature that is off is not checked.
+	applies func(c *Config) bool
 }
 
 // env returns the name of the environment variable that overrides the key.
@@ -138,6 +141,11 @@ func buildKeys() []key {
 			field:   func(c *Config) any { return &c.AWS.Endpoints.SNS },
 		},
 		{
+			path: "aws.endpoints.dynamodb", kind: kindString, def: "", allowed: "an http(s) URL, or empty",
+			meaning: "DynamoDB endpoint, for the lease table; empty uses AWS's",
+			field:   func(c *Config) any { return &c.AWS.Endpoints.DynamoDB },
+		},
+		{
 			path: "poll_interval", kind: kindDuration, def: time.Minute, lo: 10 * time.Second, hi: time.Hour,
 			meaning: "how often every stream is evaluated",
 			field:   func(c *Config) any { return &c.PollInterval },
@@ -168,6 +176,54 @@ func buildKeys() []key {
 			meaning: "an alert identical to one already sent is not sent again within this window",
 			field:   func(c *Config) any { return &c.Alerts.DedupWindow },
 		},
+		{
+			path: "metrics.listen", kind: kindString, def: DefaultMetricsListen,
+			allowed: "HOST:PORT (HOST may be empty for every interface), or empty",
+			meaning: "address of the HTTP server for /metrics (Prometheus), /healthz and /readyz; " +
+				"empty serves nothing; 0.0.0.0:9090 in a container",
+			field: func(c *Config) any { return &c.Metrics.Listen },
+		},
+		{
+			path: "lease.table", kind: kindString, def: "",
+			allowed: "a DynamoDB table name (3 to 255 of a-z A-Z 0-9 _ . -), or empty",
+			meaning: "DynamoDB table of the lease that lets exactly one of several replicas act; " +
+				"empty means no lease: this replica always acts",
+			field: func(c *Config) any { return &c.Lease.Table },
+		},
+		{
+			path: "lease.name", kind: kindString, def: "kinesis-autoscaler",
+			allowed: "1 to 255 of a-z A-Z 0-9 _ . : / -",
+			meaning: "key of the lease item; replicas with the same name share one lease",
+			field:   func(c *Config) any { return &c.Lease.Name },
+			applies: func(c *Config) bool { return c.Lease.Enabled() },
+		},
+		{
+			path: "lease.duration", kind: kindDuration, def: 20 * time.Second, lo: 4 * time.Second, hi: 5 * time.Minute,
+			meaning: "how long the lease lasts unless renewed: it is renewed every quarter of this, its holder " +
+				"stops acting in the last quarter, and a standby takes over within this after its holder dies",
+			field:   func(c *Config) any { return &c.Lease.Duration },
+			applies: func(c *Config) bool { return c.Lease.Enabled() },
+		},
+		{
+			path: "discover.tags", kind: kindString, def: "",
+			allowed: "KEY=VALUE[,KEY=VALUE...], or empty",
+			meaning: "manage every stream that carries all of these tags (e.g. autoscale=enabled), " +
+				"besides the streams list; empty: no discovery by tag",
+			field: func(c *Config) any { return &c.Discover.Tags },
+		},
+		{
+			path: "discover.name_prefix", kind: kindString, def: "",
+			allowed: "1 to 128 of a-z A-Z 0-9 _ . -, or empty",
+			meaning: "manage every stream whose name starts with this, besides the streams list " +
+				"(with discover.tags, a stream must match both); empty: no discovery by name",
+			field: func(c *Config) any { return &c.Discover.NamePrefix },
+		},
+		{
+			path: "discover.interval", kind: kindDuration, def: 5 * time.Minute, lo: time.Minute, hi: 24 * time.Hour,
+			meaning: "how often the account's streams and their tags are listed again when discovery is on",
+			field:   func(c *Config) any { return &c.Discover.Interval },
+			applies: func(c *Config) bool { return c.Discover.Enabled() },
+		},
 	}
 	for _, s := range settings {
 		field := s.field
@@ -183,7 +239,11 @@ func buildKeys() []key {
 // Blocks: keys whose value is a mapping of further keys, and the list key.
 const streamsKey = "streams"
 
-var blocks = []string{"aws", "aws.endpoints", "log", "alerts", "defaults"}
+var blocks = []string{"aws", "aws.endpoints", "log", "alerts", "metrics", "lease", "discover", "defaults"}
+
+// DefaultMetricsListen is the default of metrics.listen: the loopback
+// interface only, so that nothing is exposed unless asked for.
+const DefaultMetricsListen = "127.0.0.1:9090"
 
 // KeyDoc documents one configuration key.
 type KeyDoc struct {
@@ -224,7 +284,7 @@ func Reference() []KeyDoc {
 	}
 	docs = append(docs,
 		KeyDoc{
-			Key: streamsKey, Allowed: "a list of at least one stream",
+			Key: streamsKey, Allowed: "a list of streams; at least one unless discover.tags or discover.name_prefix is set",
 			Meaning: "the streams to autoscale; each entry has a name and may set any of " +
 				strings.Join(names, ", ") + " to override the defaults block for that stream",
 		},

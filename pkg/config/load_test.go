@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// noStreams is the problem of a file with neither streams nor discovery.
+const noStreams = "at least one stream is required, unless discover.tags or discover.name_prefix is set"
+
 const (
 	goodDir = "../../testdata/config/good"
 	badDir  = "../../testdata/config/bad"
@@ -30,6 +33,13 @@ var builtIn = StreamSettings{
 	MaxIteratorAge:     5 * time.Minute,
 }
 
+// The built-in defaults of the daemon-wide blocks, written out too.
+var (
+	builtInMetrics  = Metrics{Listen: "127.0.0.1:9090"}
+	builtInLease    = Lease{Name: "kinesis-autoscaler", Duration: 20 * time.Second}
+	builtInDiscover = Discover{Interval: 5 * time.Minute}
+)
+
 func TestLoadGood(t *testing.T) {
 	tests := []struct {
 		name string
@@ -43,8 +53,9 @@ func TestLoadGood(t *testing.T) {
 				PollInterval: time.Minute,
 				Log:          Log{Format: "json", Level: "info"},
 				Alerts:       Alerts{DedupWindow: time.Hour},
-				Defaults:     builtIn,
-				Streams:      []Stream{{Name: "orders", Settings: builtIn}},
+				Metrics:      builtInMetrics, Lease: builtInLease, Discover: builtInDiscover,
+				Defaults: builtIn,
+				Streams:  []Stream{{Name: "orders", Settings: builtIn}},
 			},
 		},
 		{
@@ -80,6 +91,7 @@ func TestLoadGood(t *testing.T) {
 						SNSTopicARN: "arn:aws-us-gov:sns:us-gov-west-1:123456789012:scaling_alerts",
 						DedupWindow: 168 * time.Hour,
 					},
+					Metrics: builtInMetrics, Lease: builtInLease, Discover: builtInDiscover,
 					Defaults: defaults,
 					Streams: []Stream{
 						{Name: "events.v1", Settings: events},
@@ -112,7 +124,8 @@ func TestLoadGood(t *testing.T) {
 					PollInterval: time.Minute,
 					Log:          Log{Format: "json", Level: "info"},
 					Alerts:       Alerts{DedupWindow: time.Hour},
-					Defaults:     defaults,
+					Metrics:      builtInMetrics, Lease: builtInLease, Discover: builtInDiscover,
+					Defaults: defaults,
 					Streams: []Stream{
 						{Name: "clicks", Settings: defaults},
 						{Name: "orders", Settings: orders},
@@ -136,8 +149,23 @@ func TestLoadGood(t *testing.T) {
 				PollInterval: time.Minute,
 				Log:          Log{Format: "json", Level: "info"},
 				Alerts:       Alerts{DedupWindow: time.Hour},
+				Metrics:      builtInMetrics, Lease: builtInLease, Discover: builtInDiscover,
+				Defaults: builtIn,
+				Streams:  []Stream{{Name: "local-stream", Settings: builtIn}},
+			},
+		},
+		{
+			name: "discovery and a lease, no streams list",
+			file: "discovery.yaml",
+			want: Config{
+				AWS:          AWS{Region: "eu-west-1", Endpoints: Endpoints{DynamoDB: "http://localhost:8000"}},
+				PollInterval: time.Minute,
+				Log:          Log{Format: "json", Level: "info"},
+				Alerts:       Alerts{DedupWindow: time.Hour},
+				Metrics:      Metrics{Listen: "0.0.0.0:9090"},
+				Lease:        Lease{Table: "kinesis-autoscaler-lease", Name: "prod/eu-west-1", Duration: 30 * time.Second},
+				Discover:     Discover{Tags: "autoscale=enabled, team=data", NamePrefix: "prod-", Interval: 10 * time.Minute},
 				Defaults:     builtIn,
-				Streams:      []Stream{{Name: "local-stream", Settings: builtIn}},
 			},
 		},
 	}
@@ -317,12 +345,12 @@ func TestLoadOddShapes(t *testing.T) {
 		{
 			name: "streams is null",
 			yaml: "streams:\n",
-			want: []Problem{{Key: "streams", Reason: "at least one stream is required"}},
+			want: []Problem{{Key: "streams", Reason: noStreams}},
 		},
 		{
 			name: "streams is an empty list",
 			yaml: "streams: []\n",
-			want: []Problem{{Key: "streams", Reason: "at least one stream is required"}},
+			want: []Problem{{Key: "streams", Reason: noStreams}},
 		},
 		{
 			name: "defaults is a list",

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -20,6 +21,10 @@ var (
 		`^arn:aws[-a-z]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
 	// streamNamePattern accepts a Kinesis stream name.
 	streamNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
+	// tableNamePattern accepts a DynamoDB table name.
+	tableNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
+	// leaseNamePattern accepts the lease's key: printable, no spaces.
+	leaseNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_.:/-]{1,255}$`)
 )
 
 // minThresholdGap is how far below scale_up_threshold scale_down_threshold
@@ -57,6 +62,9 @@ func (v *validator) add(key, reason string, related ...string) {
 func (c *Config) validate(failed map[string]bool) []Problem {
 	v := &validator{failed: failed}
 	for _, k := range keys {
+		if k.applies != nil && !k.applies(c) {
+			continue
+		}
 		if !strings.HasPrefix(k.path, "defaults.") {
 			if reason := outOfBounds(valueAt(k.field(c)), k.lo, k.hi, k.loOpen); reason != "" {
 				v.add(k.path, reason)
@@ -70,6 +78,7 @@ func (c *Config) validate(failed map[string]bool) []Problem {
 		{key: "aws.endpoints.kinesis", url: c.AWS.Endpoints.Kinesis},
 		{key: "aws.endpoints.cloudwatch", url: c.AWS.Endpoints.CloudWatch},
 		{key: "aws.endpoints.sns", url: c.AWS.Endpoints.SNS},
+		{key: "aws.endpoints.dynamodb", url: c.AWS.Endpoints.DynamoDB},
 	} {
 		if e.url == "" {
 			continue
@@ -90,10 +99,29 @@ func (c *Config) validate(failed map[string]bool) []Problem {
 			" is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME, ACCOUNT being 12 digits)")
 	}
 
+	if reason := checkListen(c.Metrics.Listen); reason != "" {
+		v.add("metrics.listen", reason)
+	}
+	if t := c.Lease.Table; t != "" && !tableNamePattern.MatchString(t) {
+		v.add("lease.table", describe(t)+" is not a DynamoDB table name (3 to 255 characters of a-z, A-Z, 0-9, _ . -)")
+	}
+	if n := c.Lease.Name; c.Lease.Enabled() && !leaseNamePattern.MatchString(n) {
+		v.add("lease.name", describe(n)+" is not a lease name (1 to 255 characters of a-z, A-Z, 0-9, _ . : / -)")
+	}
+	for _, p := range tagPairs(c.Discover.Tags) {
+		if p.reason != "" {
+			v.add("discover.tags", p.reason)
+		}
+	}
+	if p := c.Discover.NamePrefix; p != "" && !streamNamePattern.MatchString(p) {
+		v.add("discover.name_prefix", describe(p)+
+			" is not the start of a Kinesis stream name (1 to 128 characters of a-z, A-Z, 0-9, _ . -)")
+	}
+
 	v.checkSettings("defaults", c.Defaults, nil)
 
-	if len(c.Streams) == 0 {
-		v.add(streamsKey, "at least one stream is required")
+	if len(c.Streams) == 0 && !c.Discover.Enabled() {
+		v.add(streamsKey, "at least one stream is required, unless discover.tags or discover.name_prefix is set")
 	}
 	firstIndex := map[string]int{}
 	for i, s := range c.Streams {
@@ -163,6 +191,22 @@ func (v *validator) checkSettings(prefix string, s StreamSettings, inherited *St
 				down, up, step, formatValue(roundFloat(s.ScaleUpThreshold-minThresholdGap))), upKey)
 		}
 	}
+}
+
+// checkListen says why addr is not a HOST:PORT address to listen on, or
+// returns "" when it is (or is empty).
+func checkListen(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return describe(addr) + " is not HOST:PORT (e.g. 127.0.0.1:9090, or 0.0.0.0:9090 in a container)"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return describe(addr) + " has no port from 1 to 65535"
+	}
+	return ""
 }
 
 // roundFloat rounds away the binary noise of a sum of decimal fractions

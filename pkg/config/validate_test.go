@@ -83,7 +83,7 @@ func TestValidate(t *testing.T) {
 		{
 			name:   "no streams",
 			change: func(c *Config) { c.Streams = nil },
-			want:   []Problem{{Key: "streams", Reason: "at least one stream is required"}},
+			want:   []Problem{{Key: "streams", Reason: noStreams}},
 		},
 		{
 			name: "zero Config",
@@ -102,7 +102,7 @@ func TestValidate(t *testing.T) {
 				{Key: "defaults.scale_up_after", Reason: "0s is below the minimum 1m"},
 				{Key: "defaults.scale_down_after", Reason: "0s is below the minimum 5m"},
 				{Key: "defaults.max_iterator_age", Reason: "0s is not positive"},
-				{Key: "streams", Reason: "at least one stream is required"},
+				{Key: "streams", Reason: noStreams},
 			},
 		},
 	}
