@@ -4,12 +4,17 @@
 // It declares the narrow interfaces it consumes; the AWS adapters in
 // pkg/metrics, pkg/stream and pkg/notify satisfy them, and so does the
 // simulator in pkg/sim, so that both run exactly this code.
+//
+// With several replicas, only the one that holds the lease acts (Leadership):
+// the others run the same cycles — read, decide, log, report to the Observer —
+// but never reshard, never write a stream's history and never alert.
 package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -51,6 +56,25 @@ type Clock interface {
 	Now() time.Time
 }
 
+// Leadership says whether this replica may act. The daemon's lease
+// implements it; without one, a replica always acts.
+type Leadership interface {
+	// Leading reports whether this replica holds the lease with enough of it
+	// left to act, and the lease's term: a number that changes each time the
+	// lease is acquired anew, so that a replica that lost the lease and got
+	// it back knows that another may have acted in between.
+	Leading() (term uint64, ok bool)
+}
+
+// Observer is told what every cycle saw and did, for example to export
+// metrics. It is called from the goroutine that runs the cycle.
+type Observer interface {
+	// ObserveStream reports one stream's outcome of a cycle.
+	ObserveStream(o Outcome)
+	// ObserveCycle reports a finished cycle.
+	ObserveCycle(r CycleReport)
+}
+
 // StreamSpec is one managed stream.
 type StreamSpec struct {
 	Name     string
@@ -70,58 +94,188 @@ type Options struct {
 	DedupWindow time.Duration
 }
 
-// Deps are the parts the loop talks to.
+// Deps are the parts the loop talks to. Leader and Observer are optional:
+// without a Leader the controller always acts, without an Observer nobody is
+// told.
 type Deps struct {
 	Load     LoadReader
 	Streams  Streams
 	History  HistoryStore
 	Notifier Notifier
 	Clock    Clock
+	Leader   Leadership
+	Observer Observer
 }
 
 // QuotaRefusalBackoff is how long a stream whose UpdateShardCount AWS refused
 // as over quota is not asked again: AWS does not say when a call frees up.
 const QuotaRefusalBackoff = time.Hour
 
-// Controller runs cycles over a fixed set of streams.
+// Controller runs cycles over a set of streams. RunCycle and Run must not be
+// called concurrently; SetStreams and SetOptions may be called from any
+// goroutine and take effect at the next cycle.
 type Controller struct {
+	deps Deps
+	log  *zap.Logger
+
+	// mu guards the next specs and options, which SetStreams and SetOptions
+	// leave for the next cycle.
+	mu        sync.Mutex
+	nextSpecs []StreamSpec
+	nextOpts  *Options
+
+	// Owned by the goroutine that runs cycles.
 	specs []StreamSpec
-	deps  Deps
 	opts  Options
-	log   *zap.Logger
 	state map[string]*streamState
+	// term is the lease term of the last cycle this replica led.
+	term uint64
 	// daemon-wide alert episodes (failed metric reads)
 	daemon episodes
 }
 
 // New returns a controller for the streams.
 func New(specs []StreamSpec, deps Deps, opts Options, log *zap.Logger) *Controller {
-	c := &Controller{specs: specs, deps: deps, opts: opts, log: log, state: map[string]*streamState{}}
+	c := &Controller{deps: deps, opts: opts, log: log, state: map[string]*streamState{}}
+	c.setSpecs(specs)
+	return c
+}
+
+// SetStreams replaces the managed streams from the next cycle on. A stream
+// that stays keeps what the controller knows of it; a stream that leaves is
+// forgotten, and read afresh from its tags should it come back.
+func (c *Controller) SetStreams(specs []StreamSpec) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nextSpecs = slices.Clone(specs)
+	if c.nextSpecs == nil {
+		c.nextSpecs = []StreamSpec{}
+	}
+}
+
+// SetOptions replaces the options from the next cycle on.
+func (c *Controller) SetOptions(opts Options) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nextOpts = &opts
+}
+
+// pollInterval is the poll interval in force, or about to be.
+func (c *Controller) pollInterval() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nextOpts != nil {
+		return c.nextOpts.PollInterval
+	}
+	return c.opts.PollInterval
+}
+
+// applyPending takes the specs and options left by SetStreams and SetOptions.
+func (c *Controller) applyPending() {
+	c.mu.Lock()
+	specs, opts := c.nextSpecs, c.nextOpts
+	c.nextSpecs, c.nextOpts = nil, nil
+	c.mu.Unlock()
+	if opts != nil {
+		c.opts = *opts
+	}
+	if specs != nil {
+		c.setSpecs(specs)
+	}
+}
+
+func (c *Controller) setSpecs(specs []StreamSpec) {
+	c.specs = slices.Clone(specs)
+	keep := map[string]bool{}
 	for i := range c.specs {
 		if c.specs[i].Policy == nil {
 			c.specs[i].Policy = policy.Threshold{Settings: c.specs[i].Settings}
 		}
-		c.state[c.specs[i].Name] = &streamState{}
+		name := c.specs[i].Name
+		keep[name] = true
+		if c.state[name] == nil {
+			c.state[name] = &streamState{}
+		}
 	}
-	return c
+	for name := range c.state {
+		if !keep[name] {
+			delete(c.state, name)
+		}
+	}
 }
 
 // Outcome is what one cycle did for one stream.
 type Outcome struct {
 	Stream   string
 	Decision policy.Decision
+	// Observed is true when the stream's state was read; State is that state.
+	Observed bool
+	State    policy.StreamState
+	// History is the scaling history the decision saw.
+	History policy.History
+	// Minutes are the metrics the decision saw, oldest first.
+	Minutes []policy.Minute
+	// Leading is true when this replica could act this cycle.
+	Leading bool
+	// Result says what became of the action the decision asked for; empty
+	// when it asked for none or the replica is a standby.
+	Result Result
 	// Acted is true when UpdateShardCount was called and accepted.
 	Acted bool
 	// Err is the first error met for the stream, nil if none.
 	Err error
 }
 
+// Result is what became of a scaling action the policy asked for.
+type Result string
+
+// Results of a scaling action.
+const (
+	// ResultRequested: AWS accepted UpdateShardCount.
+	ResultRequested Result = "requested"
+	// ResultDryRun: a dry run; nothing was asked of AWS.
+	ResultDryRun Result = "dry_run"
+	// ResultBusy: AWS refused, the stream was already changing.
+	ResultBusy Result = "busy"
+	// ResultQuotaExceeded: AWS refused, the stream's quota is spent.
+	ResultQuotaExceeded Result = "quota_exceeded"
+	// ResultFailed: AWS refused or the call failed otherwise.
+	ResultFailed Result = "failed"
+	// ResultNotRecorded: a scale-down not made because its record could not
+	// be written to the stream's tags.
+	ResultNotRecorded Result = "not_recorded"
+	// ResultLeaseLost: the lease was lost between the decision and the call;
+	// the new leader decides.
+	ResultLeaseLost Result = "lease_lost"
+)
+
+// CycleReport is what a whole cycle did.
+type CycleReport struct {
+	// At is the cycle's time by the controller's clock; Took is how long the
+	// cycle ran.
+	At   time.Time
+	Took time.Duration
+	// Leading is true when this replica could act at the start of the cycle.
+	Leading bool
+	// Streams are the streams managed in the cycle.
+	Streams []string
+	// LoadErr is the error of reading the streams' metrics, nil if none.
+	LoadErr error
+	// Failed is how many streams could not be observed for an AWS error.
+	Failed int
+}
+
 // Run runs a cycle at once and then one every PollInterval until ctx is done.
 func (c *Controller) Run(ctx context.Context) error {
-	t := time.NewTicker(c.opts.PollInterval)
+	interval := c.pollInterval()
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		c.RunCycle(ctx)
+		if p := c.pollInterval(); p != interval {
+			interval = p
+			t.Reset(p)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -130,26 +284,51 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 }
 
+// leading asks the Leadership, if any.
+func (c *Controller) leading() (uint64, bool) {
+	if c.deps.Leader == nil {
+		return 0, true
+	}
+	return c.deps.Leader.Leading()
+}
+
 // RunCycle runs one cycle over every stream and reports what it did.
 func (c *Controller) RunCycle(ctx context.Context) []Outcome {
+	c.applyPending()
 	now := c.deps.Clock.Now()
 	started := time.Now()
+	term, leading := c.leading()
+	if !leading || term != c.term {
+		// A standby reads every stream's history each cycle, and a new term
+		// starts from the tags: another replica may have acted meanwhile.
+		for _, st := range c.state {
+			st.loaded = false
+		}
+	}
+	if leading {
+		c.term = term
+	}
+
 	names := make([]string, len(c.specs))
 	var lookback time.Duration
 	for i, s := range c.specs {
 		names[i] = s.Name
 		lookback = max(lookback, s.Settings.Lookback())
 	}
-	end := now.Truncate(time.Minute)
-	loads, err := c.deps.Load.ReadLoad(ctx, names, end.Add(-lookback), end)
-	if err != nil {
+	report := CycleReport{At: now, Leading: leading, Streams: names}
+	var loads map[string][]policy.Minute
+	if len(names) > 0 {
+		end := now.Truncate(time.Minute)
+		loads, report.LoadErr = c.deps.Load.ReadLoad(ctx, names, end.Add(-lookback), end)
+	}
+	if err := report.LoadErr; err != nil {
 		c.log.Warn("read stream metrics", zap.Error(err), zap.Int("streams", len(names)))
-		if c.daemon.start(policy.AlertAWSError, now, c.opts.DedupWindow) {
+		if leading && c.daemon.start(policy.AlertAWSError, now, c.opts.DedupWindow) {
 			c.notify(ctx, policy.Alert{Kind: policy.AlertAWSError, Stream: "all streams", At: now,
 				Err:  fmt.Sprintf("read CloudWatch metrics: %v", err),
 				Next: "no stream is scaled down while its metrics are unknown; the next cycle reads them again"})
 		}
-	} else {
+	} else if leading {
 		c.daemon.end(policy.AlertAWSError)
 	}
 
@@ -158,39 +337,56 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 		if ctx.Err() != nil {
 			break
 		}
-		out = append(out, c.cycleStream(ctx, spec, loads[spec.Name], now))
+		o := c.cycleStream(ctx, spec, loads[spec.Name], now, leading)
+		if !o.Observed {
+			report.Failed++
+		}
+		if c.deps.Observer != nil {
+			c.deps.Observer.ObserveStream(o)
+		}
+		out = append(out, o)
 	}
-	c.log.Debug("cycle done", zap.Int("streams", len(out)), zap.Duration("took", time.Since(started)))
+	report.Took = time.Since(started)
+	if c.deps.Observer != nil {
+		c.deps.Observer.ObserveCycle(report)
+	}
+	c.log.Debug("cycle done", zap.Int("streams", len(out)), zap.Bool("leader", leading), zap.Duration("took", report.Took))
 	return out
 }
 
-// cycleStream observes, decides and acts for one stream.
-func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes []policy.Minute, now time.Time) Outcome {
+// cycleStream observes, decides and, when leading, acts for one stream.
+func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes []policy.Minute, now time.Time, leading bool) Outcome {
 	st := c.state[spec.Name]
-	o := Outcome{Stream: spec.Name}
+	o := Outcome{Stream: spec.Name, Leading: leading}
 	log := c.log.With(zap.String("stream", spec.Name))
 
 	if !st.loaded {
 		h, err := c.deps.History.LoadHistory(ctx, spec.Name)
 		if err != nil {
 			o.Err = fmt.Errorf("load scaling history of %q: %w", spec.Name, err)
-			c.awsError(ctx, st, spec.Name, now, o.Err, log)
+			c.awsError(ctx, st, spec.Name, now, o.Err, leading, log)
 			return o
 		}
 		st.history, st.loaded = h, true
+		st.seed(h, now, spec.Settings.Lookback())
 	}
+	o.History = st.history
 	state, err := c.deps.Streams.Describe(ctx, spec.Name)
 	if err != nil {
 		o.Err = fmt.Errorf("describe stream %q: %w", spec.Name, err)
-		c.awsError(ctx, st, spec.Name, now, o.Err, log)
+		c.awsError(ctx, st, spec.Name, now, o.Err, leading, log)
 		return o
 	}
-	st.alerts.end(policy.AlertAWSError)
+	o.Observed, o.State = true, state
+	if leading {
+		st.alerts.end(policy.AlertAWSError)
+	}
 	st.observe(state, now)
 
+	o.Minutes = st.withShards(minutes)
 	obs := policy.Observation{
 		Stream: spec.Name, Now: now, OpenShards: state.OpenShards, Status: state.Status, Mode: state.Mode,
-		Minutes: st.withShards(minutes), History: st.history,
+		Minutes: o.Minutes, History: st.history,
 	}
 	d := spec.Policy.Decide(obs)
 	o.Decision = d
@@ -202,7 +398,12 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		return o
 	}
 	st.onDemandLogged = false
-	logDecision(log, d, state)
+	logDecision(log, d, state, leading)
+	if !leading {
+		// A standby decides and reports, and leaves acting and alerting to
+		// the leader.
+		return o
+	}
 
 	c.conditionAlert(ctx, st, d, d.Throttled, policy.AlertThrottling, now,
 		"the policy treats throttled minutes as at least 100 % utilisation and scales up when the threshold rules allow")
@@ -223,103 +424,24 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		return o
 	}
 	if c.opts.DryRun {
+		o.Result = ResultDryRun
 		if st.alerts.start(policy.AlertWouldScale, now, c.opts.DedupWindow) {
 			c.notify(ctx, policy.Alert{Kind: policy.AlertWouldScale, Stream: spec.Name, At: now, Decision: d, DryRun: true,
 				Next: "dry run: nothing was changed; turn dry_run off to let the daemon act"})
 		}
 		return o
 	}
-	o.Acted, o.Err = c.act(ctx, st, d, now, log)
+	o.Result, o.Err = c.act(ctx, st, d, now, log)
+	o.Acted = o.Result == ResultRequested
 	return o
 }
 
-// act records the action, calls UpdateShardCount and alerts. The action is
-// recorded before the call so that a crash between the two never forgets a
-// call that may have been made; a definite refusal takes the record back.
-func (c *Controller) act(ctx context.Context, st *streamState, d policy.Decision, now time.Time, log *zap.Logger) (bool, error) {
-	// A requested reshard is finished on our side even when shutdown begins.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-	defer cancel()
-
-	before := st.history
-	st.history = before.Record(policy.Action{At: now, From: d.Current, To: d.Target, Direction: d.Direction})
-	if err := c.deps.History.SaveHistory(ctx, d.Stream, st.history); err != nil {
-		log.Warn("save scaling history before reshard", zap.Error(err))
-	}
-	err := c.deps.Streams.UpdateShardCount(ctx, d.Stream, d.Target)
-	if err == nil {
-		st.pending = &policy.Action{At: now, From: d.Current, To: d.Target, Direction: d.Direction}
-		kind := policy.AlertScaledUp
-		if d.Direction == policy.DirectionDown {
-			kind = policy.AlertScaledDown
-		}
-		log.Info("reshard requested", zap.Int("from", d.Current), zap.Int("to", d.Target))
-		c.notify(ctx, policy.Alert{Kind: kind, Stream: d.Stream, At: now, Decision: d,
-			Next: fmt.Sprintf("the stream is UPDATING until AWS finishes the reshard (usually minutes); %d UpdateShardCount calls are left in the rolling 24 h", max(d.CallsLeft-1, 0))})
-		return true, nil
-	}
-	err = fmt.Errorf("update shard count of %q to %d: %w", d.Stream, d.Target, err)
-	log.Warn("reshard failed", zap.Error(err))
-	switch {
-	case errors.Is(err, policy.ErrStreamBusy):
-		// Refused without effect: the stream is already changing.
-		st.history = before
-		c.saveHistory(ctx, d.Stream, before, log)
-		return false, err
-	case errors.Is(err, policy.ErrQuotaExceeded):
-		// AWS counts calls we did not see (another tool, or a restart without
-		// state). The refused call is not one; back off and say so once per
-		// episode.
-		st.history = before
-		c.saveHistory(ctx, d.Stream, before, log)
-		st.quotaRefusedAt = now
-		if st.alerts.start(policy.AlertQuotaExhausted, now, c.opts.DedupWindow) {
-			c.notify(ctx, policy.Alert{Kind: policy.AlertQuotaExhausted, Stream: d.Stream, At: now, Decision: d, Err: err.Error(),
-				Next: "AWS refused the call: the stream's UpdateShardCount quota is spent; the daemon does not retry until the rolling window frees a call"})
-		}
-		return false, err
-	case errors.Is(err, policy.ErrInvalidTarget), errors.Is(err, policy.ErrStreamNotFound):
-		st.history = before
-		c.saveHistory(ctx, d.Stream, before, log)
-	}
-	c.notify(ctx, policy.Alert{Kind: policy.AlertScaleFailed, Stream: d.Stream, At: now, Decision: d, Err: err.Error(),
-		Next: "the shard count is unchanged as far as the daemon knows; the next cycle decides again"})
-	return false, err
-}
-
-func (c *Controller) saveHistory(ctx context.Context, stream string, h policy.History, log *zap.Logger) {
-	if err := c.deps.History.SaveHistory(ctx, stream, h); err != nil {
-		log.Warn("save scaling history", zap.Error(err))
-	}
-}
-
-// conditionAlert sends kind once per episode while on holds.
-func (c *Controller) conditionAlert(ctx context.Context, st *streamState, d policy.Decision, on bool, kind policy.AlertKind, now time.Time, next string) {
-	if !on {
-		st.alerts.end(kind)
-		return
-	}
-	if st.alerts.start(kind, now, c.opts.DedupWindow) {
-		c.notify(ctx, policy.Alert{Kind: kind, Stream: d.Stream, At: now, Decision: d, DryRun: c.opts.DryRun, Next: next})
-	}
-}
-
-func (c *Controller) awsError(ctx context.Context, st *streamState, stream string, now time.Time, err error, log *zap.Logger) {
-	log.Warn("stream skipped this cycle", zap.Error(err))
-	if st.alerts.start(policy.AlertAWSError, now, c.opts.DedupWindow) {
-		c.notify(ctx, policy.Alert{Kind: policy.AlertAWSError, Stream: stream, At: now, Err: err.Error(),
-			Next: "the stream is left as it is; the next cycle tries again"})
-	}
-}
-
-func (c *Controller) notify(ctx context.Context, a policy.Alert) {
-	if err := c.deps.Notifier.Notify(ctx, a); err != nil {
-		c.log.Warn("send alert", zap.String("stream", a.Stream), zap.String("event", string(a.Kind)), zap.Error(err))
-	}
-}
-
-func logDecision(log *zap.Logger, d policy.Decision, s policy.StreamState) {
+func logDecision(log *zap.Logger, d policy.Decision, s policy.StreamState, leading bool) {
 	u := d.Utilisation
+	role := "leader"
+	if !leading {
+		role = "standby"
+	}
 	log.Info("cycle",
 		zap.Int("shards", s.OpenShards),
 		zap.String("status", string(s.Status)),
@@ -330,6 +452,7 @@ func logDecision(log *zap.Logger, d policy.Decision, s policy.StreamState) {
 		zap.String("decision", string(d.Direction)),
 		zap.Int("target", d.Target),
 		zap.Int("calls_left", d.CallsLeft),
+		zap.String("role", role),
 		zap.String("reason", d.Reason),
 	)
 }

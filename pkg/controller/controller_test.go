@@ -33,6 +33,10 @@ type rig struct {
 	history *memHistory
 	alerts  *recorder
 	clock   *fakeClock
+	// leader and observer, when set, go into the controllers newController
+	// builds.
+	leader   Leadership
+	observer Observer
 }
 
 func newRig(t *testing.T, opts Options, shards map[string]int, util map[string]float64) *rig {
@@ -66,7 +70,8 @@ func (r *rig) newController(t *testing.T, opts Options, names []string) *Control
 	for _, n := range names {
 		specs = append(specs, StreamSpec{Name: n, Settings: settings()})
 	}
-	return New(specs, Deps{Load: r.load, Streams: r.streams, History: r.history, Notifier: r.alerts, Clock: r.clock}, opts, zaptest.NewLogger(t))
+	return New(specs, Deps{Load: r.load, Streams: r.streams, History: r.history, Notifier: r.alerts, Clock: r.clock,
+		Leader: r.leader, Observer: r.observer}, opts, zaptest.NewLogger(t))
 }
 
 // cycles runs n cycles a minute apart, finishing reshards in between.

@@ -92,15 +92,18 @@ func (f *fakeStreams) finish() {
 
 // memHistory is a HistoryStore in memory that outlives controllers.
 type memHistory struct {
-	mu    sync.Mutex
-	h     map[string]policy.History
-	saves int
-	err   error
+	mu      sync.Mutex
+	h       map[string]policy.History
+	saves   int
+	loads   int
+	err     error
+	saveErr error
 }
 
 func (m *memHistory) LoadHistory(_ context.Context, name string) (policy.History, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.loads++
 	if m.err != nil {
 		return policy.History{}, m.err
 	}
@@ -110,6 +113,9 @@ func (m *memHistory) LoadHistory(_ context.Context, name string) (policy.History
 func (m *memHistory) SaveHistory(_ context.Context, name string, h policy.History) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.saveErr != nil {
+		return m.saveErr
+	}
 	if m.h == nil {
 		m.h = map[string]policy.History{}
 	}
@@ -133,3 +139,46 @@ func (r *recorder) kinds() []policy.AlertKind {
 	}
 	return out
 }
+
+// fakeLeader is a Leadership whose answers tests set. When script is not
+// empty, each call takes its next answer from it instead of ok.
+type fakeLeader struct {
+	term   uint64
+	ok     bool
+	script []bool
+	calls  int
+}
+
+func (f *fakeLeader) Leading() (uint64, bool) {
+	f.calls++
+	if len(f.script) > 0 {
+		ok := f.script[0]
+		f.script = f.script[1:]
+		return f.term, ok
+	}
+	return f.term, f.ok
+}
+
+// minuteLoad serves minutes that a function makes, per stream and start.
+type minuteLoad struct {
+	minute func(stream string, start time.Time) policy.Minute
+}
+
+func (l *minuteLoad) ReadLoad(_ context.Context, streams []string, start, end time.Time) (map[string][]policy.Minute, error) {
+	out := map[string][]policy.Minute{}
+	for _, s := range streams {
+		for t := start; t.Before(end); t = t.Add(time.Minute) {
+			out[s] = append(out[s], l.minute(s, t))
+		}
+	}
+	return out, nil
+}
+
+// observed records what an Observer is told.
+type observed struct {
+	streams []Outcome
+	cycles  []CycleReport
+}
+
+func (o *observed) ObserveStream(out Outcome)  { o.streams = append(o.streams, out) }
+func (o *observed) ObserveCycle(r CycleReport) { o.cycles = append(o.cycles, r) }

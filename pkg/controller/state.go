@@ -39,12 +39,33 @@ func (s *streamState) observe(st policy.StreamState, now time.Time) {
 	if s.pending != nil && st.OpenShards == s.pending.To {
 		s.pending = nil
 	}
-	if n := len(s.spans); n == 0 || s.spans[n-1].shards != st.OpenShards {
+	if len(s.spans) == 0 {
+		// Minutes before the first look had, as far as anyone knows, the
+		// count seen then (seed knows better after a recent action).
+		s.spans = append(s.spans, shardSpan{shards: st.OpenShards})
+		return
+	}
+	if s.spans[len(s.spans)-1].shards != st.OpenShards {
 		s.spans = append(s.spans, shardSpan{from: now, shards: st.OpenShards})
 		if len(s.spans) > maxSpans {
 			s.spans = s.spans[len(s.spans)-maxSpans:]
 		}
 	}
+}
+
+// seed starts the shard-count record of a stream the controller has not
+// watched before from its last action, when that action is recent enough
+// for its minutes to be in a decision window (horizon): until the stream is
+// seen ACTIVE with another count, its minutes are judged against the shards
+// it had before the action. So a restart in the middle of a reshard does not
+// judge the throttled minutes that caused it against the new count, and
+// repeat it.
+func (s *streamState) seed(h policy.History, now time.Time, horizon time.Duration) {
+	a := h.LastAction
+	if len(s.spans) > 0 || a == nil || now.Sub(a.At) > horizon {
+		return
+	}
+	s.spans = []shardSpan{{shards: a.From}}
 }
 
 // withShards fills Minute.Shards from the recorded spans where known.

@@ -1,0 +1,136 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/metrics"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/stream"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/cwtest"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/emulator"
+)
+
+// The restart story end to end: the real stream and metrics adapters, the
+// SDK, kinesis-mock (whose reshards stay UPDATING for 3 s) and the CloudWatch
+// test server. Each new controller is a restarted daemon.
+var kinesisMock = emulator.SharedKinesis(emulator.KinesisOptions{UpdateShardCountDuration: 3 * time.Second})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := kinesisMock.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "stop kinesis-mock: %v\n", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+type noAlerts struct{}
+
+func (noAlerts) Notify(context.Context, policy.Alert) error { return nil }
+
+func TestEmulatorRestartMidEpisode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	client := kinesisMock.Get(t).Client()
+	kin := stream.New(client)
+	cw := cwtest.New(t)
+
+	hot := createStream(ctx, t, client, 2)
+	idle := createStream(ctx, t, client, 8)
+	// hot: writes refused at 2 full shards; idle: 5 % of 8 shards. Minutes
+	// end 3 minutes ago, as CloudWatch publishes them.
+	end := time.Now().Truncate(time.Minute).Add(-3 * time.Minute)
+	for i := 1; i <= 40; i++ {
+		at := end.Add(-time.Duration(i) * time.Minute)
+		full := 2.0 * 60 * policy.ShardWriteRecordsPerSecond
+		cw.Put(hot, "IncomingRecords", at, full)
+		cw.Put(hot, "IncomingBytes", at, full*100)
+		cw.Put(hot, "WriteProvisionedThroughputExceeded", at, 500)
+		idleRecords := 0.05 * 8 * 60 * policy.ShardWriteRecordsPerSecond
+		cw.Put(idle, "IncomingRecords", at, idleRecords)
+		cw.Put(idle, "IncomingBytes", at, idleRecords*100)
+	}
+
+	s := policy.Settings{
+		MinShards: 1, MaxShards: 16, ScaleUpThreshold: 0.75, ScaleDownThreshold: 0.25,
+		ScaleUpAfter: 2 * time.Minute, ScaleDownAfter: 10 * time.Minute,
+		// No up cooldown: only the recorded state keeps a restarted daemon
+		// from repeating the scale-up.
+		CooldownUp: 0, CooldownDown: time.Hour, MaxIteratorAge: 5 * time.Minute,
+	}
+	daemon := func() *controller.Controller {
+		return controller.New(
+			[]controller.StreamSpec{{Name: hot, Settings: s}, {Name: idle, Settings: s}},
+			controller.Deps{Load: metrics.New(cw.Client()), Streams: kin, History: kin, Notifier: noAlerts{}, Clock: wallClock{}},
+			controller.Options{PollInterval: time.Minute, DedupWindow: time.Hour}, zaptest.NewLogger(t))
+	}
+
+	out := daemon().RunCycle(ctx)
+	if !out[0].Acted || out[0].Decision.Target != 4 || !out[1].Acted || out[1].Decision.Target != 4 {
+		t.Fatalf("first daemon: %+v", out)
+	}
+	check := func(when string, wantStatus policy.Status) {
+		t.Helper()
+		out := daemon().RunCycle(ctx)
+		for _, o := range out {
+			if o.Err != nil || o.Acted || o.Decision.Scales() {
+				t.Errorf("%s, %s: restarted daemon would act: %+v", when, o.Stream, o)
+			}
+			if o.State.Status != wantStatus || o.State.OpenShards != 4 && wantStatus == policy.StatusActive {
+				t.Errorf("%s, %s: state %+v, want %s with 4 shards", when, o.Stream, o.State, wantStatus)
+			}
+			if o.Decision.CallsLeft != policy.MaxUpdateCalls-1 || o.History.LastAction == nil {
+				t.Errorf("%s, %s: calls left %d, history %+v: the restart forgot the action", when, o.Stream, o.Decision.CallsLeft, o.History)
+			}
+		}
+	}
+	check("while UPDATING", policy.StatusUpdating)
+	waitActive(ctx, t, kin, hot)
+	waitActive(ctx, t, kin, idle)
+	check("after the reshard", policy.StatusActive)
+	check("once more", policy.StatusActive)
+}
+
+func createStream(ctx context.Context, t *testing.T, client *kinesis.Client, shards int32) string {
+	t.Helper()
+	name := emulator.UniqueName(t.Name())
+	if _, err := client.CreateStream(ctx, &kinesis.CreateStreamInput{
+		StreamName: aws.String(name), ShardCount: aws.Int32(shards),
+		StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeProvisioned},
+	}); err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	waitActive(ctx, t, stream.New(client), name)
+	return name
+}
+
+func waitActive(ctx context.Context, t *testing.T, k *stream.Kinesis, name string) {
+	t.Helper()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := k.Describe(ctx, name)
+		if err == nil && st.Status == policy.StatusActive {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("stream %s not ACTIVE: %+v, %v", name, st, err)
+		case <-tick.C:
+		}
+	}
+}
