@@ -52,7 +52,8 @@ type delayFault struct{ d time.Duration }
 // first gets nothing and the call is not forwarded.
 func Delay(d time.Duration) Fault { return delayFault{d: d} }
 
-// Hang holds the call until the client gives up; it is never forwarded.
+// Hang holds the call until the client gives up, when it is never
+// forwarded, or until ReleaseHung.
 func Hang() Fault { return delayFault{d: -1} }
 
 func (f delayFault) Name() string {
@@ -73,6 +74,7 @@ func (f delayFault) apply(w http.ResponseWriter, x *exchange) {
 	case <-x.r.Context().Done():
 		return
 	case <-timer:
+	case <-x.p.releasedChan():
 	}
 	x.pass(w)
 }

@@ -64,6 +64,7 @@ type Proxy struct {
 	client   *http.Client
 
 	mu       sync.Mutex
+	released chan struct{}
 	label    string
 	rules    []*Rule
 	calls    []Call
@@ -78,6 +79,7 @@ func New(tb testing.TB, upstream string) *Proxy {
 		upstream: strings.TrimSuffix(upstream, "/"),
 		client:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 		injected: map[string]int{},
+		released: make(chan struct{}),
 	}
 	srv := httptest.NewServer(http.HandlerFunc(p.serve))
 	tb.Cleanup(func() {
@@ -148,6 +150,21 @@ func (p *Proxy) Clear() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rules = nil
+}
+
+// ReleaseHung ends every call that a Hang or Delay fault is holding now:
+// each is passed through as if its delay were over.
+func (p *Proxy) ReleaseHung() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	close(p.released)
+	p.released = make(chan struct{})
+}
+
+func (p *Proxy) releasedChan() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.released
 }
 
 // SetLabel sets the label recorded with the calls that arrive from now on,

@@ -162,6 +162,21 @@ func TestHangEndsWhenTheClientGivesUp(t *testing.T) {
 	}
 }
 
+func TestReleaseHung(t *testing.T) {
+	up, upstreamCalls := kinesisUpstream(t)
+	p := New(t, up)
+	p.Inject(Rule{Fault: Hang(), Times: 1})
+	done := make(chan error, 1)
+	go func() { _, err := describe(t.Context(), kinesisClient(p.URL)); done <- err }()
+	for len(p.Calls()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	p.ReleaseHung()
+	if err := <-done; err != nil || *upstreamCalls != 1 {
+		t.Fatalf("released call: %v, %d upstream calls", err, *upstreamCalls)
+	}
+}
+
 func TestCloudWatchFaults(t *testing.T) {
 	cw := cwtest.New(t)
 	at := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
