@@ -1,12 +1,383 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"golang.org/x/term"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/config"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/sim"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/sim/chart"
 )
 
-// simulateCommand is a placeholder until the simulator lands.
+// historyTrace fetches a stream's 1-minute IncomingRecords and IncomingBytes
+// of the last days days from CloudWatch as a trace (sim.TraceFromMinutes
+// builds one from the metrics adapter's minutes). It is set where the AWS
+// adapters are wired; nil means --from-cloudwatch is not available.
+var historyTrace func(ctx context.Context, stream string, days int) (sim.Trace, error)
+
+// maxHistoryDays is how far back CloudWatch keeps 1-minute datapoints.
+const maxHistoryDays = 15
+
+// progressMinutes is the replay length (minutes times policies) from which
+// a progress bar is shown on a terminal.
+const progressMinutes = 50_000
+
+type simulateFlags struct {
+	trace          string
+	policy         string
+	compare        bool
+	peakShards     int
+	recordBytes    int64
+	producerTTL    time.Duration
+	metricDelay    time.Duration
+	reshardTime    time.Duration
+	config         string
+	json           bool
+	timeline       string
+	chart          string
+	fromCloudWatch string
+	days           int
+	logLevel       string
+	prices         sim.Prices
+}
+
 func simulateCommand(stdout, stderr io.Writer) *cobra.Command {
-	return &cobra.Command{Use: "simulate", Short: "Replay a traffic trace through the controller"}
+	var f simulateFlags
+	def := sim.DefaultModel()
+	cmd := &cobra.Command{
+		Use:   "simulate",
+		Short: "Replay a traffic trace through the autoscaler and compare policies, no AWS needed",
+		Long: `Replay a traffic trace through the same controller and policy code that "run"
+uses, against a simulated stream, CloudWatch and clock, and report the records
+each policy lost and throttled, its shard-hours and its cost, beside the
+oracle (the least shards every minute) and the best plan in hindsight within
+AWS's UpdateShardCount limits.
+
+With no arguments it compares every policy on a built-in two-day clickstream
+trace. A trace file is CSV with the header minute,records,bytes (bytes may be
+empty); --peak-shards scales it so that its busiest minute needs that many
+shards.
+
+Policies: default (this daemon's threshold policy, from --config or the
+built-in defaults), ksu (AWS's Java Kinesis Scaling Utility, sample
+configuration), alarm (AWS's CloudWatch-alarm and Lambda sample), fixed (the
+peak need, constant).`,
+		Example: `  kinesis-autoscaler simulate
+  kinesis-autoscaler simulate --trace traffic.csv --peak-shards 50 --compare
+  kinesis-autoscaler simulate --trace traffic.csv --policy default --config config.yaml --timeline t.csv --chart t.png
+  kinesis-autoscaler simulate --from-cloudwatch my-stream --days 14 --json`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return badInput(fmt.Errorf("simulate takes no arguments, got %q; give a trace with --trace FILE", args[0]))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSimulate(cmd.Context(), f, cmd.Flags().Changed("peak-shards"), stdout, stderr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.trace, "trace", "", "trace CSV (minute,records,bytes); default: the built-in two-day clickstream")
+	fl.StringVar(&f.policy, "policy", "", "replay one policy: default, ksu, alarm or fixed (default: compare them all)")
+	fl.BoolVar(&f.compare, "compare", false, "compare every policy side by side (what simulate does without --policy)")
+	fl.IntVar(&f.peakShards, "peak-shards", 0, fmt.Sprintf("scale the trace so that its busiest minute needs this many shards; 0 replays it as it is (default %d for the built-in trace, 0 for files)", sim.DefaultTracePeakShards))
+	fl.Int64Var(&f.recordBytes, "record-bytes", def.RecordBytes, "size of a record where the trace gives no bytes")
+	fl.DurationVar(&f.producerTTL, "producer-ttl", def.ProducerTTL, "how long the producer retries a refused record before it is lost (the KPL's RecordTtl)")
+	fl.DurationVar(&f.metricDelay, "metric-delay", def.MetricDelay, "how long after a minute ends CloudWatch shows it")
+	fl.DurationVar(&f.reshardTime, "reshard-time", def.ReshardTime, "how long after the call a reshard takes effect")
+	fl.StringVar(&f.config, "config", "", "take the default policy's settings from this config file (first stream, else the defaults block)")
+	fl.BoolVar(&f.json, "json", false, "print JSON: one object per policy, an array when comparing")
+	fl.StringVar(&f.timeline, "timeline", "", "write a per-minute timeline CSV here (one file per policy when comparing: NAME-POLICY.csv)")
+	fl.StringVar(&f.chart, "chart", "", "draw load, capacity and shards over time to this .png or .svg file")
+	fl.StringVar(&f.fromCloudWatch, "from-cloudwatch", "", "replay this stream's own IncomingRecords and IncomingBytes history from CloudWatch")
+	fl.IntVar(&f.days, "days", 14, fmt.Sprintf("days of history for --from-cloudwatch (1 to %d: CloudWatch keeps 1-minute data %d days)", maxHistoryDays, maxHistoryDays))
+	fl.StringVar(&f.logLevel, "log-level", "", "log the controller's decisions to stderr at this level: debug, info, warn, error (default: no logs)")
+	fl.Float64Var(&f.prices.ShardHour, "price-shard-hour", def.Prices.ShardHour, "provisioned price per shard-hour, USD")
+	fl.Float64Var(&f.prices.PutMillion, "price-put-million", def.Prices.PutMillion, "provisioned price per million 25 KB PUT payload units, USD")
+	fl.Float64Var(&f.prices.OnDemandStreamHour, "price-on-demand-stream-hour", def.Prices.OnDemandStreamHour, "on-demand price per stream-hour, USD")
+	fl.Float64Var(&f.prices.OnDemandGB, "price-on-demand-gb", def.Prices.OnDemandGB, "on-demand price per GB ingested, USD")
+	return cmd
+}
+
+func runSimulate(ctx context.Context, f simulateFlags, peakSet bool, stdout, stderr io.Writer) error {
+	names, err := policiesOf(f)
+	if err != nil {
+		return badInput(err)
+	}
+	if f.chart != "" {
+		ext := strings.TrimPrefix(strings.ToLower(filepath.Ext(f.chart)), ".")
+		if ext != "png" && ext != "svg" {
+			return badInput(fmt.Errorf("--chart %s: the file must end in .png or .svg", f.chart))
+		}
+	}
+	trace, builtin, err := loadTrace(ctx, f)
+	if err != nil {
+		return err
+	}
+	model := sim.Model{
+		PeakShards: f.peakShards, RecordBytes: f.recordBytes, ProducerTTL: f.producerTTL,
+		MetricDelay: f.metricDelay, ReshardTime: f.reshardTime, Prices: f.prices,
+	}
+	if builtin && !peakSet {
+		model.PeakShards = sim.DefaultTracePeakShards
+	}
+	if err := model.Validate(); err != nil {
+		return badInput(err)
+	}
+	peak, err := sim.PeakShards(trace, model)
+	if err != nil {
+		return badInput(err)
+	}
+	settings, origin, err := defaultPolicySettings(f.config, peak)
+	if err != nil {
+		return badInput(err)
+	}
+	sc, err := sim.NewScenario(trace, model, settings)
+	if err != nil {
+		return badInput(err)
+	}
+	if f.logLevel != "" {
+		log, err := newLogger("console", f.logLevel, stderr)
+		if err != nil {
+			return badInput(err)
+		}
+		defer func() { _ = log.Sync() }()
+		sc.Log = log
+	} else {
+		sc.Log = zap.NewNop()
+	}
+	finish := showProgress(sc, len(trace.Minutes)*len(names), stderr)
+	results, err := sc.Compare(ctx, names...)
+	finish()
+	if err != nil {
+		return err
+	}
+
+	comparing := len(names) > 1
+	if f.json {
+		if err := sim.WriteJSON(stdout, results, comparing); err != nil {
+			return err
+		}
+	} else {
+		writeHeader(stdout, sc, origin)
+		if err := sim.WriteTable(stdout, results); err != nil {
+			return err
+		}
+		writeLegend(stdout, sc)
+	}
+	if f.timeline != "" {
+		for _, r := range results {
+			path := f.timeline
+			if comparing {
+				path = perPolicy(path, r.Policy)
+			}
+			if err := writeFile(path, func(w io.Writer) error { return sim.WriteTimeline(w, r.Timeline) }); err != nil {
+				return fmt.Errorf("write timeline: %w", err)
+			}
+			fmt.Fprintf(stderr, "timeline of %s written to %s\n", r.Policy, path)
+		}
+	}
+	if f.chart != "" {
+		if err := chart.Save(f.chart, results, sc.Hindsight().Plan.Counts); err != nil {
+			return fmt.Errorf("draw chart: %w", err)
+		}
+		fmt.Fprintf(stderr, "chart written to %s\n", f.chart)
+	}
+	return nil
+}
+
+// policiesOf is the policies to replay.
+func policiesOf(f simulateFlags) ([]string, error) {
+	if f.policy == "" {
+		return sim.Policies, nil
+	}
+	if f.compare {
+		return nil, errors.New("--policy and --compare exclude each other: --compare replays every policy")
+	}
+	for _, p := range sim.Policies {
+		if p == f.policy {
+			return []string{p}, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown policy %q: choose default, ksu, alarm or fixed", f.policy)
+}
+
+// loadTrace reads the trace the flags name; builtin is true for the
+// built-in one.
+func loadTrace(ctx context.Context, f simulateFlags) (t sim.Trace, builtin bool, err error) {
+	switch {
+	case f.trace != "" && f.fromCloudWatch != "":
+		return t, false, badInput(errors.New("--trace and --from-cloudwatch exclude each other"))
+	case f.fromCloudWatch != "":
+		if f.days < 1 || f.days > maxHistoryDays {
+			return t, false, badInput(fmt.Errorf("--days %d: must be 1 to %d (CloudWatch keeps 1-minute data %d days)", f.days, maxHistoryDays, maxHistoryDays))
+		}
+		if historyTrace == nil {
+			return t, false, errors.New("--from-cloudwatch is not available in this build")
+		}
+		t, err = historyTrace(ctx, f.fromCloudWatch, f.days)
+		if err != nil {
+			return t, false, fmt.Errorf("read the history of stream %q: %w", f.fromCloudWatch, err)
+		}
+		return t, false, nil
+	case f.trace != "":
+		file, err := os.Open(f.trace)
+		if err != nil {
+			return t, false, badInput(fmt.Errorf("trace %s: %w", f.trace, errors.Unwrap(err)))
+		}
+		defer file.Close()
+		t, err = sim.ReadTrace(file, f.trace)
+		if err != nil {
+			return t, false, badInput(err)
+		}
+		return t, false, nil
+	}
+	return sim.DefaultTrace(), true, nil
+}
+
+// defaultPolicySettings are the default policy's settings, and words saying
+// where they came from.
+func defaultPolicySettings(path string, peak int) (policy.Settings, string, error) {
+	if path == "" {
+		s := sim.DefaultSettings(peak)
+		origin := "built-in defaults; max_shards is 16 or twice the peak need if more, so that the policy is not capped"
+		if s.MaxShards > 16 {
+			origin = fmt.Sprintf("built-in defaults; max_shards raised from 16 to %d, twice the peak need, so that the policy is not capped", s.MaxShards)
+		}
+		return s, origin, nil
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return policy.Settings{}, "", err
+	}
+	if len(cfg.Streams) > 0 {
+		s := cfg.Streams[0].Settings.Policy()
+		return s, fmt.Sprintf("%s, stream %s%s", path, cfg.Streams[0].Name, capped(s, peak)), nil
+	}
+	s := cfg.Defaults.Policy()
+	return s, fmt.Sprintf("%s, defaults block%s", path, capped(s, peak)), nil
+}
+
+func capped(s policy.Settings, peak int) string {
+	if s.MaxShards < peak {
+		return fmt.Sprintf("; max_shards %d is below the peak need of %d shards, so the policy will throttle", s.MaxShards, peak)
+	}
+	return ""
+}
+
+func writeHeader(w io.Writer, sc *sim.Scenario, origin string) {
+	t, m, s := sc.Trace, sc.Model, sc.Settings
+	fmt.Fprintf(w, "trace: %s", t.Name)
+	if t.Description != "" {
+		fmt.Fprintf(w, " (%s)", t.Description)
+	}
+	fmt.Fprintf(w, "\n  %s minutes (%.1f h); ", sim.Group(float64(len(t.Minutes)), 0), sc.Hours())
+	if m.PeakShards > 0 {
+		fmt.Fprintf(w, "scaled x%.4g so that the busiest minute needs %d shards", sc.Scale(), sc.Peak())
+	} else {
+		fmt.Fprintf(w, "as recorded, the busiest minute needs %d shards", sc.Peak())
+	}
+	fmt.Fprintf(w, "; records of %s bytes where the trace gives none\n", sim.Group(float64(m.RecordBytes), 0))
+	fmt.Fprintf(w, "model: 1 s steps; a shard takes 1,000 records/s and 1 MiB/s; the producer retries a refused record for %s, then it is lost;\n", short(m.ProducerTTL))
+	fmt.Fprintf(w, "  CloudWatch shows a minute %s after it ends; a reshard takes effect %s after the call;\n", short(m.MetricDelay), short(m.ReshardTime))
+	fmt.Fprintf(w, "  UpdateShardCount: at most x2 or /2 per call, %d calls per rolling 24 h, none while UPDATING\n", policy.MaxUpdateCalls)
+	fmt.Fprintf(w, "default policy (%s):\n  shards %d..%d, up above %.0f%% for %s, down below %.0f%% for %s, cooldowns %s up and %s down\n",
+		origin, s.MinShards, s.MaxShards, s.ScaleUpThreshold*100, short(s.ScaleUpAfter), s.ScaleDownThreshold*100, short(s.ScaleDownAfter),
+		short(s.CooldownUp), short(s.CooldownDown))
+	h := sc.Hindsight()
+	fmt.Fprintf(w, "references: oracle %s shard-hours (least shards every minute, no delay, no AWS limits);\n", sim.Group(sc.Oracle(), 1))
+	if h.Exact {
+		fmt.Fprintf(w, "  hindsight %s shard-hours (the best plan that knows the whole trace, within AWS's limits; exact)\n", sim.Group(float64(h.Lower)/60, 1))
+	} else {
+		fmt.Fprintf(w, "  hindsight %s shard-hours (no plan within AWS's limits does better, even knowing the whole trace; one of %s exists)\n",
+			sim.Group(float64(h.Lower)/60, 1), sim.Group(float64(h.Upper)/60, 1))
+	}
+	fmt.Fprintf(w, "  on-demand mode $%s; fixed at the peak need $%s\n", sim.Group(sc.OnDemandCost(), 2), sim.Group(sc.FixedPeakCost(), 2))
+	for _, n := range sc.Notes() {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	fmt.Fprintln(w)
+}
+
+func writeLegend(w io.Writer, sc *sim.Scenario) {
+	fmt.Fprintf(w, `
+lost: records dropped after the producer retried them for %s; throttled: records refused at least once;
+shard-hours: shards in effect over time; x oracle, x hindsight: shard-hours against those references;
+reshard calls: accepted UpdateShardCount (and SplitShard/MergeShards) calls; cost: shard-hours and PUT payload
+units at list price; vs on-demand: against the same traffic in on-demand mode.
+default: this daemon's threshold policy, run by its own controller; ksu: AWS's Java Kinesis Scaling Utility
+with its sample configuration; alarm: AWS's CloudWatch-alarm and Lambda sample; fixed: the peak need, constant.
+`, short(sc.Model.ProducerTTL))
+}
+
+// short formats a duration without zero units: 3m, 1h30m, 30s.
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// perPolicy names a policy's timeline file: NAME-POLICY.EXT.
+func perPolicy(path, policy string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "-" + policy + ext
+}
+
+func writeFile(path string, write func(io.Writer) error) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	return write(f)
+}
+
+// showProgress draws a progress bar on stderr for long replays when stderr
+// is a terminal; the returned function removes it.
+func showProgress(sc *sim.Scenario, minutes int, stderr io.Writer) func() {
+	file, ok := stderr.(*os.File)
+	if !ok || minutes < progressMinutes || !term.IsTerminal(int(file.Fd())) {
+		return func() {}
+	}
+	bar := progressbar.NewOptions64(int64(minutes),
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription("simulating"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetItsString("minutes"),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	var mu sync.Mutex
+	sc.Progress = func(n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = bar.Add(n)
+	}
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = bar.Finish()
+	}
 }

@@ -1,0 +1,102 @@
+package sim
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+)
+
+// CloudWatch is simulated CloudWatch for one stream: it shows each finished
+// minute's accepted records and bytes and refused records as 1-minute Sums,
+// Delay after the minute ends. It satisfies controller.LoadReader.
+type CloudWatch struct {
+	stream string
+	start  time.Time
+	delay  time.Duration
+	clock  *Clock
+	// minutes are the finished minutes, from the start of the trace.
+	minutes []cloudWatchMinute
+}
+
+type cloudWatchMinute struct {
+	records, bytes, refused float64
+}
+
+var _ controller.LoadReader = (*CloudWatch)(nil)
+
+// NewCloudWatch returns CloudWatch for stream, whose trace starts at start.
+func NewCloudWatch(stream string, start time.Time, delay time.Duration, clock *Clock) *CloudWatch {
+	return &CloudWatch{stream: stream, start: start, delay: delay, clock: clock}
+}
+
+// Put records the figures of the next finished minute.
+func (cw *CloudWatch) Put(acceptedRecords int64, acceptedBytes float64, refused int64) {
+	cw.minutes = append(cw.minutes, cloudWatchMinute{records: float64(acceptedRecords), bytes: acceptedBytes, refused: float64(refused)})
+}
+
+// ReadLoad implements controller.LoadReader: one Minute per minute in
+// [start, end), Known when CloudWatch has published it by now.
+func (cw *CloudWatch) ReadLoad(_ context.Context, streams []string, start, end time.Time) (map[string][]policy.Minute, error) {
+	out := map[string][]policy.Minute{}
+	now := cw.clock.Now()
+	for _, name := range streams {
+		if name != cw.stream {
+			continue
+		}
+		ms := make([]policy.Minute, 0, max(int(end.Sub(start)/time.Minute)+1, 0))
+		for t := start.Truncate(time.Minute); t.Before(end); t = t.Add(time.Minute) {
+			m := policy.Minute{Start: t}
+			i := int(t.Sub(cw.start) / time.Minute)
+			if !t.Before(cw.start) && i < len(cw.minutes) && !t.Add(time.Minute+cw.delay).After(now) {
+				c := cw.minutes[i]
+				m.Known, m.IncomingRecords, m.IncomingBytes, m.WriteThrottled = true, c.records, c.bytes, c.refused
+			}
+			ms = append(ms, m)
+		}
+		out[name] = ms
+	}
+	return out, nil
+}
+
+// memoryHistory keeps scaling histories in memory; it satisfies
+// controller.HistoryStore.
+type memoryHistory struct {
+	mu sync.Mutex
+	h  map[string]policy.History
+}
+
+// LoadHistory implements controller.HistoryStore.
+func (m *memoryHistory) LoadHistory(_ context.Context, stream string) (policy.History, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.h[stream], nil
+}
+
+// SaveHistory implements controller.HistoryStore.
+func (m *memoryHistory) SaveHistory(_ context.Context, stream string, h policy.History) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.h == nil {
+		m.h = map[string]policy.History{}
+	}
+	m.h[stream] = h
+	return nil
+}
+
+// alertCounter collects the controller's alerts and counts them by kind; it
+// satisfies controller.Notifier.
+type alertCounter struct {
+	counts map[policy.AlertKind]int
+}
+
+// Notify implements controller.Notifier.
+func (a *alertCounter) Notify(_ context.Context, al policy.Alert) error {
+	if a.counts == nil {
+		a.counts = map[policy.AlertKind]int{}
+	}
+	a.counts[al.Kind]++
+	return nil
+}

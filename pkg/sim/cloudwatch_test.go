@@ -1,0 +1,45 @@
+package sim
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestCloudWatchDelay(t *testing.T) {
+	c := NewClock(DefaultStart)
+	cw := NewCloudWatch(StreamName, DefaultStart, 3*time.Minute, c)
+	cw.Put(600, 6000, 7) // minute 0
+	cw.Put(1200, 12000, 0)
+
+	tests := []struct {
+		name  string
+		now   time.Duration
+		known []bool // minutes -1, 0, 1, 2
+	}{
+		{name: "minute 0 not yet shown", now: 3*time.Minute + 59*time.Second, known: []bool{false, false, false, false}},
+		{name: "minute 0 shown 3 minutes after it ends", now: 4 * time.Minute, known: []bool{false, true, false, false}},
+		{name: "minute 1 shown, minute 2 not finished", now: 10 * time.Minute, known: []bool{false, true, true, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c.Set(int64(tt.now / time.Second))
+			got, err := cw.ReadLoad(context.Background(), []string{StreamName, "other"}, DefaultStart.Add(-time.Minute), DefaultStart.Add(3*time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ms := got[StreamName]
+			if len(ms) != 4 || len(got["other"]) != 0 {
+				t.Fatalf("got %d minutes, %d for another stream", len(ms), len(got["other"]))
+			}
+			for i, m := range ms {
+				if m.Known != tt.known[i] || !m.Start.Equal(DefaultStart.Add(time.Duration(i-1)*time.Minute)) {
+					t.Errorf("minute %d: known %v at %s, want %v", i-1, m.Known, m.Start, tt.known[i])
+				}
+			}
+			if ms[1].Known && (ms[1].IncomingRecords != 600 || ms[1].IncomingBytes != 6000 || ms[1].WriteThrottled != 7) {
+				t.Errorf("minute 0 figures: %+v", ms[1])
+			}
+		})
+	}
+}

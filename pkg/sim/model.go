@@ -1,0 +1,180 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+)
+
+// Model holds the simulation's parameters.
+type Model struct {
+	// PeakShards scales the trace so that its busiest minute needs exactly
+	// this many shards at 100 % utilisation; 0 replays it as it is.
+	PeakShards int
+	// RecordBytes is the size of a record where the trace gives no bytes.
+	RecordBytes int64
+	// ProducerTTL is how long the producer keeps retrying a refused record
+	// before dropping it (the KPL's RecordTtl).
+	ProducerTTL time.Duration
+	// MetricDelay is how long after a minute ends CloudWatch shows it.
+	MetricDelay time.Duration
+	// ReshardTime is how long after the call a reshard takes effect.
+	ReshardTime time.Duration
+	// Prices turn shard-hours and records into dollars.
+	Prices Prices
+}
+
+// Prices are AWS list prices; DefaultPrices are us-east-1's.
+type Prices struct {
+	// ShardHour is the provisioned price of one shard for one hour.
+	ShardHour float64
+	// PutMillion is the provisioned price of a million 25 KB PUT payload
+	// units (a record of up to 25 KB is one unit).
+	PutMillion float64
+	// OnDemandStreamHour is the on-demand price of one stream for one hour.
+	OnDemandStreamHour float64
+	// OnDemandGB is the on-demand price of one GB (GiB) ingested, each record
+	// rounded up to a whole KiB.
+	OnDemandGB float64
+}
+
+// DefaultPrices are the us-east-1 list prices.
+var DefaultPrices = Prices{ShardHour: 0.015, PutMillion: 0.014, OnDemandStreamHour: 0.04, OnDemandGB: 0.08}
+
+// DefaultModel returns the model with the documented defaults: records of
+// 1 KiB where the trace has no bytes, the KPL's 30 s record TTL, metrics 3
+// minutes late, reshards taking 3 minutes, us-east-1 prices.
+func DefaultModel() Model {
+	return Model{
+		RecordBytes: 1024,
+		ProducerTTL: 30 * time.Second,
+		MetricDelay: 3 * time.Minute,
+		ReshardTime: 3 * time.Minute,
+		Prices:      DefaultPrices,
+	}
+}
+
+// Validate reports every problem with the model at once.
+func (m Model) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(m.PeakShards >= 0 && m.PeakShards <= 100_000, "peak shards %d: must be 0 (trace as it is) to 100000", m.PeakShards)
+	check(m.RecordBytes >= 1 && m.RecordBytes <= MaxRecordBytes, "record bytes %d: must be 1 to 1048576", m.RecordBytes)
+	check(m.ProducerTTL >= time.Second && m.ProducerTTL <= 24*time.Hour, "producer TTL %s: must be 1s to 24h", m.ProducerTTL)
+	check(m.MetricDelay >= 0 && m.MetricDelay <= time.Hour, "metric delay %s: must be 0 to 1h", m.MetricDelay)
+	check(m.ReshardTime >= time.Second && m.ReshardTime <= 24*time.Hour, "reshard time %s: must be 1s to 24h", m.ReshardTime)
+	p := m.Prices
+	for _, v := range []struct {
+		name string
+		v    float64
+	}{{"shard-hour price", p.ShardHour}, {"PUT payload unit price", p.PutMillion},
+		{"on-demand stream-hour price", p.OnDemandStreamHour}, {"on-demand GB price", p.OnDemandGB}} {
+		check(v.v >= 0 && !math.IsInf(v.v, 0) && !math.IsNaN(v.v), "%s %v: must be a non-negative number", v.name, v.v)
+	}
+	return errors.Join(errs...)
+}
+
+// load is a trace prepared for simulation: scaled, with a size per record and
+// the least shard count of every minute.
+type load struct {
+	records []int64   // records offered per minute
+	size    []float64 // bytes per record per minute
+	needs   []int     // least uniform shard count carrying each minute
+	// scale is the factor applied to the trace's counts.
+	scale float64
+	peak  int // max of needs
+	// capped counts minutes whose records averaged more than the largest
+	// record Kinesis accepts, capped at it.
+	capped int
+}
+
+// prepare scales the trace and works out each minute's need.
+//
+// With PeakShards N the factor f is the largest for which every minute fits
+// N shards second by second: a minute of R records of size s puts at most
+// ceil(R/60) records in a second, which N shards carry when that is at most
+// K = min(1000 N, floor(N MiB / s)); so f = min over minutes of 60 K / R,
+// and the busiest minute then needs exactly N shards.
+func prepare(t Trace, m Model) (load, error) {
+	if err := t.Validate(); err != nil {
+		return load{}, err
+	}
+	n := len(t.Minutes)
+	l := load{records: make([]int64, n), size: make([]float64, n), needs: make([]int, n), scale: 1}
+	for i, tm := range t.Minutes {
+		l.size[i] = float64(m.RecordBytes)
+		if tm.HasBytes && tm.Records > 0 {
+			l.size[i] = float64(tm.Bytes) / float64(tm.Records)
+		}
+		if l.size[i] > MaxRecordBytes {
+			l.size[i] = MaxRecordBytes
+			l.capped++
+		}
+	}
+	if m.PeakShards > 0 {
+		f := math.Inf(1)
+		for i, tm := range t.Minutes {
+			if tm.Records > 0 {
+				f = math.Min(f, 60*float64(perSecondLimit(m.PeakShards, l.size[i]))/float64(tm.Records))
+			}
+		}
+		if math.IsInf(f, 1) {
+			return load{}, fmt.Errorf("trace %s has no records: it cannot be scaled to a peak of %d shards", t.Name, m.PeakShards)
+		}
+		l.scale = f
+	}
+	for i, tm := range t.Minutes {
+		r := tm.Records
+		if m.PeakShards > 0 {
+			k := perSecondLimit(m.PeakShards, l.size[i])
+			r = int64(math.Floor(float64(tm.Records)*l.scale + 1e-6))
+			r = min(r, 60*k)
+		}
+		l.records[i] = r
+		l.needs[i] = needOf(r, l.size[i])
+		l.peak = max(l.peak, l.needs[i])
+	}
+	return l, nil
+}
+
+// perSecondLimit is how many records of size bytes n shards take per second.
+func perSecondLimit(n int, size float64) int64 {
+	k := int64(n) * policy.ShardWriteRecordsPerSecond
+	if size > 0 {
+		k = min(k, int64(math.Floor(float64(n)*policy.ShardWriteBytesPerSecond/size+1e-9)))
+	}
+	return k
+}
+
+// needOf is the least number of uniform shards that carries a minute of r
+// records of size bytes with no record refused: its busiest second holds
+// ceil(r/60) records.
+func needOf(r int64, size float64) int {
+	peak := (r + 59) / 60
+	n := (peak + policy.ShardWriteRecordsPerSecond - 1) / policy.ShardWriteRecordsPerSecond
+	if size > 0 {
+		b := int64(math.Ceil(float64(peak)*size/policy.ShardWriteBytesPerSecond - 1e-9))
+		n = max(n, b)
+	}
+	return int(max(n, 1))
+}
+
+// secondRecords is how many of a minute's r records fall in its second s.
+func secondRecords(r int64, s int) int64 {
+	return r*int64(s+1)/60 - r*int64(s)/60
+}
+
+// rateNeed is the minute's load in shards (average rate over the minute
+// against one shard's capacity), for charts and the policies' first choice.
+func rateNeed(r int64, size float64) float64 {
+	rec := float64(r) / 60 / policy.ShardWriteRecordsPerSecond
+	byt := float64(r) * size / 60 / policy.ShardWriteBytesPerSecond
+	return math.Max(rec, byt)
+}

@@ -1,0 +1,487 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+)
+
+// The policies the simulator compares.
+const (
+	// PolicyDefault is the daemon's threshold policy with the scenario's
+	// settings, run by the daemon's controller.
+	PolicyDefault = "default"
+	// PolicyKSU is AWS's Java Kinesis Scaling Utility with its sample
+	// configuration (see KSU).
+	PolicyKSU = "ksu"
+	// PolicyAlarm is AWS's sample of CloudWatch alarms plus a Lambda (see
+	// Alarm).
+	PolicyAlarm = "alarm"
+	// PolicyFixed is the peak need, constant.
+	PolicyFixed = "fixed"
+)
+
+// Policies lists the policies in the order reports show them.
+var Policies = []string{PolicyDefault, PolicyKSU, PolicyAlarm, PolicyFixed}
+
+// StreamName is the simulated stream's name.
+const StreamName = "simulated-stream"
+
+// cycleOffset is the second of each minute at which the controller runs.
+const cycleOffset = 30
+
+// ErrUnknownPolicy is returned for a policy name not in Policies.
+var ErrUnknownPolicy = errors.New("unknown policy")
+
+// DefaultSettings are the threshold policy's built-in defaults for a trace
+// whose busiest minute needs peak shards: min_shards 1, max_shards 16 or
+// twice the peak if more (so that the policy is not capped), thresholds 75 %
+// and 25 %, up after 2 minutes, down after 30, cooldowns of 5 minutes up and
+// an hour down, max iterator age 5 minutes.
+func DefaultSettings(peak int) policy.Settings {
+	return policy.Settings{
+		MinShards: 1, MaxShards: max(16, 2*peak),
+		ScaleUpThreshold: 0.75, ScaleDownThreshold: 0.25,
+		ScaleUpAfter: 2 * time.Minute, ScaleDownAfter: 30 * time.Minute,
+		CooldownUp: 5 * time.Minute, CooldownDown: time.Hour,
+		MaxIteratorAge: 5 * time.Minute,
+	}
+}
+
+// PeakShards is the shard count the busiest minute of the trace needs under
+// the model (after scaling).
+func PeakShards(t Trace, m Model) (int, error) {
+	l, err := prepare(t, m)
+	return l.peak, err
+}
+
+// Scenario is a trace, a model and policy settings, prepared once and
+// replayed under any number of policies.
+type Scenario struct {
+	Trace    Trace
+	Model    Model
+	Settings policy.Settings
+	// Progress, when set, is called with the number of minutes simulated
+	// since its last call, from several goroutines at once under Compare.
+	Progress func(minutes int)
+	// Log receives the controller's logs; nil discards them.
+	Log *zap.Logger
+
+	load     load
+	start    time.Time
+	hindOnce sync.Once
+	hind     HindsightResult
+}
+
+// NewScenario checks the inputs and prepares the trace.
+func NewScenario(t Trace, m Model, s policy.Settings) (*Scenario, error) {
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	if err := validateSettings(s); err != nil {
+		return nil, err
+	}
+	l, err := prepare(t, m)
+	if err != nil {
+		return nil, err
+	}
+	return &Scenario{Trace: t, Model: m, Settings: s, load: l, start: t.start()}, nil
+}
+
+func validateSettings(s policy.Settings) error {
+	var errs []error
+	if s.MinShards < 1 {
+		errs = append(errs, fmt.Errorf("min_shards %d: must be at least 1", s.MinShards))
+	}
+	if s.MaxShards < s.MinShards {
+		errs = append(errs, fmt.Errorf("max_shards %d: must be at least min_shards %d", s.MaxShards, s.MinShards))
+	}
+	if !(s.ScaleDownThreshold > 0 && s.ScaleDownThreshold < s.ScaleUpThreshold && s.ScaleUpThreshold <= 1) {
+		errs = append(errs, fmt.Errorf("thresholds %v and %v: want 0 < scale_down_threshold < scale_up_threshold <= 1",
+			s.ScaleDownThreshold, s.ScaleUpThreshold))
+	}
+	return errors.Join(errs...)
+}
+
+// Peak is the shard count the busiest minute needs.
+func (sc *Scenario) Peak() int { return sc.load.peak }
+
+// Scale is the factor applied to the trace's counts.
+func (sc *Scenario) Scale() float64 { return sc.load.scale }
+
+// Needs are the least uniform shard counts that carry each minute.
+func (sc *Scenario) Needs() []int { return sc.load.needs }
+
+// Notes say what a reader of the scenario's results should know about the
+// trace.
+func (sc *Scenario) Notes() []string {
+	if sc.load.capped == 0 {
+		return nil
+	}
+	minutes := "minutes"
+	if sc.load.capped == 1 {
+		minutes = "minute"
+	}
+	return []string{fmt.Sprintf("in %d %s of %s the records average more than 1 MiB, the largest record Kinesis accepts; "+
+		"their size is taken as 1 MiB", sc.load.capped, minutes, sc.Trace.Name)}
+}
+
+// Hours is the trace's length in hours.
+func (sc *Scenario) Hours() float64 { return float64(len(sc.load.records)) / 60 }
+
+// Oracle is the oracle's shard-hours.
+func (sc *Scenario) Oracle() float64 { return float64(Oracle(sc.load.needs)) / 60 }
+
+// Hindsight is the best plan knowing the whole trace, computed once.
+func (sc *Scenario) Hindsight() HindsightResult {
+	sc.hindOnce.Do(func() { sc.hind = Hindsight(sc.load.needs, AWSPlanRules(sc.Model.ReshardTime)) })
+	return sc.hind
+}
+
+// OnDemandCost is what the trace costs in on-demand mode: stream-hours plus
+// data in, each record rounded up to a whole KiB.
+func (sc *Scenario) OnDemandCost() float64 {
+	p := sc.Model.Prices
+	var gib float64
+	for i, r := range sc.load.records {
+		gib += float64(r) * math.Max(1, math.Ceil(sc.load.size[i]/1024-1e-9)) / (1 << 20)
+	}
+	return sc.Hours()*p.OnDemandStreamHour + gib*p.OnDemandGB
+}
+
+// FixedPeakCost is what the trace costs on a constant peak-need stream.
+func (sc *Scenario) FixedPeakCost() float64 {
+	return float64(sc.load.peak)*sc.Hours()*sc.Model.Prices.ShardHour + sc.putCost(sc.allUnits())
+}
+
+func (sc *Scenario) allUnits() float64 {
+	var u float64
+	for i, r := range sc.load.records {
+		u += float64(r) * putUnits(sc.load.size[i])
+	}
+	return u
+}
+
+func (sc *Scenario) putCost(units float64) float64 { return units / 1e6 * sc.Model.Prices.PutMillion }
+
+// Run replays the trace under the named policy.
+func Run(t Trace, m Model, name string, s policy.Settings) (Result, error) {
+	sc, err := NewScenario(t, m, s)
+	if err != nil {
+		return Result{}, err
+	}
+	return sc.Run(context.Background(), name)
+}
+
+// Compare replays the trace under each named policy (all of Policies when
+// none are named).
+func Compare(t Trace, m Model, s policy.Settings, names ...string) ([]Result, error) {
+	sc, err := NewScenario(t, m, s)
+	if err != nil {
+		return nil, err
+	}
+	return sc.Compare(context.Background(), names...)
+}
+
+// Compare replays the trace under each named policy (all of Policies when
+// none are named), as many at once as there are CPUs, and computes the
+// hindsight plan alongside.
+func (sc *Scenario) Compare(ctx context.Context, names ...string) ([]Result, error) {
+	if len(names) == 0 {
+		names = Policies
+	}
+	for _, n := range names {
+		if err := checkPolicy(n); err != nil {
+			return nil, err
+		}
+	}
+	go sc.Hindsight()
+	out := make([]Result, len(names))
+	errs := make([]error, len(names))
+	sem := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i], errs[i] = sc.Run(ctx, n)
+		})
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+func checkPolicy(name string) error {
+	for _, p := range Policies {
+		if p == name {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w %q: choose one of default, ksu, alarm, fixed", ErrUnknownPolicy, name)
+}
+
+// Run replays the trace under the named policy.
+func (sc *Scenario) Run(ctx context.Context, name string) (Result, error) {
+	if err := checkPolicy(name); err != nil {
+		return Result{}, err
+	}
+	s := sc.Settings
+	r := sc.newRunner(name)
+	switch name {
+	case PolicyFixed:
+		r.stream = NewStream(StreamName, sc.load.peak, r.clock, sc.Model.ProducerTTL, sc.Model.ReshardTime)
+	case PolicyDefault:
+		r.control(controller.StreamSpec{Name: StreamName, Settings: s}, sc.initialShards((s.ScaleUpThreshold+s.ScaleDownThreshold)/2), nil)
+	case PolicyKSU:
+		k := &KSU{Config: SampleKSUConfig(s.MinShards, s.MaxShards)}
+		// The utility's split/merge fallback sits between the controller
+		// and the stream, as the utility's StreamScaler sits on Kinesis.
+		r.wrap = func(st *Stream) controller.Streams {
+			r.ksu = &KSUStreams{Stream: st}
+			return r.ksu
+		}
+		r.control(controller.StreamSpec{Name: StreamName, Settings: sc.baselineLookback(), Policy: k}, sc.initialShards(0.5), nil)
+		r.notes = func() []string {
+			if k.BlindChecks == 0 {
+				return nil
+			}
+			return []string{fmt.Sprintf("ksu found no CloudWatch datapoint in its %d-minute window at %d of %d checks (metric delay %s); "+
+				"the utility counts missing samples as low, so those checks could only scale down",
+				max(k.Config.UpAfterMins, k.Config.DownAfterMins), k.BlindChecks, k.Checks, shortDuration(sc.Model.MetricDelay))}
+		}
+	case PolicyAlarm:
+		initial := sc.initialShards(0.5)
+		a := NewAlarm(SampleAlarmConfig(s.MaxShards), sc.start, initial)
+		r.control(controller.StreamSpec{Name: StreamName, Settings: sc.baselineLookback(), Policy: a}, initial, a.afterCycle)
+	}
+	return r.run(ctx)
+}
+
+// RunPolicy replays the trace under any policy, run by the daemon's
+// controller with the scenario's settings; label names it in the result.
+func (sc *Scenario) RunPolicy(ctx context.Context, label string, p policy.Policy) (Result, error) {
+	s := sc.Settings
+	r := sc.newRunner(label)
+	r.control(controller.StreamSpec{Name: StreamName, Settings: s, Policy: p}, sc.initialShards((s.ScaleUpThreshold+s.ScaleDownThreshold)/2), nil)
+	return r.run(ctx)
+}
+
+// initialShards is the count a policy aiming at utilisation aim would
+// choose for the first minute, within the settings' bounds.
+func (sc *Scenario) initialShards(aim float64) int {
+	n := int(math.Ceil(rateNeed(sc.load.records[0], sc.load.size[0])/aim - 1e-9))
+	return min(max(n, sc.Settings.MinShards, 1), sc.Settings.MaxShards)
+}
+
+// baselineLookback gives a baseline policy enough minutes of metrics to see
+// each published minute at least once.
+func (sc *Scenario) baselineLookback() policy.Settings {
+	d := max(5*time.Minute, sc.Model.MetricDelay+2*time.Minute)
+	return policy.Settings{ScaleUpAfter: d, ScaleDownAfter: d}
+}
+
+// runner is one replay.
+type runner struct {
+	sc     *Scenario
+	label  string
+	clock  *Clock
+	stream *Stream
+	ksu    *KSUStreams
+	cw     *CloudWatch
+	alerts *alertCounter
+	deps   controller.Deps
+	opts   controller.Options
+	log    *zap.Logger
+	ctl    *controller.Controller
+	after  func(controller.Outcome)
+	notes  func() []string
+	// wrap, when set, puts a policy's own use of the Kinesis API between the
+	// controller and the stream.
+	wrap func(*Stream) controller.Streams
+}
+
+func (sc *Scenario) newRunner(label string) *runner {
+	r := &runner{sc: sc, label: label, clock: NewClock(sc.start), alerts: &alertCounter{}, log: sc.Log}
+	if r.log == nil {
+		r.log = zap.NewNop()
+	}
+	r.cw = NewCloudWatch(StreamName, sc.start, sc.Model.MetricDelay, r.clock)
+	r.opts = controller.Options{PollInterval: time.Minute, DedupWindow: time.Hour}
+	return r
+}
+
+// control runs the stream under the daemon's controller.
+func (r *runner) control(spec controller.StreamSpec, initial int, after func(controller.Outcome)) {
+	r.stream = NewStream(StreamName, initial, r.clock, r.sc.Model.ProducerTTL, r.sc.Model.ReshardTime)
+	var streams controller.Streams = r.stream
+	if r.wrap != nil {
+		streams = r.wrap(r.stream)
+	}
+	r.deps = controller.Deps{Load: r.cw, Streams: streams, History: &memoryHistory{}, Notifier: r.alerts, Clock: r.clock}
+	r.ctl = controller.New([]controller.StreamSpec{spec}, r.deps, r.opts, r.log)
+	r.after = after
+}
+
+func (r *runner) run(ctx context.Context) (Result, error) {
+	sc, l := r.sc, r.sc.load
+	res := Result{
+		Trace: sc.Trace.Name, Policy: r.label, Minutes: len(l.records),
+		StartShards: r.stream.OpenShards(), MinOpenShards: r.stream.OpenShards(),
+		Timeline: make([]TimelineRow, len(l.records)),
+	}
+	var shardSeconds, units float64
+	const progressEvery = 1000
+	for m, rec := range l.records {
+		if m%progressEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return Result{}, err
+			}
+			if sc.Progress != nil && m > 0 {
+				sc.Progress(progressEvery)
+			}
+		}
+		size := l.size[m]
+		row := TimelineRow{
+			Minute: sc.Trace.FirstMinute + int64(m), OfferedRecords: rec,
+			OfferedBytes: int64(math.Round(float64(rec) * size)), Need: rateNeed(rec, size),
+		}
+		var accBytes float64
+		var refused int64
+		for s := range 60 {
+			t := int64(m*60 + s)
+			r.clock.Set(t)
+			r.stream.Advance(t)
+			if r.ksu != nil {
+				r.ksu.Step()
+			}
+			if r.ctl != nil && s == cycleOffset {
+				for _, o := range r.ctl.RunCycle(ctx) {
+					if r.after != nil {
+						r.after(o)
+					}
+				}
+			}
+			n := r.stream.OpenShards()
+			shardSeconds += float64(n)
+			row.CapacityRecords += int64(n) * policy.ShardWriteRecordsPerSecond
+			row.CapacityBytes += float64(n) * policy.ShardWriteBytesPerSecond
+			sec := r.stream.Step(t, secondRecords(rec, s), size)
+			row.AcceptedRecords += sec.Accepted
+			row.ThrottledRecords += sec.Throttled
+			row.LostRecords += sec.Lost
+			accBytes += sec.AcceptedBytes
+			units += sec.AcceptedUnits
+			refused += sec.Refused
+		}
+		r.stream.coalesce()
+		r.cw.Put(row.AcceptedRecords, accBytes, refused)
+		row.AcceptedBytes = accBytes
+		row.BacklogRecords = r.stream.Backlog()
+		row.OpenShards = r.stream.OpenShards()
+		row.MaxShardFraction = r.stream.MaxWidth()
+		row.Status = r.stream.Status()
+		res.Timeline[m] = row
+
+		res.OfferedRecords += rec
+		res.AcceptedRecords += row.AcceptedRecords
+		res.ThrottledRecords += row.ThrottledRecords
+		res.LostRecords += row.LostRecords
+		res.MinOpenShards = min(res.MinOpenShards, row.OpenShards)
+		res.MaxOpenShards = max(res.MaxOpenShards, row.OpenShards)
+		if row.ThrottledRecords > 0 {
+			res.ThrottledMinutes++
+		}
+		if row.LostRecords > 0 {
+			res.LostMinutes++
+		}
+	}
+	if sc.Progress != nil {
+		sc.Progress(len(l.records) - (len(l.records)-1)/progressEvery*progressEvery)
+	}
+	res.BacklogRecords = r.stream.Backlog()
+	res.ShardHours = shardSeconds / 3600
+	res.Calls = r.stream.Calls()
+	for _, c := range res.Calls {
+		switch {
+		case c.Err != nil:
+			res.RefusedCalls++
+		case c.Kind == CallUpdateShardCount:
+			res.UpdateShardCountCalls++
+		default:
+			res.SplitMergeCalls++
+		}
+	}
+	res.ReshardCalls = res.UpdateShardCountCalls + res.SplitMergeCalls
+	res.MaxReshardCalls24h = maxCallsIn24h(res.Calls)
+	res.CostUSD = res.ShardHours*sc.Model.Prices.ShardHour + sc.putCost(units)
+	res.OnDemandCostUSD = sc.OnDemandCost()
+	res.FixedPeakCostUSD = sc.FixedPeakCost()
+	if res.OnDemandCostUSD > 0 {
+		res.SavingVsOnDemandPct = 100 * (1 - res.CostUSD/res.OnDemandCostUSD)
+	}
+	res.Alerts = map[string]int{}
+	for k, n := range r.alerts.counts {
+		res.Alerts[string(k)] = n
+	}
+	res.Notes = sc.Notes()
+	if r.notes != nil {
+		res.Notes = append(res.Notes, r.notes()...)
+	}
+	res.OracleShardHours = sc.Oracle()
+	h := sc.Hindsight()
+	res.HindsightShardHours = float64(h.Lower) / 60
+	res.HindsightUpperShardHours = float64(h.Upper) / 60
+	res.HindsightExact = h.Exact
+	res.XOracle = ratio(res.ShardHours, res.OracleShardHours)
+	res.XHindsight = ratio(res.ShardHours, res.HindsightShardHours)
+	return res, nil
+}
+
+// shortDuration formats d without zero units: 3m, 1h30m, 30s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a / b
+}
+
+// maxCallsIn24h is the most accepted UpdateShardCount calls in any rolling
+// 24 hours.
+func maxCallsIn24h(calls []Call) int {
+	const window = int64(policy.QuotaWindow / time.Second)
+	var at []int64
+	for _, c := range calls {
+		if c.Err == nil && c.Kind == CallUpdateShardCount {
+			at = append(at, c.Second)
+		}
+	}
+	best, lo := 0, 0
+	for hi := range at {
+		for at[hi]-at[lo] >= window {
+			lo++
+		}
+		best = max(best, hi-lo+1)
+	}
+	return best
+}
