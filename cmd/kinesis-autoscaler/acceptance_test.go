@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/cwtest"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/emulator"
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 
 // The acceptance scenario of the daemon, through the real binary's code path
