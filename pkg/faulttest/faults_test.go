@@ -3,6 +3,7 @@ package faulttest
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -162,6 +163,23 @@ var scenarios = []scenario{
 		inject: rewriteRole("GetRecords.Bytes missing", "reader", func(s *faultproxy.Series) bool {
 			if s.Metric == "GetRecords.Bytes" {
 				s.Points = nil
+			}
+			return true
+		})},
+
+	// CloudWatch answers with figures that are not data.
+	{name: "CloudWatch: NaN values for steady", dataFault: true, affects: []string{"steady"}, bug: "B6",
+		alerts: map[string]int{"at_max_shards/steady": 0},
+		inject: rewriteRole("NaN values", "steady", func(s *faultproxy.Series) bool {
+			for i := range s.Points {
+				s.Points[i].Value = math.NaN()
+			}
+			return true
+		})},
+	{name: "CloudWatch: negative values for steady", dataFault: true, affects: []string{"steady"}, bug: "B6", alerts: map[string]int{},
+		inject: rewriteRole("negative values", "steady", func(s *faultproxy.Series) bool {
+			for i := range s.Points {
+				s.Points[i].Value = -1
 			}
 			return true
 		})},
