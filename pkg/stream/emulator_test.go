@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/emulator"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/emulator"
 )
 
 // These tests run the real SDK client against kinesis-mock, one per test
@@ -177,7 +178,7 @@ func TestEmulatorHistory(t *testing.T) {
 	if err := k.SaveHistory(ctx, name, policy.History{}); err != nil {
 		t.Fatal(err)
 	}
-	tags, err := k.listTags(ctx, name)
+	tags, err := k.ListTags(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,4 +189,40 @@ func TestEmulatorHistory(t *testing.T) {
 	if err := k.SaveHistory(ctx, name, policy.History{}); err != nil {
 		t.Errorf("saving an empty history twice: %v", err)
 	}
+}
+
+// kinesis-mock pages ListStreams without a NextToken; small pages still list
+// every stream exactly once.
+func TestEmulatorListStreamNames(t *testing.T) {
+	t.Parallel()
+	ctx := emulatorContext(t)
+	client := kinesisMock.Get(t).Client()
+	k := New(client, WithRateLimit(opListStreams, 0))
+	k.listPage = 2
+	var created []string
+	for range 5 {
+		created = append(created, createStream(ctx, t, client, k, 1))
+	}
+	names, err := k.ListStreamNames(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range created {
+		if n := countOf(names, c); n != 1 {
+			t.Errorf("stream %s listed %d times in %v", c, n, names)
+		}
+	}
+	if !slices.IsSorted(names) {
+		t.Logf("names not sorted: %v", names)
+	}
+}
+
+func countOf(names []string, name string) int {
+	n := 0
+	for _, x := range names {
+		if x == name {
+			n++
+		}
+	}
+	return n
 }

@@ -58,6 +58,7 @@ type fakeKinesis struct {
 	listTags recorded[kinesis.ListTagsForStreamInput, kinesis.ListTagsForStreamOutput]
 	addTags  recorded[kinesis.AddTagsToStreamInput, kinesis.AddTagsToStreamOutput]
 	rmTags   recorded[kinesis.RemoveTagsFromStreamInput, kinesis.RemoveTagsFromStreamOutput]
+	list     recorded[kinesis.ListStreamsInput, kinesis.ListStreamsOutput]
 }
 
 var _ kinesisAPI = (*fakeKinesis)(nil)
@@ -80,4 +81,8 @@ func (f *fakeKinesis) AddTagsToStream(_ context.Context, in *kinesis.AddTagsToSt
 
 func (f *fakeKinesis) RemoveTagsFromStream(_ context.Context, in *kinesis.RemoveTagsFromStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.RemoveTagsFromStreamOutput, error) {
 	return f.rmTags.call(in, optFns)
+}
+
+func (f *fakeKinesis) ListStreams(_ context.Context, in *kinesis.ListStreamsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListStreamsOutput, error) {
+	return f.list.call(in, optFns)
 }

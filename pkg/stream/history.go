@@ -53,7 +53,7 @@ func (e *MalformedTagError) Error() string {
 // history and reported to the function set with WithTagWarnings; they are not
 // an error.
 func (k *Kinesis) LoadHistory(ctx context.Context, name string) (policy.History, error) {
-	tags, err := k.listTags(ctx, name)
+	tags, err := k.ListTags(ctx, name)
 	if err != nil {
 		return policy.History{}, err
 	}
@@ -69,6 +69,9 @@ func (k *Kinesis) LoadHistory(ctx context.Context, name string) (policy.History,
 func (k *Kinesis) SaveHistory(ctx context.Context, name string, h policy.History) error {
 	tags := HistoryTags(h)
 	if len(tags) > 0 {
+		if err := k.pace(ctx, opAddTagsToStream); err != nil {
+			return err
+		}
 		in := &kinesis.AddTagsToStreamInput{StreamName: aws.String(name), Tags: tags}
 		if _, err := k.client.AddTagsToStream(ctx, in); err != nil {
 			return fmt.Errorf("add tags to stream %q: %w", name, classify(err, false))
@@ -81,6 +84,9 @@ func (k *Kinesis) SaveHistory(ctx context.Context, name string, h policy.History
 		}
 	}
 	if len(gone) > 0 {
+		if err := k.pace(ctx, opRemoveTagsFromStream); err != nil {
+			return err
+		}
 		in := &kinesis.RemoveTagsFromStreamInput{StreamName: aws.String(name), TagKeys: gone}
 		if _, err := k.client.RemoveTagsFromStream(ctx, in); err != nil {
 			return fmt.Errorf("remove tags from stream %q: %w", name, classify(err, false))
@@ -89,11 +95,14 @@ func (k *Kinesis) SaveHistory(ctx context.Context, name string, h policy.History
 	return nil
 }
 
-// listTags returns every tag of the stream, following HasMoreTags.
-func (k *Kinesis) listTags(ctx context.Context, name string) (map[string]string, error) {
+// ListTags returns every tag of the stream, following HasMoreTags.
+func (k *Kinesis) ListTags(ctx context.Context, name string) (map[string]string, error) {
 	tags := map[string]string{}
 	var after *string
 	for {
+		if err := k.pace(ctx, opListTagsForStream); err != nil {
+			return nil, err
+		}
 		out, err := k.client.ListTagsForStream(ctx, &kinesis.ListTagsForStreamInput{
 			StreamName: aws.String(name), ExclusiveStartTagKey: after, Limit: aws.Int32(50),
 		})

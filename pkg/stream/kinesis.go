@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
+	"golang.org/x/time/rate"
 
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
@@ -25,6 +26,7 @@ type kinesisAPI interface {
 	ListTagsForStream(ctx context.Context, params *kinesis.ListTagsForStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.ListTagsForStreamOutput, error)
 	AddTagsToStream(ctx context.Context, params *kinesis.AddTagsToStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.AddTagsToStreamOutput, error)
 	RemoveTagsFromStream(ctx context.Context, params *kinesis.RemoveTagsFromStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.RemoveTagsFromStreamOutput, error)
+	ListStreams(ctx context.Context, params *kinesis.ListStreamsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListStreamsOutput, error)
 }
 
 var _ kinesisAPI = (*kinesis.Client)(nil)
@@ -37,12 +39,30 @@ const (
 	codeInvalidArgument  = "InvalidArgumentException"
 )
 
-// Kinesis describes and reshards streams and keeps their scaling history in
-// stream tags. It implements controller.Streams and controller.HistoryStore.
+// AWS's rate limits of the calls this package paces, per account.
+const (
+	// ListStreamsPerSecond is AWS's limit of ListStreams calls.
+	ListStreamsPerSecond = 5
+	// TagCallsPerSecond is AWS's limit of each of ListTagsForStream,
+	// AddTagsToStream and RemoveTagsFromStream.
+	TagCallsPerSecond = 5
+)
+
+// Kinesis describes and reshards streams, lists them and their tags, and
+// keeps their scaling history in stream tags. It implements
+// controller.Streams and controller.HistoryStore.
+//
+// It paces ListStreams and the tag calls under AWS's limits, so that
+// discovering hundreds of streams does not spend the account's allowance in
+// a burst of throttled calls.
 type Kinesis struct {
 	client kinesisAPI
 	now    func() time.Time
 	warn   func(stream string, problem error)
+	// limits pace the calls named, by operation name.
+	limits map[string]*rate.Limiter
+	// listPage is how many names one ListStreams call asks for.
+	listPage int32
 }
 
 // Option configures a Kinesis.
@@ -61,13 +81,83 @@ func WithTagWarnings(warn func(stream string, problem error)) Option {
 	return func(k *Kinesis) { k.warn = warn }
 }
 
+// WithRateLimit paces calls of the operation (e.g. "ListTagsForStream") at
+// perSecond, replacing the default; 0 lifts the limit.
+func WithRateLimit(operation string, perSecond float64) Option {
+	return func(k *Kinesis) {
+		if perSecond <= 0 {
+			delete(k.limits, operation)
+			return
+		}
+		k.limits[operation] = rate.NewLimiter(rate.Limit(perSecond), max(int(perSecond), 1))
+	}
+}
+
 // New returns a Kinesis that talks to AWS through client.
 func New(client kinesisAPI, opts ...Option) *Kinesis {
-	k := &Kinesis{client: client, now: time.Now, warn: func(string, error) {}}
+	k := &Kinesis{client: client, now: time.Now, warn: func(string, error) {}, listPage: 1000, limits: map[string]*rate.Limiter{
+		opListStreams:          rate.NewLimiter(ListStreamsPerSecond, ListStreamsPerSecond),
+		opListTagsForStream:    rate.NewLimiter(TagCallsPerSecond, TagCallsPerSecond),
+		opAddTagsToStream:      rate.NewLimiter(TagCallsPerSecond, TagCallsPerSecond),
+		opRemoveTagsFromStream: rate.NewLimiter(TagCallsPerSecond, TagCallsPerSecond),
+	}}
 	for _, o := range opts {
 		o(k)
 	}
 	return k
+}
+
+// Names of the operations that are paced.
+const (
+	opListStreams          = "ListStreams"
+	opListTagsForStream    = "ListTagsForStream"
+	opAddTagsToStream      = "AddTagsToStream"
+	opRemoveTagsFromStream = "RemoveTagsFromStream"
+)
+
+// pace waits for the operation's limiter, if it has one.
+func (k *Kinesis) pace(ctx context.Context, operation string) error {
+	l := k.limits[operation]
+	if l == nil {
+		return nil
+	}
+	if err := l.Wait(ctx); err != nil {
+		return fmt.Errorf("wait to call %s: %w", operation, err)
+	}
+	return nil
+}
+
+// ListStreamNames returns the names of every stream of the account in the
+// region. It pages with NextToken where AWS gives one and otherwise with
+// ExclusiveStartStreamName, which every implementation of ListStreams
+// takes.
+func (k *Kinesis) ListStreamNames(ctx context.Context) ([]string, error) {
+	var names []string
+	in := &kinesis.ListStreamsInput{Limit: aws.Int32(k.listPage)}
+	for {
+		if err := k.pace(ctx, opListStreams); err != nil {
+			return nil, err
+		}
+		out, err := k.client.ListStreams(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list streams: %w", classify(err, false))
+		}
+		page := out.StreamNames
+		if len(page) == 0 {
+			for _, s := range out.StreamSummaries {
+				page = append(page, aws.ToString(s.StreamName))
+			}
+		}
+		names = append(names, page...)
+		if !aws.ToBool(out.HasMoreStreams) || len(page) == 0 {
+			return names, nil
+		}
+		if out.NextToken != nil {
+			in = &kinesis.ListStreamsInput{NextToken: out.NextToken, Limit: aws.Int32(k.listPage)}
+		} else {
+			in = &kinesis.ListStreamsInput{ExclusiveStartStreamName: aws.String(page[len(page)-1]), Limit: aws.Int32(k.listPage)}
+		}
+	}
 }
 
 // Describe returns the stream's open shard count, status and capacity mode. A
