@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamodbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
@@ -29,7 +31,7 @@ func isolate(t *testing.T) {
 	t.Setenv("AWS_SESSION_TOKEN", "")
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("AWS_DEFAULT_REGION", "")
-	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_CLOUDWATCH", "AWS_ENDPOINT_URL_SNS"} {
+	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_CLOUDWATCH", "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL_DYNAMODB"} {
 		t.Setenv(k, "")
 	}
 }
@@ -79,6 +81,7 @@ func TestLoadRegion(t *testing.T) {
 				"kinesis":    c.Kinesis.Options().Region,
 				"cloudwatch": c.CloudWatch.Options().Region,
 				"sns":        c.SNS.Options().Region,
+				"dynamodb":   c.DynamoDB.Options().Region,
 			} {
 				if got != tt.want {
 					t.Errorf("%s region = %q, want %q", name, got, tt.want)
@@ -97,7 +100,7 @@ func TestLoadRegion(t *testing.T) {
 func TestLoadEndpoints(t *testing.T) {
 	isolate(t)
 	t.Setenv("AWS_REGION", "us-west-2")
-	servers := map[string]*recorder{"kinesis": {}, "cloudwatch": {}, "sns": {}}
+	servers := map[string]*recorder{"kinesis": {}, "cloudwatch": {}, "sns": {}, "dynamodb": {}}
 	urls := map[string]string{}
 	for name, rec := range servers {
 		srv := httptest.NewServer(rec)
@@ -105,7 +108,7 @@ func TestLoadEndpoints(t *testing.T) {
 		urls[name] = srv.URL
 	}
 	c, err := Load(context.Background(), "eu-central-1", Endpoints{
-		Kinesis: urls["kinesis"], CloudWatch: urls["cloudwatch"], SNS: urls["sns"],
+		Kinesis: urls["kinesis"], CloudWatch: urls["cloudwatch"], SNS: urls["sns"], DynamoDB: urls["dynamodb"],
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +122,9 @@ func TestLoadEndpoints(t *testing.T) {
 	}, func(o *cloudwatch.Options) { o.RetryMaxAttempts = 1 })
 	_, _ = c.SNS.Publish(ctx, &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:eu-central-1:000000000000:t"), Message: aws.String("m")},
 		func(o *sns.Options) { o.RetryMaxAttempts = 1 })
+	_, _ = c.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("t"), Key: map[string]dynamodbtypes.AttributeValue{
+		"k": &dynamodbtypes.AttributeValueMemberS{Value: "v"},
+	}}, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 
 	tests := []struct {
 		name    string
@@ -132,6 +138,9 @@ func TestLoadEndpoints(t *testing.T) {
 			return strings.HasSuffix(r.URL.Path, "/operation/GetMetricData")
 		}},
 		{name: "sns", service: "sns", check: func(r *http.Request) bool { return r.Method == http.MethodPost }},
+		{name: "dynamodb", service: "dynamodb", check: func(r *http.Request) bool {
+			return r.Header.Get("X-Amz-Target") == "DynamoDB_20120810.GetItem"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,5 +156,64 @@ func TestLoadEndpoints(t *testing.T) {
 				t.Errorf("Authorization %q not signed for %q", auth, want)
 			}
 		})
+	}
+}
+
+type call struct{ service, operation, code string }
+
+func TestCallObserver(t *testing.T) {
+	isolate(t)
+	var mu sync.Mutex
+	var calls []call
+	observe := func(service, operation string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		code := ""
+		if err != nil {
+			code = ErrorCode(err)
+		}
+		calls = append(calls, call{service: service, operation: operation, code: code})
+	}
+	kinesisAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".ListStreams") {
+			_, _ = w.Write([]byte(`{"StreamNames":[],"HasMoreStreams":false}`))
+			return
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"__type":"ResourceNotFoundException","message":"Stream s not found"}`))
+	}))
+	t.Cleanup(kinesisAPI.Close)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+
+	c, err := Load(context.Background(), "eu-west-1", Endpoints{Kinesis: kinesisAPI.URL, SNS: closed.URL}, WithCallObserver(observe))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, _ = c.Kinesis.ListStreams(ctx, &kinesis.ListStreamsInput{})
+	_, _ = c.Kinesis.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("s")})
+	_, _ = c.SNS.Publish(ctx, &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:eu-west-1:000000000000:t"), Message: aws.String("m")},
+		func(o *sns.Options) { o.RetryMaxAttempts = 1 })
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, _ = c.Kinesis.ListStreams(canceled, &kinesis.ListStreamsInput{})
+
+	want := []call{
+		{service: "kinesis", operation: "ListStreams"},
+		{service: "kinesis", operation: "DescribeStreamSummary", code: "ResourceNotFoundException"},
+		{service: "sns", operation: "Publish", code: "NetworkError"},
+		{service: "kinesis", operation: "ListStreams", code: "Canceled"},
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != len(want) {
+		t.Fatalf("observed %+v, want %+v", calls, want)
+	}
+	for i := range want {
+		if calls[i] != want[i] {
+			t.Errorf("call %d = %+v, want %+v", i, calls[i], want[i])
+		}
 	}
 }
