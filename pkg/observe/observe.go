@@ -1,0 +1,312 @@
+// Package observe shows what the daemon sees and does to the people and
+// systems that watch it: Prometheus metrics on /metrics, and the health
+// endpoints /healthz (the process is alive) and /readyz (configured, AWS
+// reachable at the last cycle, leader or standby) for ECS and load
+// balancers.
+//
+// Metrics implements controller.Observer: the controller reports each
+// cycle's outcomes and this package turns them into metrics, so that the
+// controller knows nothing of Prometheus. Each daemon has its own registry;
+// nothing is registered globally.
+package observe
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/awsclient"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
+)
+
+// Namespace starts every metric name.
+const Namespace = "kinesis_autoscaler"
+
+// Utilisation dimensions, as the label dimension has them.
+const (
+	DimensionWriteBytes   = "write_bytes"
+	DimensionWriteRecords = "write_records"
+	DimensionReadBytes    = "read_bytes"
+)
+
+// Roles of a replica, as RoleFunc returns them.
+const (
+	RoleLeader  = "leader"
+	RoleStandby = "standby"
+	RoleUnknown = "unknown"
+)
+
+// RoleFunc says whether this replica is the leader, a standby, or cannot
+// tell (the lease table is out of reach).
+type RoleFunc func() string
+
+// Metrics holds the daemon's metrics and health. Its methods are safe for
+// concurrent use.
+type Metrics struct {
+	reg  *prometheus.Registry
+	role RoleFunc
+
+	openShards    *prometheus.GaugeVec
+	utilisation   *prometheus.GaugeVec
+	targetShards  *prometheus.GaugeVec
+	callsLeft     *prometheus.GaugeVec
+	actions       *prometheus.CounterVec
+	throttled     *prometheus.CounterVec
+	cycleDuration prometheus.Histogram
+	lastCycle     prometheus.Gauge
+	streams       prometheus.Gauge
+	awsCalls      *prometheus.CounterVec
+	awsErrors     *prometheus.CounterVec
+	reloads       *prometheus.CounterVec
+
+	mu sync.Mutex
+	// counted is, per stream, the start of the newest minute whose throttled
+	// records are counted.
+	counted map[string]time.Time
+	// managed are the streams of the last cycle, whose series exist.
+	managed []string
+	health  health
+}
+
+var _ controller.Observer = (*Metrics)(nil)
+
+// New returns the metrics of a daemon of the version, in a registry of their
+// own, with the Go runtime's and the process's. role is asked at every
+// scrape and readiness check.
+func New(version string, role RoleFunc) *Metrics {
+	if role == nil {
+		role = func() string { return RoleLeader }
+	}
+	m := &Metrics{reg: prometheus.NewRegistry(), role: role, counted: map[string]time.Time{}}
+	stream := []string{"stream"}
+	m.openShards = m.gaugeVec("open_shards", "Open shards of the stream at the last cycle.", stream)
+	m.utilisation = m.gaugeVec("utilisation_ratio",
+		"Load of the minute that drove the last decision, as a fraction of the open shards' capacity, per dimension.",
+		[]string{"stream", "dimension"})
+	m.targetShards = m.gaugeVec("target_shards",
+		"Shard count the policy asked for at the last cycle; equal to open_shards when it asked for no change.", stream)
+	m.callsLeft = m.gaugeVec("reshard_calls_left",
+		"UpdateShardCount calls left to the stream in AWS's rolling 24 h window, as the daemon's record counts them.", stream)
+	m.actions = m.counterVec("scaling_actions_total",
+		"Scaling actions the policy asked for, by direction and result: requested, dry_run, busy, quota_exceeded, failed, "+
+			"not_recorded, lease_lost.", []string{"stream", "direction", "result"})
+	m.throttled = m.counterVec("throttled_records_total",
+		"Records the stream refused (WriteProvisionedThroughputExceeded), each minute counted once when first seen.", stream)
+	m.cycleDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: Namespace, Name: "cycle_duration_seconds", Help: "How long a cycle over every stream took.",
+		Buckets: []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+	})
+	m.lastCycle = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "last_cycle_timestamp_seconds", Help: "When the last cycle finished, in Unix seconds.",
+	})
+	m.streams = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "managed_streams", Help: "Streams managed at the last cycle, listed and discovered.",
+	})
+	m.awsCalls = m.counterVec("aws_calls_total", "AWS calls made, retries included, by service and operation.",
+		[]string{"service", "operation"})
+	m.awsErrors = m.counterVec("aws_errors_total",
+		"AWS calls that failed after the SDK's retries, by service and error code.", []string{"service", "code"})
+	m.reloads = m.counterVec("config_reloads_total", "Configuration reloads on SIGHUP, by result: applied or rejected.",
+		[]string{"result"})
+	leader := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "leader",
+		Help: "1 when this replica is the leader and may act, 0 when it is a standby or cannot reach the lease table.",
+	}, func() float64 {
+		if m.role() == RoleLeader {
+			return 1
+		}
+		return 0
+	})
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "build_info", Help: "The daemon's version, as a label; always 1.",
+		ConstLabels: prometheus.Labels{"version": version},
+	})
+	build.Set(1)
+	m.reg.MustRegister(m.cycleDuration, m.lastCycle, m.streams, leader, build,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *Metrics) gaugeVec(name, help string, labels []string) *prometheus.GaugeVec {
+	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, labels)
+	m.reg.MustRegister(v)
+	return v
+}
+
+func (m *Metrics) counterVec(name, help string, labels []string) *prometheus.CounterVec {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
+	m.reg.MustRegister(v)
+	return v
+}
+
+// Registry is the registry of the metrics, for tests and further collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ObserveStream implements controller.Observer.
+func (m *Metrics) ObserveStream(o controller.Outcome) {
+	if o.Result != "" {
+		m.actions.WithLabelValues(o.Stream, string(o.Decision.Direction), string(o.Result)).Inc()
+	}
+	if !o.Observed {
+		return
+	}
+	d := o.Decision
+	m.openShards.WithLabelValues(o.Stream).Set(float64(o.State.OpenShards))
+	m.targetShards.WithLabelValues(o.Stream).Set(float64(d.Target))
+	m.callsLeft.WithLabelValues(o.Stream).Set(float64(d.CallsLeft))
+	m.utilisation.WithLabelValues(o.Stream, DimensionWriteBytes).Set(d.Utilisation.WriteBytes)
+	m.utilisation.WithLabelValues(o.Stream, DimensionWriteRecords).Set(d.Utilisation.WriteRecords)
+	m.utilisation.WithLabelValues(o.Stream, DimensionReadBytes).Set(d.Utilisation.ReadBytes)
+
+	// Each minute's refused records are counted once. The first look at a
+	// stream only sets where counting starts, so that a restarted daemon
+	// does not count again the minutes its predecessor counted.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	last, seen := m.counted[o.Stream]
+	newest := last
+	for _, min := range o.Minutes {
+		if !min.Known || !min.Start.After(last) {
+			continue
+		}
+		if seen && min.WriteThrottled > 0 {
+			m.throttled.WithLabelValues(o.Stream).Add(min.WriteThrottled)
+		}
+		newest = maxTime(newest, min.Start)
+	}
+	m.counted[o.Stream] = newest
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// ObserveCycle implements controller.Observer.
+func (m *Metrics) ObserveCycle(r controller.CycleReport) {
+	m.cycleDuration.Observe(r.Took.Seconds())
+	m.lastCycle.Set(float64(time.Now().UnixNano()) / 1e9)
+	m.streams.Set(float64(len(r.Streams)))
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.managed {
+		if !slices.Contains(r.Streams, s) {
+			// A stream no longer managed: its series go.
+			labels := prometheus.Labels{"stream": s}
+			for _, v := range []*prometheus.GaugeVec{m.openShards, m.utilisation, m.targetShards, m.callsLeft} {
+				v.DeletePartialMatch(labels)
+			}
+			for _, v := range []*prometheus.CounterVec{m.actions, m.throttled} {
+				v.DeletePartialMatch(labels)
+			}
+			delete(m.counted, s)
+		}
+	}
+	m.managed = slices.Clone(r.Streams)
+	m.health.cycled(r)
+}
+
+// ObserveCall counts an AWS call and, when it failed, its error by code; it
+// is an awsclient.CallObserver.
+func (m *Metrics) ObserveCall(service, operation string, err error) {
+	m.awsCalls.WithLabelValues(service, operation).Inc()
+	if err != nil {
+		m.awsErrors.WithLabelValues(service, awsclient.ErrorCode(err)).Inc()
+	}
+}
+
+// ObserveReload counts a configuration reload.
+func (m *Metrics) ObserveReload(applied bool) {
+	result := "applied"
+	if !applied {
+		result = "rejected"
+	}
+	m.reloads.WithLabelValues(result).Inc()
+}
+
+// ConfigLoaded marks the configuration as loaded, for /readyz.
+func (m *Metrics) ConfigLoaded() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.health.configLoaded = true
+}
+
+// Handler serves /metrics, /healthz and /readyz.
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ready, lines := m.Ready()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprintln(w, strings.Join(lines, "\n"))
+	})
+	return mux
+}
+
+// Ready reports whether the daemon is ready — configuration loaded, a cycle
+// run and AWS reached in the last one, the replica's role known — with one
+// line per check.
+func (m *Metrics) Ready() (bool, []string) {
+	role := m.role()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.health.ready(role)
+}
+
+// health is what /readyz checks.
+type health struct {
+	configLoaded bool
+	cycles       int
+	// awsProblem says how the last cycle failed to reach AWS, "" if it did.
+	awsProblem string
+}
+
+func (h *health) cycled(r controller.CycleReport) {
+	h.cycles++
+	switch {
+	case r.LoadErr != nil:
+		h.awsProblem = "CloudWatch metrics could not be read: " + r.LoadErr.Error()
+	case len(r.Streams) > 0 && r.Failed == len(r.Streams):
+		h.awsProblem = fmt.Sprintf("none of the %d streams could be read from Kinesis", len(r.Streams))
+	default:
+		h.awsProblem = ""
+	}
+}
+
+func (h *health) ready(role string) (bool, []string) {
+	ok := true
+	check := func(pass bool, good, bad string) string {
+		if pass {
+			return "ok   " + good
+		}
+		ok = false
+		return "FAIL " + bad
+	}
+	aws := "no cycle has run yet"
+	if h.cycles > 0 {
+		aws = "AWS not reached at the last cycle: " + h.awsProblem
+	}
+	lines := []string{
+		check(h.configLoaded, "configuration loaded", "configuration not loaded"),
+		check(h.cycles > 0 && h.awsProblem == "", "AWS reached at the last cycle", aws),
+		check(role == RoleLeader || role == RoleStandby, "role: "+role, "role unknown: the lease table is out of reach"),
+	}
+	return ok, lines
+}
