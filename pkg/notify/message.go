@@ -63,6 +63,8 @@ func subjectAction(a policy.Alert) string {
 		return "held at max shards"
 	case policy.AlertAWSError:
 		return "AWS calls failed"
+	case AlertConfigRejected:
+		return "new configuration rejected, the old one stays"
 	default:
 		return "event " + string(a.Kind)
 	}
@@ -151,6 +153,8 @@ func headline(a policy.Alert, stream string) string {
 		return fmt.Sprintf("Stream %s is held at its max_shards of %d while its load is above the scale-up threshold.", stream, d.Current)
 	case policy.AlertAWSError:
 		return fmt.Sprintf("AWS calls for %s failed.", stream)
+	case AlertConfigRejected:
+		return "A reloaded configuration was rejected; the configuration in force before stays in force."
 	default:
 		return fmt.Sprintf("Event %s for stream %s.", printable(string(a.Kind)), stream)
 	}

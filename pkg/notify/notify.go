@@ -33,6 +33,14 @@ const (
 	AttributeStream = "stream"
 )
 
+// AlertConfigRejected reports a configuration that the daemon was asked to
+// reload (SIGHUP) and refused: the configuration in force stays. Its Stream
+// is ConfigStream and its Err lists the problems.
+const AlertConfigRejected policy.AlertKind = "config_rejected"
+
+// ConfigStream is the Stream of alerts about the daemon's configuration.
+const ConfigStream = "configuration"
+
 // Notifier tells people about an alert; it is what controller.Notifier asks
 // for, declared here so that Multi can combine notifiers.
 type Notifier interface {
