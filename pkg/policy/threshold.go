@@ -66,17 +66,11 @@ func Decide(obs Observation, s Settings) Decision {
 	}
 
 	fresh := latest != nil && obs.Now.Sub(latest.Start.Add(time.Minute)) <= MaxMetricDelay
-	if upMinutes, ok := lastKnown(known, minutesIn(s.ScaleUpAfter)); ok && fresh && allAbove(upMinutes, cur, s.ScaleUpThreshold) {
-		peak := peakMinute(upMinutes, cur)
-		u := peak.UtilisationOf(cur)
-		d.Utilisation, d.Trigger = u, &peak
-		desired := shardsFor(u, cur, mid)
-		why := fmt.Sprintf("%s at %s of %d shards (threshold %s) for the last %s",
-			u.Dimension(), percent(u.Max()), cur, percent(s.ScaleUpThreshold), s.ScaleUpAfter)
-		if u.Throttled {
-			why += ", with writes throttled"
+	if fresh {
+		if dd, ok := scaleUpWanted(obs, s, known, mid); ok {
+			d.Utilisation, d.Trigger = dd.Utilisation, dd.Trigger
+			return up(d, obs, s, dd.Desired, dd.Reason)
 		}
-		return up(d, obs, s, desired, why)
 	}
 
 	window, why := downWindow(obs, s, known, latest)

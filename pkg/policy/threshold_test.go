@@ -68,9 +68,30 @@ func TestDecide(t *testing.T) {
 			wantDir: DirectionNone, wantTarget: 4, reason: "inside the band",
 		},
 		{
-			name:    "one minute above is not enough",
-			obs:     obsWith(2, append(minutesAt(t0.Add(-time.Minute), 14, 3*time.Minute, 2, 0.5), minutesAt(t0, 1, 3*time.Minute, 2, 0.9)...)),
+			name:    "one minute above on a flat load is not enough",
+			obs:     obsWith(2, append(minutesAt(t0.Add(-time.Minute), 14, 3*time.Minute, 2, 0.6), minutesAt(t0, 1, 3*time.Minute, 2, 0.76)...)),
 			wantDir: DirectionNone, wantTarget: 2,
+		},
+		{
+			name: "a rising load is met before it crosses the threshold",
+			obs: obsWith(4, func() []Minute {
+				ms := minutesAt(t0, 15, 3*time.Minute, 4, 0.3)
+				for i, u := range []float64{0.40, 0.45, 0.50, 0.55, 0.60, 0.65} {
+					m := minutesAt(t0, 6, 3*time.Minute, 4, u)[i]
+					ms[9+i] = m
+				}
+				return ms
+			}()),
+			wantDir: DirectionUp, wantTarget: 6, reason: "100% expected in 7m0s",
+		},
+		{
+			name: "a throttled minute doubles at once",
+			obs: obsWith(4, func() []Minute {
+				ms := minutesAt(t0, 15, 3*time.Minute, 4, 0.5)
+				ms[14].WriteThrottled = 42
+				return ms
+			}()),
+			wantDir: DirectionUp, wantTarget: 8, reason: "42 records refused",
 		},
 		{
 			name:    "far above is capped at double",
