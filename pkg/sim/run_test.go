@@ -173,7 +173,8 @@ func TestBuiltinTraceAccounting(t *testing.T) {
 }
 
 // Every shared trace at a peak of 50 shards: the figures add up for every
-// policy and every reshard obeys AWS's rules.
+// policy, every reshard obeys AWS's rules, and the default policy meets its
+// targets against the known policies.
 func TestSharedTracesAccounting(t *testing.T) {
 	for _, path := range sharedTraces(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
@@ -188,6 +189,7 @@ func TestSharedTracesAccounting(t *testing.T) {
 				checkAccounting(t, sc, r)
 			}
 			checkReferences(t, sc, rs)
+			checkPolicyTargets(t, rs)
 		})
 	}
 }
