@@ -14,6 +14,7 @@ package faultproxy
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -213,9 +214,11 @@ type exchange struct {
 }
 
 // forward sends the request upstream and returns the upstream's answer with
-// its body read. The outcome is logged.
+// its body read. The outcome is logged. Once sent, the request runs to its
+// end upstream even if the client goes away, as it would at AWS: the log
+// then says whether the operation took effect.
 func (x *exchange) forward() (*http.Response, []byte, error) {
-	out, err := http.NewRequestWithContext(x.r.Context(), x.r.Method, x.p.upstream+x.r.URL.RequestURI(), bytes.NewReader(x.body))
+	out, err := http.NewRequestWithContext(context.WithoutCancel(x.r.Context()), x.r.Method, x.p.upstream+x.r.URL.RequestURI(), bytes.NewReader(x.body))
 	if err != nil {
 		return nil, nil, err
 	}
