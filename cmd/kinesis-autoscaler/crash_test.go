@@ -341,7 +341,7 @@ func judgeCrashRuns(calls []faultproxy.Call, streams map[string]*crashStream, hi
 		at    time.Time
 	}
 	written := map[string]record{} // the run's last history write per stream
-	last := map[string]time.Time{}  // the recorded time of the last accepted reshard
+	last := map[string]time.Time{} // the recorded time of the last accepted reshard
 	taken := map[string][]int{}
 	for _, s := range streams {
 		count[s.name] = s.start
