@@ -26,7 +26,7 @@ import (
 // of the last days days from CloudWatch as a trace (sim.TraceFromMinutes
 // builds one from the metrics adapter's minutes). It is set where the AWS
 // adapters are wired; nil means --from-cloudwatch is not available.
-var historyTrace func(ctx context.Context, stream string, days int) (sim.Trace, error)
+var historyTrace func(ctx context.Context, configPath, stream string, days int) (sim.Trace, error)
 
 // maxHistoryDays is how far back CloudWatch keeps 1-minute datapoints.
 const maxHistoryDays = 15
@@ -228,7 +228,7 @@ func loadTrace(ctx context.Context, f simulateFlags) (t sim.Trace, builtin bool,
 		if historyTrace == nil {
 			return t, false, errors.New("--from-cloudwatch is not available in this build")
 		}
-		t, err = historyTrace(ctx, f.fromCloudWatch, f.days)
+		t, err = historyTrace(ctx, f.config, f.fromCloudWatch, f.days)
 		if err != nil {
 			return t, false, fmt.Errorf("read the history of stream %q: %w", f.fromCloudWatch, err)
 		}
