@@ -168,7 +168,7 @@ var scenarios = []scenario{
 		})},
 
 	// CloudWatch answers with figures that are not data.
-	{name: "CloudWatch: NaN values for steady", dataFault: true, affects: []string{"steady"}, bug: "B6",
+	{name: "CloudWatch: NaN values for steady", dataFault: true, affects: []string{"steady"},
 		alerts: map[string]int{"at_max_shards/steady": 0},
 		inject: rewriteRole("NaN values", "steady", func(s *faultproxy.Series) bool {
 			for i := range s.Points {
@@ -176,7 +176,7 @@ var scenarios = []scenario{
 			}
 			return true
 		})},
-	{name: "CloudWatch: negative values for steady", dataFault: true, affects: []string{"steady"}, bug: "B6", alerts: map[string]int{},
+	{name: "CloudWatch: negative values for steady", dataFault: true, affects: []string{"steady"}, alerts: map[string]int{},
 		inject: rewriteRole("negative values", "steady", func(s *faultproxy.Series) bool {
 			for i := range s.Points {
 				s.Points[i].Value = -1

@@ -11,6 +11,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -66,7 +67,7 @@ const StreamsPerCall = MaxQueriesPerCall / MetricsPerStream
 var streamMetrics = [MetricsPerStream]streamMetric{
 	{name: "IncomingBytes", stat: "Sum", add: func(m *policy.Minute, v float64) { m.IncomingBytes = v }},
 	{name: "IncomingRecords", stat: "Sum", add: func(m *policy.Minute, v float64) { m.IncomingRecords = v }},
-	{name: "GetRecords.Bytes", stat: "Sum", add: func(m *policy.Minute, v float64) { m.ReadBytes = v }},
+	{name: "GetRecords.Bytes", stat: "Sum", add: func(m *policy.Minute, v float64) { m.ReadBytes, m.HasReadBytes = v, true }},
 	{name: "WriteProvisionedThroughputExceeded", stat: "Sum", add: func(m *policy.Minute, v float64) { m.WriteThrottled = v }},
 	{name: "ReadProvisionedThroughputExceeded", stat: "Sum", add: func(m *policy.Minute, v float64) { m.ReadThrottled = v }},
 	{name: "GetRecords.IteratorAgeMilliseconds", stat: "Maximum", add: func(m *policy.Minute, v float64) {
@@ -196,7 +197,10 @@ func (c *CloudWatch) read(ctx context.Context, streams []string, start, end time
 
 	// values[stream][metric] collects each minute's combined value.
 	values := make([][]map[int]float64, len(streams))
+	// invalid[stream] marks minutes with a value that is not a count.
+	invalid := make([]map[int]bool, len(streams))
 	for s := range values {
+		invalid[s] = map[int]bool{}
 		values[s] = make([]map[int]float64, len(streamMetrics))
 		for m := range values[s] {
 			values[s][m] = map[int]float64{}
@@ -228,6 +232,11 @@ func (c *CloudWatch) read(ctx context.Context, streams []string, start, end time
 				if ts.Before(start) || j >= n {
 					continue
 				}
+				if v := r.Values[k]; math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+					// Not a count: the minute is unknown, never zero load.
+					invalid[s][j] = true
+					continue
+				}
 				combine(values[s][m], j, r.Values[k], streamMetrics[m].stat)
 			}
 		}
@@ -246,7 +255,7 @@ func (c *CloudWatch) read(ctx context.Context, streams []string, start, end time
 		for j := range grid[s] {
 			_, bytes := values[s][0][j]
 			_, records := values[s][1][j]
-			grid[s][j].Known = bytes && records
+			grid[s][j].Known = bytes && records && !invalid[s][j]
 		}
 	}
 	return grid, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"sync"
 	"testing"
@@ -79,7 +80,7 @@ func TestReadLoadMapsResults(t *testing.T) {
 	}
 	want := map[string][]policy.Minute{
 		"a": {
-			{Start: minute(0), Known: true, IncomingBytes: 1000, IncomingRecords: 10, ReadBytes: 2000, WriteThrottled: 3, ReadThrottled: 4,
+			{Start: minute(0), Known: true, IncomingBytes: 1000, IncomingRecords: 10, ReadBytes: 2000, HasReadBytes: true, WriteThrottled: 3, ReadThrottled: 4,
 				IteratorAge: 1500 * time.Millisecond, HasIteratorAge: true},
 			{Start: minute(1), IncomingBytes: 5},
 			{Start: minute(2)},
@@ -311,5 +312,32 @@ func TestReadHistoryChunks(t *testing.T) {
 	}
 	if MaxDatapointsPerCall/MetricsPerStream != New(fake).historyMinutes {
 		t.Error("default history chunk does not fill a call")
+	}
+}
+
+// A datapoint that is not a count (NaN, infinite, negative) makes its minute
+// unknown rather than zero or absurd load.
+func TestReadLoadInvalidValuesMakeMinutesUnknown(t *testing.T) {
+	for _, bad := range []float64{math.NaN(), math.Inf(1), -1} {
+		t.Run(fmt.Sprint(bad), func(t *testing.T) {
+			start := time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
+			var out cloudwatch.GetMetricDataOutput
+			for m := range MetricsPerStream {
+				v := 100.0
+				if m == 1 { // IncomingRecords
+					v = bad
+				}
+				out.MetricDataResults = append(out.MetricDataResults, types.MetricDataResult{
+					Id: aws.String(queryID(0, m)), Timestamps: []time.Time{start}, Values: []float64{v}, StatusCode: types.StatusCodeComplete})
+			}
+			fake := (&fakeCloudWatch{}).returns(&out, nil)
+			got, err := New(fake).ReadLoad(context.Background(), []string{"a"}, start, start.Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := got["a"][0]; m.Known {
+				t.Fatalf("minute with IncomingRecords %v is known: %+v", bad, m)
+			}
+		})
 	}
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/emulator"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/emulator"
 )
 
 // kumo's CloudWatch stamps each datapoint with the time of the put (it

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -179,6 +180,13 @@ func downWindow(obs Observation, s Settings, known []Minute, latest *Minute) ([]
 	if missing := n - len(window); missing > 0 {
 		return nil, fmt.Sprintf("%d of the last %d minutes have no metrics: not scaling down on partial data", missing, n)
 	}
+	// A stream with consumers must show their reads in every minute: a
+	// missing GetRecords.Bytes is unknown read load, not none.
+	if obs.ConsumersSeen || slices.ContainsFunc(known, func(m Minute) bool { return m.HasReadBytes }) {
+		if missing := len(slices.DeleteFunc(slices.Clone(window), func(m Minute) bool { return m.HasReadBytes })); missing > 0 {
+			return nil, fmt.Sprintf("%d of the last %d minutes have no read metrics (GetRecords.Bytes) while consumers read: not scaling down on partial data", missing, n)
+		}
+	}
 	for _, m := range window {
 		if m.HasIteratorAge && m.IteratorAge > s.MaxIteratorAge {
 			return nil, fmt.Sprintf("consumers lag %s behind (max_iterator_age %s): not scaling down",
@@ -197,11 +205,12 @@ func steadyReason(d Decision, s Settings) string {
 		percent(s.ScaleDownThreshold), percent(s.ScaleUpThreshold))
 }
 
-// knownMinutes keeps the known minutes that have ended by now, oldest first.
+// knownMinutes keeps the known, valid minutes that have ended by now, oldest
+// first.
 func knownMinutes(ms []Minute, now time.Time) []Minute {
 	var out []Minute
 	for _, m := range ms {
-		if m.Known && !m.Start.Add(time.Minute).After(now) {
+		if m.Known && m.Valid() && !m.Start.Add(time.Minute).After(now) {
 			out = append(out, m)
 		}
 	}

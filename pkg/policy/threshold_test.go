@@ -135,6 +135,35 @@ func TestDecide(t *testing.T) {
 			wantDir: DirectionNone, wantTarget: 8, reason: "partial data",
 		},
 		{
+			name: "no scale down while a reader's metrics are missing",
+			obs: obsWith(8, func() []Minute {
+				ms := minutesAt(t0, 15, 3*time.Minute, 8, 0.1)
+				for i := range ms {
+					ms[i].HasReadBytes, ms[i].ReadBytes = i != 12, 1e6
+				}
+				return ms
+			}()),
+			wantDir: DirectionNone, wantTarget: 8, reason: "no read metrics",
+		},
+		{
+			name: "no scale down when a known reader's metrics are all missing",
+			obs: func() Observation {
+				o := obsWith(8, minutesAt(t0, 15, 3*time.Minute, 8, 0.1))
+				o.ConsumersSeen = true
+				return o
+			}(),
+			wantDir: DirectionNone, wantTarget: 8, reason: "no read metrics",
+		},
+		{
+			name: "NaN and negative figures are unknown data",
+			obs: obsWith(8, func() []Minute {
+				ms := minutesAt(t0, 15, 3*time.Minute, 8, 0.1)
+				ms[10].IncomingBytes, ms[11].IncomingRecords = math.NaN(), -1
+				return ms
+			}()),
+			wantDir: DirectionNone, wantTarget: 8, reason: "2 of the last 10 minutes have no metrics",
+		},
+		{
 			name:    "no scale down on too short a window",
 			obs:     obsWith(8, minutesAt(t0, 5, 3*time.Minute, 8, 0.1)),
 			wantDir: DirectionNone, wantTarget: 8, reason: "5 of the last 10 minutes have no metrics",

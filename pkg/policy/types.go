@@ -87,8 +87,11 @@ type Minute struct {
 	IncomingBytes float64
 	// IncomingRecords is the records the stream accepted in the minute.
 	IncomingRecords float64
-	// ReadBytes is GetRecords.Bytes: bytes served to consumers in the minute.
-	ReadBytes float64
+	// ReadBytes is GetRecords.Bytes: bytes served to consumers in the minute;
+	// HasReadBytes says whether there was a datapoint (streams without
+	// consumers have none).
+	ReadBytes    float64
+	HasReadBytes bool
 	// WriteThrottled is WriteProvisionedThroughputExceeded: records refused.
 	WriteThrottled float64
 	// ReadThrottled is ReadProvisionedThroughputExceeded: reads refused.
@@ -144,6 +147,17 @@ func (u Utilisation) Dimension() string {
 	default:
 		return "read bytes"
 	}
+}
+
+// Valid is false when a figure of the minute is not a count: NaN, infinite
+// or negative. Such a minute is treated as unknown.
+func (m Minute) Valid() bool {
+	for _, v := range []float64{m.IncomingBytes, m.IncomingRecords, m.ReadBytes, m.WriteThrottled, m.ReadThrottled} {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return false
+		}
+	}
+	return m.IteratorAge >= 0
 }
 
 // UtilisationOf is the minute's load against the capacity of shards. A
@@ -239,6 +253,10 @@ type Observation struct {
 	// Minutes are the stream's recent metrics, oldest first, one per minute.
 	Minutes []Minute
 	History History
+	// ConsumersSeen is true when the stream's consumers were seen reading
+	// (GetRecords.Bytes datapoints) recently, even before these minutes:
+	// missing read metrics are then unknown read load, not none.
+	ConsumersSeen bool
 }
 
 // Settings are the per-stream knobs of the threshold policy.
