@@ -86,6 +86,8 @@ it would do to a traffic trace, with no AWS account.`,
 	root.AddCommand(
 		runCommand(stdout, stderr),
 		validateCommand(stdout),
+		statusCommand(stdout, stderr),
+		healthcheckCommand(stdout, stderr),
 		simulateCommand(stdout, stderr),
 		versionCommand(stdout),
 	)

@@ -2,22 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/awsclient"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/config"
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/metrics"
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/notify"
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/stream"
 )
 
 // wallClock is the real clock.
@@ -42,7 +38,15 @@ func runCommand(stdout, stderr io.Writer) *cobra.Command {
 stream's load from CloudWatch, its state from Kinesis, decides, reshards with
 UpdateShardCount where needed and alerts over SNS. The first cycle runs at
 start-up. SIGTERM or SIGINT stop it within seconds; a reshard already requested
-is left for AWS to finish.
+is left for AWS to finish, and the lease, if any, is released. SIGHUP reloads
+the configuration file: a bad one is rejected with a log line and an alert,
+and the configuration in force stays.
+
+With lease.table set, several replicas share a lease in DynamoDB and only its
+holder acts; the others read, decide, log and serve metrics. With
+discover.tags or discover.name_prefix set, streams are also chosen by tag and
+name, listed again every discover.interval. /metrics, /healthz and /readyz are
+served on metrics.listen.
 
 AWS credentials come from the SDK's default chain (ECS task role, instance
 profile, environment), never from the config file.`,
@@ -69,73 +73,48 @@ func runDaemon(ctx context.Context, f runFlags, dryRunSet bool, stderr io.Writer
 	if dryRunSet {
 		cfg.DryRun = f.dryRun
 	}
-	log, err := newLogger(firstNonEmpty(f.logFormat, cfg.Log.Format), firstNonEmpty(f.logLevel, cfg.Log.Level), stderr)
+	log, level, err := newLeveledLogger(firstNonEmpty(f.logFormat, cfg.Log.Format), firstNonEmpty(f.logLevel, cfg.Log.Level), stderr)
 	if err != nil {
 		return badInput(err)
 	}
 	defer func() { _ = log.Sync() }()
 
-	ctrl, err := newController(ctx, cfg, log)
+	d, err := newDaemon(ctx, cfg, f, dryRunSet, log, level)
 	if err != nil {
 		return err
 	}
-	log.Info("starting", zap.String("config", cfg.File), zap.Int("streams", len(cfg.Streams)),
-		zap.Duration("poll_interval", cfg.PollInterval), zap.Bool("dry_run", cfg.DryRun), zap.Bool("once", f.once))
 	if f.once {
-		failed := 0
-		for _, o := range ctrl.RunCycle(ctx) {
-			if o.Err != nil && !errors.Is(o.Err, policy.ErrStreamBusy) {
-				failed++
+		return d.once(ctx)
+	}
+	// SIGHUP reloads the configuration; signals are handled here alone.
+	hupSignals := make(chan os.Signal, 1)
+	signal.Notify(hupSignals, syscall.SIGHUP)
+	defer signal.Stop(hupSignals)
+	hup := make(chan struct{}, 1)
+	go func() {
+		for range hupSignals {
+			select {
+			case hup <- struct{}{}:
+			default: // a reload is already pending
 			}
 		}
-		if failed > 0 {
-			return fmt.Errorf("%d of %d streams failed this cycle (see the log)", failed, len(cfg.Streams))
-		}
-		return nil
-	}
-	err = ctrl.Run(ctx)
-	log.Info("stopped")
-	return err
-}
-
-// newController wires the AWS adapters into the loop.
-func newController(ctx context.Context, cfg *config.Config, log *zap.Logger) (*controller.Controller, error) {
-	clients, err := awsclient.Load(ctx, cfg.AWS.Region, awsclient.Endpoints{
-		Kinesis: cfg.AWS.Endpoints.Kinesis, CloudWatch: cfg.AWS.Endpoints.CloudWatch, SNS: cfg.AWS.Endpoints.SNS,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("set up AWS clients: %w", err)
-	}
-	var notifier controller.Notifier = notify.NewLog(log)
-	if cfg.Alerts.SNSTopicARN != "" {
-		notifier = notify.New(clients.SNS, cfg.Alerts.SNSTopicARN)
-	}
-	kinesis := stream.New(clients.Kinesis, stream.WithTagWarnings(func(name string, problem error) {
-		log.Warn("ignoring malformed state tag", zap.String("stream", name), zap.Error(problem))
-	}))
-	specs := make([]controller.StreamSpec, len(cfg.Streams))
-	for i, s := range cfg.Streams {
-		specs[i] = controller.StreamSpec{Name: s.Name, Settings: s.Settings.Policy()}
-	}
-	return controller.New(specs, controller.Deps{
-		Load:     metrics.New(clients.CloudWatch),
-		Streams:  kinesis,
-		History:  kinesis,
-		Notifier: notifier,
-		Clock:    wallClock{},
-	}, controller.Options{
-		PollInterval: cfg.PollInterval,
-		DryRun:       cfg.DryRun,
-		DedupWindow:  cfg.Alerts.DedupWindow,
-	}, log), nil
+	}()
+	return d.run(ctx, hup)
 }
 
 // newLogger builds the zap logger: JSON for CloudWatch Logs by default,
 // console for people.
 func newLogger(format, level string, w io.Writer) (*zap.Logger, error) {
+	log, _, err := newLeveledLogger(format, level, w)
+	return log, err
+}
+
+// newLeveledLogger is newLogger with the level, which can change while the
+// logger runs.
+func newLeveledLogger(format, level string, w io.Writer) (*zap.Logger, zap.AtomicLevel, error) {
 	lvl, err := zapcore.ParseLevel(firstNonEmpty(level, "info"))
 	if err != nil {
-		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+		return nil, zap.AtomicLevel{}, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
 	var enc zapcore.Encoder
 	switch firstNonEmpty(format, "json") {
@@ -148,9 +127,10 @@ func newLogger(format, level string, w io.Writer) (*zap.Logger, error) {
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		enc = zapcore.NewConsoleEncoder(ec)
 	default:
-		return nil, fmt.Errorf("log format %q: want json or console", format)
+		return nil, zap.AtomicLevel{}, fmt.Errorf("log format %q: want json or console", format)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), lvl)), nil
+	atomic := zap.NewAtomicLevelAt(lvl)
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), atomic)), atomic, nil
 }
 
 func firstNonEmpty(ss ...string) string {
