@@ -7,14 +7,19 @@ RUN go mod download
 COPY cmd ./cmd
 COPY pkg ./pkg
 ARG VERSION=dev
-# The same command `make build` runs (CI checks it, as there is no Docker engine there).
+# CI runs this very command on the files COPY'd above and checks that the binary
+# is static (cmd/kinesis-autoscaler/deploy_test.go), as there is no Docker
+# engine there.
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/kinesis-autoscaler ./cmd/kinesis-autoscaler
 
 # Run: distroless static image, non-root user 65532.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/kinesis-autoscaler /usr/local/bin/kinesis-autoscaler
-# A placeholder: derive your own image with your config at this path, or mount one there.
-COPY config/example.yaml /etc/kinesis-autoscaler/config.yaml
+# Manages every stream tagged autoscale=enabled; the environment sets the rest
+# (see config/container.yaml). Derive your own image with your config at this
+# path, or mount one there, to list streams.
+COPY config/container.yaml /etc/kinesis-autoscaler/config.yaml
+EXPOSE 9090
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/kinesis-autoscaler"]
 CMD ["run", "--config", "/etc/kinesis-autoscaler/config.yaml"]

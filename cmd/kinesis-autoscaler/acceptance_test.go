@@ -153,6 +153,7 @@ func (a *acceptance) alerts(n int) map[string][]emulator.Delivery {
 }
 
 func TestAcceptance(t *testing.T) {
+	recordCalls(t)
 	a := newAcceptance(t)
 	hot := a.stream("hot", 2)
 	idle := a.stream("idle", 8)
