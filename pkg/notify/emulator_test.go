@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/emulator"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/emulator"
 )
 
 // kumo serves SNS and the SQS queue the alerts are delivered to.
