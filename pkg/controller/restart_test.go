@@ -135,3 +135,22 @@ func TestRestartKeepsCooldownDownFromTheRecordedTime(t *testing.T) {
 		t.Fatalf("scaled down at %s, want as soon as cooldown_down ends at %s", downAt, cooldownEnd)
 	}
 }
+
+// A last-action tag that does not describe the stream's shards (from 10,000)
+// is not trusted to judge its throttled minutes: they count against the
+// shards the stream has.
+func TestRecordThatDoesNotFitTheStreamIsNotTrusted(t *testing.T) {
+	s := settings()
+	s.CooldownUp = 0
+	r := newRestartRig(t, s)
+	r.streams.state["clicks"] = policy.StreamState{OpenShards: 4, Status: policy.StatusActive, Mode: policy.ModeProvisioned}
+	r.history.h = map[string]policy.History{"clicks": {
+		LastAction: &policy.Action{At: start.Add(-5 * time.Minute), From: 10000, To: 20000, Direction: policy.DirectionUp},
+	}}
+	out := r.controller().RunCycle(context.Background())
+	// Refused writes judged against the 4 open shards; trusted, the tag
+	// would make them 2,500 times the capacity and ask for 20,000 shards.
+	if d := out[0].Decision; d.Desired > 16 {
+		t.Fatalf("decision %+v: the tag's 10,000 shards drove the wanted count", d)
+	}
+}

@@ -12,6 +12,9 @@ type streamState struct {
 	history policy.History
 	// pending is the reshard requested and not yet seen complete.
 	pending *policy.Action
+	// seeded is the recorded action the shard-count record starts from,
+	// until the stream is first seen ACTIVE.
+	seeded *policy.Action
 	// spans records the open shard count seen over time, so that a throttled
 	// minute is judged against the shards it really had.
 	spans          []shardSpan
@@ -38,6 +41,14 @@ func (s *streamState) observe(st policy.StreamState, now time.Time) {
 	}
 	if s.pending != nil && st.OpenShards == s.pending.To {
 		s.pending = nil
+	}
+	if a := s.seeded; a != nil {
+		s.seeded = nil
+		if st.OpenShards != a.From && st.OpenShards != a.To {
+			// The record does not describe this stream's shards (edited by
+			// hand, or changed by another tool since): it is not trusted.
+			s.spans = nil
+		}
 	}
 	if len(s.spans) == 0 {
 		// Minutes before the first look had, as far as anyone knows, the
@@ -66,6 +77,7 @@ func (s *streamState) seed(h policy.History, now time.Time, horizon time.Duratio
 		return
 	}
 	s.spans = []shardSpan{{shards: a.From}}
+	s.seeded = a
 }
 
 // withShards fills Minute.Shards from the recorded spans where known.
