@@ -52,6 +52,8 @@ type simulateFlags struct {
 	days           int
 	logLevel       string
 	prices         sim.Prices
+	keySkew        string
+	hotKey         float64
 }
 
 func simulateCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -72,7 +74,8 @@ empty); --peak-shards scales it so that its busiest minute needs that many
 shards.
 
 Policies: default (this daemon's threshold policy, from --config or the
-built-in defaults), ksu (AWS's Java Kinesis Scaling Utility, sample
+built-in defaults), shard (default plus shard-level splits and merges),
+ksu (AWS's Java Kinesis Scaling Utility, sample
 configuration), alarm (AWS's CloudWatch-alarm and Lambda sample), fixed (the
 peak need, constant).`,
 		Example: `  kinesis-autoscaler simulate
@@ -91,7 +94,7 @@ peak need, constant).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.trace, "trace", "", "trace CSV (minute,records,bytes); default: the built-in two-day clickstream")
-	fl.StringVar(&f.policy, "policy", "", "replay one policy: default, ksu, alarm or fixed (default: compare them all)")
+	fl.StringVar(&f.policy, "policy", "", "replay one policy: default, shard, ksu, alarm or fixed (default: compare them all)")
 	fl.BoolVar(&f.compare, "compare", false, "compare every policy side by side (what simulate does without --policy)")
 	fl.IntVar(&f.peakShards, "peak-shards", 0, fmt.Sprintf("scale the trace so that its busiest minute needs this many shards; 0 replays it as it is (default %d for the built-in trace, 0 for files)", sim.DefaultTracePeakShards))
 	fl.Int64Var(&f.recordBytes, "record-bytes", def.RecordBytes, "size of a record where the trace gives no bytes")
@@ -104,6 +107,8 @@ peak need, constant).`,
 	fl.StringVar(&f.chart, "chart", "", "draw load, capacity and shards over time to this .png or .svg file")
 	fl.StringVar(&f.fromCloudWatch, "from-cloudwatch", "", "replay this stream's own IncomingRecords and IncomingBytes history from CloudWatch")
 	fl.IntVar(&f.days, "days", 14, fmt.Sprintf("days of history for --from-cloudwatch (1 to %d: CloudWatch keeps 1-minute data %d days)", maxHistoryDays, maxHistoryDays))
+	fl.StringVar(&f.keySkew, "key-skew", "", "spread partition keys unevenly: hotspot:F:W puts a fraction F of the load evenly on a slice of width W of the hash-key space (many keys: splittable), the rest evenly (default: even keys)")
+	fl.Float64Var(&f.hotKey, "hot-key", 0, "give one partition key this fraction of the load (0 to below 1): no split can divide it")
 	fl.StringVar(&f.logLevel, "log-level", "", "log the controller's decisions to stderr at this level: debug, info, warn, error (default: no logs)")
 	fl.Float64Var(&f.prices.ShardHour, "price-shard-hour", def.Prices.ShardHour, "provisioned price per shard-hour, USD")
 	fl.Float64Var(&f.prices.PutMillion, "price-put-million", def.Prices.PutMillion, "provisioned price per million 25 KB PUT payload units, USD")
@@ -134,6 +139,17 @@ func runSimulate(ctx context.Context, f simulateFlags, peakSet bool, stdout, std
 	if builtin && !peakSet {
 		model.PeakShards = sim.DefaultTracePeakShards
 	}
+	if f.keySkew != "" {
+		k, err := sim.ParseHotspot(f.keySkew)
+		if err != nil {
+			return badInput(fmt.Errorf("--key-skew: %w", err))
+		}
+		model.Keys = k
+	}
+	if !(f.hotKey >= 0 && f.hotKey < 1) {
+		return badInput(fmt.Errorf("--hot-key %v: must be a fraction of the load, 0 to below 1", f.hotKey))
+	}
+	model.Keys.HotKeyFraction = f.hotKey
 	if err := model.Validate(); err != nil {
 		return badInput(err)
 	}
@@ -177,6 +193,11 @@ func runSimulate(ctx context.Context, f simulateFlags, peakSet bool, stdout, std
 			return err
 		}
 		writeLegend(stdout, sc)
+		for _, r := range results {
+			for _, a := range r.HotKeyAlerts {
+				fmt.Fprintf(stdout, "alert (%s): %s\n", r.Policy, a)
+			}
+		}
 	}
 	if f.timeline != "" {
 		for _, r := range results {
@@ -212,7 +233,7 @@ func policiesOf(f simulateFlags) ([]string, error) {
 			return []string{p}, nil
 		}
 	}
-	return nil, fmt.Errorf("unknown policy %q: choose default, ksu, alarm or fixed", f.policy)
+	return nil, fmt.Errorf("unknown policy %q: choose default, shard, ksu, alarm or fixed", f.policy)
 }
 
 // loadTrace reads the trace the flags name; builtin is true for the
@@ -294,6 +315,17 @@ func writeHeader(w io.Writer, sc *sim.Scenario, origin string) {
 	fmt.Fprintf(w, "model: 1 s steps; a shard takes 1,000 records/s and 1 MiB/s; the producer retries a refused record for %s, then it is lost;\n", short(m.ProducerTTL))
 	fmt.Fprintf(w, "  CloudWatch shows a minute %s after it ends; a reshard takes effect %s after the call;\n", short(m.MetricDelay), short(m.ReshardTime))
 	fmt.Fprintf(w, "  UpdateShardCount: at most x2 or /2 per call, %d calls per rolling 24 h, none while UPDATING\n", policy.MaxUpdateCalls)
+	if k := m.Keys; !k.Even() {
+		fmt.Fprintf(w, "  partition keys: ")
+		if k.HotspotFraction > 0 {
+			lo := min(sim.HotspotStart, 1-k.HotspotWidth)
+			fmt.Fprintf(w, "%.4g of the load on the slice [%.4f, %.4f) of the key space; ", k.HotspotFraction, lo, lo+k.HotspotWidth)
+		}
+		if k.HotKeyFraction > 0 {
+			fmt.Fprintf(w, "%.4g on one hot key at %.4f; ", k.HotKeyFraction, sim.HotKeyAt)
+		}
+		fmt.Fprintf(w, "the rest evenly\n")
+	}
 	fmt.Fprintf(w, "default policy (%s):\n  shards %d..%d, up above %.0f%% for %s, down below %.0f%% for %s, cooldowns %s up and %s down\n",
 		origin, s.MinShards, s.MaxShards, s.ScaleUpThreshold*100, short(s.ScaleUpAfter), s.ScaleDownThreshold*100, short(s.ScaleDownAfter),
 		short(s.CooldownUp), short(s.CooldownDown))
@@ -318,7 +350,8 @@ lost: records dropped after the producer retried them for %s; throttled: records
 shard-hours: shards in effect over time; x oracle, x hindsight: shard-hours against those references;
 reshard calls: accepted UpdateShardCount (and SplitShard/MergeShards) calls; cost: shard-hours and PUT payload
 units at list price; vs on-demand: against the same traffic in on-demand mode.
-default: this daemon's threshold policy, run by its own controller; ksu: AWS's Java Kinesis Scaling Utility
+default: this daemon's threshold policy, run by its own controller; shard: default plus shard-level splits and
+merges on per-shard metrics; ksu: AWS's Java Kinesis Scaling Utility
 with its sample configuration; alarm: AWS's CloudWatch-alarm and Lambda sample; fixed: the peak need, constant.
 `, short(sc.Model.ProducerTTL))
 }

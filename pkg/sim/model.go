@@ -25,6 +25,9 @@ type Model struct {
 	ReshardTime time.Duration
 	// Prices turn shard-hours and records into dollars.
 	Prices Prices
+	// Keys is how partition keys spread over the hash-key space; the zero
+	// value is evenly.
+	Keys KeySkew
 }
 
 // Prices are AWS list prices; DefaultPrices are us-east-1's.
@@ -70,6 +73,9 @@ func (m Model) Validate() error {
 	check(m.ProducerTTL >= time.Second && m.ProducerTTL <= 24*time.Hour, "producer TTL %s: must be 1s to 24h", m.ProducerTTL)
 	check(m.MetricDelay >= 0 && m.MetricDelay <= time.Hour, "metric delay %s: must be 0 to 1h", m.MetricDelay)
 	check(m.ReshardTime >= time.Second && m.ReshardTime <= 24*time.Hour, "reshard time %s: must be 1s to 24h", m.ReshardTime)
+	if err := m.Keys.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	p := m.Prices
 	for _, v := range []struct {
 		name string

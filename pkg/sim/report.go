@@ -56,6 +56,11 @@ type Result struct {
 
 	// Alerts counts the controller's alerts by kind.
 	Alerts map[string]int `json:"alerts,omitempty"`
+	// HotKeyAlerts are the shard-level policy's hot-partition-key reports.
+	HotKeyAlerts []string `json:"hot_key_alerts,omitempty"`
+	// HotKeyShardSplits counts the accepted splits of shards whose range held
+	// the simulated hot key; nil when there is none.
+	HotKeyShardSplits *int `json:"hot_key_shard_splits,omitempty"`
 	// Notes say what a reader should know to read the figures.
 	Notes []string `json:"notes,omitempty"`
 

@@ -29,10 +29,13 @@ const (
 	PolicyAlarm = "alarm"
 	// PolicyFixed is the peak need, constant.
 	PolicyFixed = "fixed"
+	// PolicyShard is the default policy plus shard-level scaling (see
+	// shardLevel).
+	PolicyShard = "shard"
 )
 
 // Policies lists the policies in the order reports show them.
-var Policies = []string{PolicyDefault, PolicyKSU, PolicyAlarm, PolicyFixed}
+var Policies = []string{PolicyDefault, PolicyShard, PolicyKSU, PolicyAlarm, PolicyFixed}
 
 // StreamName is the simulated stream's name.
 const StreamName = "simulated-stream"
@@ -227,7 +230,7 @@ func checkPolicy(name string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w %q: choose one of default, ksu, alarm, fixed", ErrUnknownPolicy, name)
+	return fmt.Errorf("%w %q: choose one of default, shard, ksu, alarm, fixed", ErrUnknownPolicy, name)
 }
 
 // Run replays the trace under the named policy.
@@ -239,7 +242,9 @@ func (sc *Scenario) Run(ctx context.Context, name string) (Result, error) {
 	r := sc.newRunner(name)
 	switch name {
 	case PolicyFixed:
-		r.stream = NewStream(StreamName, sc.load.peak, r.clock, sc.Model.ProducerTTL, sc.Model.ReshardTime)
+		r.stream = NewStream(StreamName, sc.load.peak, r.clock, sc.Model.ProducerTTL, sc.Model.ReshardTime).WithKeys(sc.Model.Keys)
+	case PolicyShard:
+		r.runShardLevel(s)
 	case PolicyDefault:
 		r.control(controller.StreamSpec{Name: StreamName, Settings: s}, sc.initialShards((s.ScaleUpThreshold+s.ScaleDownThreshold)/2), nil)
 	case PolicyKSU:
@@ -297,6 +302,7 @@ type runner struct {
 	clock  *Clock
 	stream *Stream
 	ksu    *KSUStreams
+	shards *shardLevel
 	cw     *CloudWatch
 	alerts *alertCounter
 	deps   controller.Deps
@@ -322,7 +328,7 @@ func (sc *Scenario) newRunner(label string) *runner {
 
 // control runs the stream under the daemon's controller.
 func (r *runner) control(spec controller.StreamSpec, initial int, after func(controller.Outcome)) {
-	r.stream = NewStream(StreamName, initial, r.clock, r.sc.Model.ProducerTTL, r.sc.Model.ReshardTime)
+	r.stream = NewStream(StreamName, initial, r.clock, r.sc.Model.ProducerTTL, r.sc.Model.ReshardTime).WithKeys(r.sc.Model.Keys)
 	var streams controller.Streams = r.stream
 	if r.wrap != nil {
 		streams = r.wrap(r.stream)
@@ -364,6 +370,9 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 			if r.ksu != nil {
 				r.ksu.Step()
 			}
+			if r.shards != nil && s == cycleOffset {
+				r.shards.cycle()
+			}
 			if r.ctl != nil && s == cycleOffset {
 				for _, o := range r.ctl.RunCycle(ctx) {
 					if r.after != nil {
@@ -385,6 +394,9 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		}
 		r.stream.coalesce()
 		r.cw.Put(row.AcceptedRecords, accBytes, refused)
+		if r.shards != nil {
+			r.shards.cw.Put(r.stream.ShardMinutes())
+		}
 		row.AcceptedBytes = accBytes
 		row.BacklogRecords = r.stream.Backlog()
 		row.OpenShards = r.stream.OpenShards()
@@ -434,6 +446,10 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		res.Alerts[string(k)] = n
 	}
 	res.Notes = sc.Notes()
+	if r.shards != nil {
+		res.HotKeyAlerts = r.shards.reports
+		res.HotKeyShardSplits = r.shards.hotKeySplits()
+	}
 	if r.notes != nil {
 		res.Notes = append(res.Notes, r.notes()...)
 	}

@@ -61,7 +61,10 @@ type cohort struct {
 // group is shards of equal width and equal backlog: they receive the same
 // load and behave identically, so they are simulated together.
 type group struct {
-	width   float64
+	width float64
+	// mass is the fraction of the stream's records each shard receives: its
+	// width when keys are even.
+	mass    float64
 	shards  int
 	backlog []cohort // oldest first, from head
 	head    int
@@ -81,6 +84,7 @@ func (g *group) empty() bool { return g.head == len(g.backlog) }
 type reshard struct {
 	at     int64
 	widths []float64
+	ids    []int
 }
 
 // Stream is a simulated provisioned Kinesis stream. It satisfies
@@ -92,12 +96,18 @@ type Stream struct {
 	reshard int64 // seconds from call to effect
 
 	widths  []float64 // open shards' key-space shares, in hash-key order
-	member  []int     // group of each open shard
+	ids     []int     // open shards' ids, in hash-key order
+	nextID  int
+	member  []int // group of each open shard
 	groups  []*group
 	status  policy.Status
 	pending *reshard
 
 	calls []Call
+	keys  KeySkew
+	// shardFigures, when set, collects each shard's figures of the current
+	// minute (see TrackShards).
+	shardFigures *shardFigures
 	// quota holds the seconds of accepted UpdateShardCount calls.
 	quota []int64
 }
@@ -111,8 +121,26 @@ func NewStream(name string, shards int, clock *Clock, producerTTL, reshardTime t
 		ttl:     int64(max(producerTTL/time.Second, 1)),
 		reshard: int64(max((reshardTime+time.Second-1)/time.Second, 1)),
 	}
-	s.apply(uniform(max(shards, 1)))
+	w := uniform(max(shards, 1))
+	s.apply(w, s.newIDs(len(w)))
 	return s
+}
+
+// WithKeys spreads the stream's partition keys as k instead of evenly; call
+// it before the first step.
+func (s *Stream) WithKeys(k KeySkew) *Stream {
+	s.keys = k
+	s.apply(s.widths, s.ids)
+	return s
+}
+
+func (s *Stream) newIDs(n int) []int {
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = s.nextID
+		s.nextID++
+	}
+	return ids
 }
 
 func uniform(n int) []float64 {
@@ -157,22 +185,36 @@ func (s *Stream) UpdateShardCount(_ context.Context, stream string, target int) 
 		return err
 	}
 	s.quota = append(s.quota, now)
-	s.start(uniform(target))
+	w := uniform(target)
+	s.start(w, s.newIDs(len(w)))
 	return nil
 }
 
 // SplitShard halves the open shard at index (in hash-key order).
 func (s *Stream) SplitShard(index int) error {
+	return s.SplitShardAt(index, 0.5)
+}
+
+// SplitShardAt splits the open shard at index (in hash-key order) at the
+// fraction at (0 < at < 1) of its own range: the first child owns that
+// fraction of it. The children get new ids.
+func (s *Stream) SplitShardAt(index int, at float64) error {
 	cur := len(s.widths)
 	err := s.canReshard(index, cur)
+	if err == nil && !(at > 0 && at < 1) {
+		err = fmt.Errorf("InvalidArgumentException: new starting hash key at %v of the shard is outside it: %w", at, policy.ErrInvalidTarget)
+	}
 	s.calls = append(s.calls, Call{Second: s.clock.Second(), Kind: CallSplitShard, From: cur, To: cur + 1, Err: err})
 	if err != nil {
 		return err
 	}
 	w := slices.Clone(s.widths)
-	w = slices.Insert(w, index+1, w[index]/2)
-	w[index] /= 2
-	s.start(w)
+	w = slices.Insert(w, index+1, w[index]*(1-at))
+	w[index] *= at
+	ids := slices.Clone(s.ids)
+	ids = slices.Delete(ids, index, index+1)
+	ids = slices.Insert(ids, index, s.newIDs(2)...)
+	s.start(w, ids)
 	return nil
 }
 
@@ -187,7 +229,10 @@ func (s *Stream) MergeShards(index int) error {
 	w := slices.Clone(s.widths)
 	w[index] += w[index+1]
 	w = slices.Delete(w, index+1, index+2)
-	s.start(w)
+	ids := slices.Clone(s.ids)
+	ids = slices.Delete(ids, index, index+2)
+	ids = slices.Insert(ids, index, s.newIDs(1)...)
+	s.start(w, ids)
 	return nil
 }
 
@@ -205,9 +250,9 @@ func (s *Stream) notFound(stream string) error {
 	return fmt.Errorf("ResourceNotFoundException: stream %s: %w", stream, policy.ErrStreamNotFound)
 }
 
-func (s *Stream) start(widths []float64) {
+func (s *Stream) start(widths []float64, ids []int) {
 	s.status = policy.StatusUpdating
-	s.pending = &reshard{at: s.clock.Second() + s.reshard, widths: widths}
+	s.pending = &reshard{at: s.clock.Second() + s.reshard, widths: widths, ids: ids}
 }
 
 // callsIn24h counts accepted UpdateShardCount calls in (now-24h, now].
@@ -247,7 +292,7 @@ func (s *Stream) Backlog() int64 {
 // Advance applies a reshard due by second now.
 func (s *Stream) Advance(now int64) {
 	if s.pending != nil && now >= s.pending.at {
-		s.apply(s.pending.widths)
+		s.apply(s.pending.widths, s.pending.ids)
 		s.pending = nil
 		s.status = policy.StatusActive
 	}
@@ -258,7 +303,8 @@ func (s *Stream) Advance(now int64) {
 // its key ranges, so a new shard receives the share of it that its range
 // overlaps. New shards of equal width that receive the same shares form one
 // group.
-func (s *Stream) apply(widths []float64) {
+func (s *Stream) apply(widths []float64, ids []int) {
+	s.flushShards()
 	oldGroups, oldMember, oldWidths := s.groups, s.member, s.widths
 	var sources []int // old groups with records waiting
 	for i, g := range oldGroups {
@@ -303,9 +349,24 @@ func (s *Stream) apply(widths []float64) {
 		}
 	}
 
-	// Group the new shards by width and received shares.
+	// Each new shard's share of the records: the key-space mass it owns.
+	mass := slices.Clone(widths)
+	if !s.keys.Even() {
+		lo := 0.0
+		for j, w := range widths {
+			hi := lo + w
+			if j == len(widths)-1 {
+				hi = 1
+			}
+			mass[j] = s.keys.Mass(lo, hi)
+			lo = hi
+		}
+	}
+
+	// Group the new shards by width, mass and received shares.
 	type key struct {
 		width  int64
+		mass   int64
 		shares string
 	}
 	index := map[key]int{}
@@ -313,7 +374,7 @@ func (s *Stream) apply(widths []float64) {
 	var groupShare [][]float64
 	member := make([]int, len(widths))
 	for j, w := range widths {
-		k := key{width: int64(math.Round(w * (1 << 40)))}
+		k := key{width: int64(math.Round(w * (1 << 40))), mass: int64(math.Round(mass[j] * (1 << 40)))}
 		if len(sources) > 0 {
 			k.shares = fmt.Sprint(roundAll(share[j]))
 		}
@@ -321,7 +382,7 @@ func (s *Stream) apply(widths []float64) {
 		if !ok {
 			gi = len(groups)
 			index[k] = gi
-			groups = append(groups, &group{width: w})
+			groups = append(groups, &group{width: w, mass: mass[j]})
 			groupShare = append(groupShare, make([]float64, len(sources)))
 		}
 		groups[gi].shards++
@@ -351,7 +412,10 @@ func (s *Stream) apply(widths []float64) {
 			slices.SortStableFunc(g.backlog, func(a, b cohort) int { return int(a.born - b.born) })
 		}
 	}
-	s.widths, s.member, s.groups = widths, member, groups
+	s.widths, s.ids, s.member, s.groups = widths, ids, member, groups
+	if s.shardFigures != nil {
+		s.shardFigures.regroup(len(groups))
+	}
 }
 
 func roundAll(v []float64) []float64 {
@@ -401,11 +465,12 @@ func (s *Stream) coalesce() {
 	if len(s.groups) < 2 {
 		return
 	}
-	index := map[int64]int{}
+	type key struct{ width, mass int64 }
+	index := map[key]int{}
 	remap := make([]int, len(s.groups))
 	var groups []*group
 	for i, g := range s.groups {
-		w := int64(math.Round(g.width * (1 << 40)))
+		w := key{width: int64(math.Round(g.width * (1 << 40))), mass: int64(math.Round(g.mass * (1 << 40)))}
 		if j, ok := index[w]; ok && g.empty() && groups[j].empty() {
 			groups[j].shards += g.shards
 			remap[i] = j
@@ -420,10 +485,14 @@ func (s *Stream) coalesce() {
 	if len(groups) == len(s.groups) {
 		return
 	}
+	s.flushShards()
 	for j := range s.member {
 		s.member[j] = remap[s.member[j]]
 	}
 	s.groups = groups
+	if s.shardFigures != nil {
+		s.shardFigures.regroup(len(groups))
+	}
 }
 
 // Second is what happened in one second of traffic.
@@ -454,11 +523,17 @@ func (s *Stream) Step(now, records int64, size float64) Second {
 		if gi == len(s.groups)-1 {
 			fresh = records - given
 		} else {
-			cum += float64(g.shards) * g.width
+			cum += float64(g.shards) * g.mass
 			fresh = min(int64(math.Floor(float64(records)*cum+1e-9)), records) - given
 		}
 		given += fresh
+		if s.shardFigures == nil {
+			s.stepGroup(g, now, fresh, size, &out)
+			continue
+		}
+		before := out
 		s.stepGroup(g, now, fresh, size, &out)
+		s.shardFigures.add(gi, before, out)
 	}
 	return out
 }

@@ -1,0 +1,406 @@
+package policy
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+	"time"
+)
+
+// KeyRange is a shard's hash-key range [Lo, Hi) as fractions of Kinesis's
+// 128-bit hash-key space: 0 is hash key 0 and 1 is 2^128 (one past the
+// largest key). HashKey turns a fraction into the integer key AWS takes.
+type KeyRange struct{ Lo, Hi float64 }
+
+// Width is the range's share of the key space.
+func (r KeyRange) Width() float64 { return r.Hi - r.Lo }
+
+// Contains is true when o lies inside r.
+func (r KeyRange) Contains(o KeyRange) bool { return r.Lo <= o.Lo+1e-15 && o.Hi <= r.Hi+1e-15 }
+
+// Overlaps is true when r and o share keys.
+func (r KeyRange) Overlaps(o KeyRange) bool { return math.Min(r.Hi, o.Hi) > math.Max(r.Lo, o.Lo) }
+
+func (r KeyRange) String() string { return fmt.Sprintf("[%.6f, %.6f)", r.Lo, r.Hi) }
+
+var keySpace = new(big.Int).Lsh(big.NewInt(1), 128)
+
+// HashKey is the hash key at fraction f of the key space: floor(f x 2^128),
+// kept within 0 .. 2^128-1.
+func HashKey(f float64) *big.Int {
+	if !(f > 0) {
+		return new(big.Int)
+	}
+	k, _ := new(big.Float).Mul(big.NewFloat(f), new(big.Float).SetInt(keySpace)).Int(nil)
+	if k.Cmp(keySpace) >= 0 {
+		return k.Sub(keySpace, big.NewInt(1))
+	}
+	return k
+}
+
+// ShardMinute is one minute of one shard's enhanced shard-level metrics
+// (CloudWatch dimension ShardId): 1-minute Sums.
+type ShardMinute struct {
+	Start time.Time
+	// Known is true when CloudWatch had datapoints for the minute.
+	Known           bool
+	IncomingRecords float64
+	IncomingBytes   float64
+	// WriteThrottled is WriteProvisionedThroughputExceeded: refused records.
+	WriteThrottled float64
+}
+
+// Utilisation is the minute's write load against one shard's capacity; a
+// throttled minute counts as at least 1.0.
+func (m ShardMinute) Utilisation() float64 {
+	u := math.Max(m.IncomingRecords/60/ShardWriteRecordsPerSecond, m.IncomingBytes/60/ShardWriteBytesPerSecond)
+	if m.WriteThrottled > 0 {
+		return math.Max(u, 1)
+	}
+	return u
+}
+
+// ShardObservation is what the shard-level decision sees of one open shard.
+type ShardObservation struct {
+	ShardID string
+	Range   KeyRange
+	// Minutes are the shard's recent metrics, oldest first.
+	Minutes []ShardMinute
+	// SplitFrom is the range of the shard this one was split from, nil when
+	// it was not made by a split.
+	SplitFrom *KeyRange
+}
+
+// RangeLoad is the share of the stream's records last seen in a range of the
+// key space.
+type RangeLoad struct {
+	Range KeyRange
+	Share float64
+}
+
+// ShardsObservation is everything the shard-level decision sees of a
+// stream at one moment.
+type ShardsObservation struct {
+	Stream string
+	Now    time.Time
+	Status Status
+	// Shards are the open shards in hash-key order.
+	Shards []ShardObservation
+	// Profile is where the load was last seen, a partition of the key space
+	// kept with ObserveProfile from closed and open shards' figures; empty
+	// when nothing is known.
+	Profile []RangeLoad
+	// StreamNeed is the stream's latest known load in shards (its
+	// utilisation of one shard). With Profile it predicts the load of
+	// shards too new to have metrics.
+	StreamNeed float64
+	// HotKeys are ranges found to hold a single hot key: shards holding one
+	// are never split for it again.
+	HotKeys []KeyRange
+	// Calls are the times of SplitShard and MergeShards calls made, oldest
+	// first.
+	Calls []time.Time
+}
+
+// ShardSettings are the knobs of the shard-level decision.
+type ShardSettings struct {
+	// A shard is split when its own utilisation has stayed above
+	// ScaleUpThreshold for ScaleUpAfter; two adjacent shards are merged when
+	// both stayed below ScaleDownThreshold for ScaleDownAfter and together
+	// would stay below the middle of the band.
+	ScaleUpThreshold, ScaleDownThreshold float64
+	ScaleUpAfter, ScaleDownAfter         time.Duration
+	// MaxCallsPerDay caps SplitShard plus MergeShards calls in any rolling
+	// 24 h; MaxCallsPerCycle caps them per decision (AWS allows 5 a second
+	// per account, and a stream takes one change at a time).
+	MaxCallsPerDay, MaxCallsPerCycle int
+	// HotKeyShare is the share of its parent's load above which a child of a
+	// split is taken to hold one hot key.
+	HotKeyShare float64
+}
+
+// DefaultShardSettings are the shard-level settings that go with the
+// stream-level settings s: the same thresholds and durations, at most 48
+// split/merge calls a day and 1 a cycle, hot key at 90 %.
+func DefaultShardSettings(s Settings) ShardSettings {
+	return ShardSettings{
+		ScaleUpThreshold: s.ScaleUpThreshold, ScaleDownThreshold: s.ScaleDownThreshold,
+		ScaleUpAfter: s.ScaleUpAfter, ScaleDownAfter: s.ScaleDownAfter,
+		MaxCallsPerDay: 48, MaxCallsPerCycle: 1, HotKeyShare: 0.9,
+	}
+}
+
+// ShardActionKind names a shard-level action.
+type ShardActionKind string
+
+// Shard-level actions.
+const (
+	// ShardSplit is a SplitShard call at At.
+	ShardSplit ShardActionKind = "split"
+	// ShardMerge is a MergeShards call of ShardID and Adjacent.
+	ShardMerge ShardActionKind = "merge"
+	// ShardHotKey reports a hot partition key in ShardID: no split helps.
+	ShardHotKey ShardActionKind = "hot_partition_key"
+)
+
+// ShardAction is one thing the shard-level decision asks for, with the
+// reason in words a person reads in an alert.
+type ShardAction struct {
+	Kind    ShardActionKind
+	ShardID string
+	// Adjacent is the shard merged with ShardID (merge only).
+	Adjacent string
+	// Range is the shard's range (the merged range for a merge).
+	Range KeyRange
+	// At is the new starting hash key of a split, as a fraction of the key
+	// space, strictly inside Range: HashKey(At) is the key to give AWS.
+	At float64
+	// Utilisation is the peak utilisation that drove the action (the merged
+	// shard's for a merge); Share, for a hot key, the share of its parent's
+	// load the shard kept.
+	Utilisation, Share float64
+	Reason             string
+}
+
+// SplitMergeCallsUsed is how many of calls fall in the 24 h ending at now.
+func SplitMergeCallsUsed(calls []time.Time, now time.Time) int {
+	n := 0
+	for _, c := range calls {
+		if c.After(now.Add(-QuotaWindow)) && !c.After(now) {
+			n++
+		}
+	}
+	return n
+}
+
+// DecideShards is the shard-level decision for one stream. Rules, in order:
+//   - only an ACTIVE stream is changed;
+//   - a shard whose own utilisation stayed above ScaleUpThreshold for the
+//     last ScaleUpAfter of known, fresh minutes is hot; so is a shard too new
+//     to have those minutes whose range the profile says carries more than
+//     that (StreamNeed x its share);
+//   - a hot child of a split that kept at least HotKeyShare of its parent
+//     range's load holds one hot key: reported, never split again, and
+//     neither is a shard holding a range in HotKeys;
+//   - other hot shards are split at the point that halves their load by the
+//     profile, the midpoint when the profile knows nothing finer, hottest
+//     first;
+//   - no shard is split while the stream's mean utilisation (StreamNeed over
+//     the open shards) is above ScaleUpThreshold, and none merged while it
+//     is below ScaleDownThreshold: the stream-level policy acts then, and
+//     with even keys the shard level changes nothing;
+//   - only when nothing is hot, adjacent shards that both stayed below
+//     ScaleDownThreshold for ScaleDownAfter, unthrottled, and whose sum stayed
+//     below the middle of the band are merged, coldest pair first;
+//   - at most MaxCallsPerCycle calls, and never beyond MaxCallsPerDay in the
+//     rolling 24 h; merges leave a quarter of the day's calls to splits.
+func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
+	if obs.Status != StatusActive || len(obs.Shards) == 0 {
+		return nil
+	}
+	left := s.MaxCallsPerDay - SplitMergeCallsUsed(obs.Calls, obs.Now)
+	perCycle := s.MaxCallsPerCycle
+	var out []ShardAction
+
+	type candidate struct {
+		action ShardAction
+		peak   float64
+	}
+	var splits []candidate
+	upN := minutesIn(s.ScaleUpAfter)
+	mean := obs.StreamNeed / float64(len(obs.Shards))
+	for _, sh := range obs.Shards {
+		if mean > s.ScaleUpThreshold {
+			// The whole stream is over: the stream-level policy scales it.
+			break
+		}
+		window := recentKnown(sh.Minutes, obs.Now, upN)
+		var peak float64
+		predicted := false
+		if len(window) == upN {
+			low := math.Inf(1)
+			for _, m := range window {
+				low = math.Min(low, m.Utilisation())
+				peak = math.Max(peak, m.Utilisation())
+			}
+			if low <= s.ScaleUpThreshold {
+				continue
+			}
+		} else {
+			share, ok := profileShare(obs.Profile, sh.Range)
+			if !ok || share*obs.StreamNeed <= s.ScaleUpThreshold {
+				continue
+			}
+			peak, predicted = share*obs.StreamNeed, true
+		}
+		if holdsHotKey(sh.Range, obs.HotKeys) {
+			continue
+		}
+		if sh.SplitFrom != nil && !predicted {
+			if share, ok := keptShare(sh, obs.Shards, window); ok && share >= s.HotKeyShare {
+				out = append(out, ShardAction{
+					Kind: ShardHotKey, ShardID: sh.ShardID, Range: sh.Range, Utilisation: peak, Share: share,
+					Reason: fmt.Sprintf("hot partition key: shard %s %s kept %s of its parent's load after a split, at %s of a shard's capacity "+
+						"over the last %s; one key is hot, no split can divide it: not splitting it again",
+						sh.ShardID, sh.Range, percent(share), percent(peak), s.ScaleUpAfter),
+				})
+				continue
+			}
+		}
+		at := splitPoint(sh.Range, obs.Profile)
+		why := fmt.Sprintf("shard %s %s at %s of a shard's capacity over the last %s, above %s", sh.ShardID, sh.Range, percent(peak), s.ScaleUpAfter, percent(s.ScaleUpThreshold))
+		if predicted {
+			why = fmt.Sprintf("shard %s %s has no metrics yet; its range carried %s of the stream's load, %s of a shard's capacity now, above %s",
+				sh.ShardID, sh.Range, percent(peak/obs.StreamNeed), percent(peak), percent(s.ScaleUpThreshold))
+		}
+		where := "at the midpoint of its range"
+		if math.Abs(at-(sh.Range.Lo+sh.Range.Hi)/2) > 1e-9*sh.Range.Width() {
+			where = fmt.Sprintf("at %.6f, where its children's history says the load divides", at)
+		}
+		splits = append(splits, candidate{peak: peak, action: ShardAction{
+			Kind: ShardSplit, ShardID: sh.ShardID, Range: sh.Range, At: at, Utilisation: peak,
+			Reason: why + "; splitting it " + where,
+		}})
+	}
+	if len(splits) > 0 {
+		slices.SortStableFunc(splits, func(a, b candidate) int { return cmp.Compare(b.peak, a.peak) })
+		for _, c := range splits {
+			if left <= 0 || perCycle <= 0 {
+				break
+			}
+			out = append(out, c.action)
+			left--
+			perCycle--
+		}
+		return out
+	}
+
+	// Merges: only when nothing is hot, and leaving calls for splits.
+	if mean < s.ScaleDownThreshold {
+		// The whole stream is under: the stream-level policy scales it.
+		return out
+	}
+	reserve := s.MaxCallsPerDay / 4
+	downN := minutesIn(s.ScaleDownAfter)
+	mid := (s.ScaleUpThreshold + s.ScaleDownThreshold) / 2
+	var merges []candidate
+	for i := 0; i+1 < len(obs.Shards); i++ {
+		a, b := obs.Shards[i], obs.Shards[i+1]
+		if math.Abs(a.Range.Hi-b.Range.Lo) > 1e-12 || holdsHotKey(a.Range, obs.HotKeys) || holdsHotKey(b.Range, obs.HotKeys) {
+			continue
+		}
+		wa, wb := recentKnown(a.Minutes, obs.Now, downN), recentKnown(b.Minutes, obs.Now, downN)
+		if len(wa) != downN || len(wb) != downN {
+			continue
+		}
+		peak, ok := 0.0, true
+		for j := range wa {
+			if !wa[j].Start.Equal(wb[j].Start) || wa[j].WriteThrottled > 0 || wb[j].WriteThrottled > 0 ||
+				wa[j].Utilisation() >= s.ScaleDownThreshold || wb[j].Utilisation() >= s.ScaleDownThreshold {
+				ok = false
+				break
+			}
+			sum := ShardMinute{IncomingRecords: wa[j].IncomingRecords + wb[j].IncomingRecords, IncomingBytes: wa[j].IncomingBytes + wb[j].IncomingBytes}
+			peak = math.Max(peak, sum.Utilisation())
+		}
+		if !ok || peak >= mid {
+			continue
+		}
+		r := KeyRange{Lo: a.Range.Lo, Hi: b.Range.Hi}
+		merges = append(merges, candidate{peak: peak, action: ShardAction{
+			Kind: ShardMerge, ShardID: a.ShardID, Adjacent: b.ShardID, Range: r, Utilisation: peak,
+			Reason: fmt.Sprintf("shards %s and %s both below %s for %s, together at most %s: merging them into %s",
+				a.ShardID, b.ShardID, percent(s.ScaleDownThreshold), s.ScaleDownAfter, percent(peak), r),
+		}})
+	}
+	slices.SortStableFunc(merges, func(a, b candidate) int { return cmp.Compare(a.peak, b.peak) })
+	used := map[string]bool{}
+	for _, c := range merges {
+		if left <= reserve || perCycle <= 0 {
+			break
+		}
+		if used[c.action.ShardID] || used[c.action.Adjacent] {
+			continue
+		}
+		used[c.action.ShardID], used[c.action.Adjacent] = true, true
+		out = append(out, c.action)
+		left--
+		perCycle--
+	}
+	return out
+}
+
+// recentKnown returns the last n minutes of ms that are known, ended by now
+// and fresh, when they are n consecutive minutes ending at most
+// MaxMetricDelay before now; otherwise fewer.
+func recentKnown(ms []ShardMinute, now time.Time, n int) []ShardMinute {
+	var known []ShardMinute
+	for _, m := range ms {
+		if m.Known && !m.Start.Add(time.Minute).After(now) {
+			known = append(known, m)
+		}
+	}
+	if len(known) == 0 || now.Sub(known[len(known)-1].Start.Add(time.Minute)) > MaxMetricDelay {
+		return nil
+	}
+	if len(known) > n {
+		known = known[len(known)-n:]
+	}
+	for i := 1; i < len(known); i++ {
+		if known[i].Start.Sub(known[i-1].Start) != time.Minute {
+			return known[i:]
+		}
+	}
+	return known
+}
+
+// keptShare is the share of its parent range's load that sh carried over
+// the window's minutes: its records against those of every open shard
+// inside the parent range in the same minutes.
+func keptShare(sh ShardObservation, shards []ShardObservation, window []ShardMinute) (float64, bool) {
+	in := map[time.Time]bool{}
+	var own float64
+	for _, m := range window {
+		in[m.Start] = true
+		own += m.Demand()
+	}
+	total := own
+	for _, o := range shards {
+		if o.ShardID == sh.ShardID || !sh.SplitFrom.Contains(o.Range) {
+			continue
+		}
+		seen := 0
+		for _, m := range o.Minutes {
+			if m.Known && in[m.Start] {
+				total += m.Demand()
+				seen++
+			}
+		}
+		if seen != len(window) {
+			return 0, false
+		}
+	}
+	if total <= 0 {
+		return 0, false
+	}
+	return own / total, true
+}
+
+// Demand is the minute's load against one shard's capacity counting the
+// refused attempts as load too: a floor of the demand of a throttled shard,
+// whose accepted figures stop at its capacity.
+func (m ShardMinute) Demand() float64 {
+	return math.Max(m.IncomingRecords/60/ShardWriteRecordsPerSecond, m.IncomingBytes/60/ShardWriteBytesPerSecond) +
+		m.WriteThrottled/60/ShardWriteRecordsPerSecond
+}
+
+func holdsHotKey(r KeyRange, hot []KeyRange) bool {
+	for _, h := range hot {
+		if r.Overlaps(h) && (r.Contains(h) || h.Contains(r)) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,110 @@
+package policy
+
+import "math"
+
+// ObserveProfile returns profile p with range r's share of the stream's load
+// set to share: p's segments are cut at r's ends, and those inside r are
+// scaled so that they add up to share, keeping the finer structure a
+// narrower shard once showed (spread by width when they add up to 0). An
+// empty p starts as one segment over the whole key space.
+func ObserveProfile(p []RangeLoad, r KeyRange, share float64) []RangeLoad {
+	if r.Width() <= 0 || math.IsNaN(share) || share < 0 {
+		return p
+	}
+	if len(p) == 0 {
+		p = []RangeLoad{{Range: KeyRange{Lo: 0, Hi: 1}, Share: 0}}
+	}
+	out := make([]RangeLoad, 0, len(p)+2)
+	inside := 0.0
+	var first int = -1
+	for _, seg := range p {
+		for _, part := range cut(seg, r) {
+			if r.Contains(part.Range) {
+				if first < 0 {
+					first = len(out)
+				}
+				inside += part.Share
+			}
+			out = append(out, part)
+		}
+	}
+	if first < 0 {
+		return out
+	}
+	for i := first; i < len(out) && r.Contains(out[i].Range); i++ {
+		if inside > 0 {
+			out[i].Share *= share / inside
+		} else {
+			out[i].Share = share * out[i].Range.Width() / r.Width()
+		}
+	}
+	return out
+}
+
+// cut splits seg at r's ends, sharing its load by width.
+func cut(seg RangeLoad, r KeyRange) []RangeLoad {
+	out := []RangeLoad{seg}
+	for _, at := range []float64{r.Lo, r.Hi} {
+		last := out[len(out)-1]
+		if at > last.Range.Lo+1e-15 && at < last.Range.Hi-1e-15 {
+			f := (at - last.Range.Lo) / last.Range.Width()
+			out = append(out[:len(out)-1],
+				RangeLoad{Range: KeyRange{Lo: last.Range.Lo, Hi: at}, Share: last.Share * f},
+				RangeLoad{Range: KeyRange{Lo: at, Hi: last.Range.Hi}, Share: last.Share * (1 - f)})
+		}
+	}
+	return out
+}
+
+// profileShare is the load share the profile puts in r, and whether the
+// profile covers r.
+func profileShare(p []RangeLoad, r KeyRange) (float64, bool) {
+	if len(p) == 0 {
+		return 0, false
+	}
+	share, covered := 0.0, 0.0
+	for _, seg := range p {
+		ov := math.Min(seg.Range.Hi, r.Hi) - math.Max(seg.Range.Lo, r.Lo)
+		if ov > 0 && seg.Range.Width() > 0 {
+			share += seg.Share * ov / seg.Range.Width()
+			covered += ov
+		}
+	}
+	return share, covered >= r.Width()*(1-1e-9)
+}
+
+// splitPoint is where the profile says r's load divides in half, kept
+// within the middle 98 % of r; the midpoint when the profile has no finer
+// structure inside r than uniform.
+func splitPoint(r KeyRange, p []RangeLoad) float64 {
+	mid := (r.Lo + r.Hi) / 2
+	total, ok := profileShare(p, r)
+	if !ok || total <= 0 {
+		return mid
+	}
+	var acc float64
+	at := mid
+	uniform := true
+	density := -1.0
+	for _, seg := range p {
+		lo, hi := math.Max(seg.Range.Lo, r.Lo), math.Min(seg.Range.Hi, r.Hi)
+		if hi <= lo || seg.Range.Width() <= 0 {
+			continue
+		}
+		d := seg.Share / seg.Range.Width()
+		if density >= 0 && math.Abs(d-density) > 1e-6*math.Max(d, density) {
+			uniform = false
+		}
+		density = d
+		part := d * (hi - lo)
+		if acc < total/2 && acc+part >= total/2 && part > 0 {
+			at = lo + (total/2-acc)/d
+		}
+		acc += part
+	}
+	if uniform {
+		return mid
+	}
+	edge := 0.01 * r.Width()
+	return math.Min(math.Max(at, r.Lo+edge), r.Hi-edge)
+}

@@ -1,0 +1,205 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+)
+
+// skewFactor is how far above the stream's mean a shard's demand must be for
+// its refused writes to count as skew, which the shard level fixes, rather
+// than load, which the stream level fixes.
+const skewFactor = 1.5
+
+// shardLevel is the shard policy's own loop: each cycle, just before the
+// controller's, it reads the per-shard metrics, asks policy.DecideShards and
+// makes the SplitShard and MergeShards calls on the simulated stream,
+// reporting hot partition keys. It sits beside the controller the way the
+// Scaling Utility's fallback (KSUStreams) does: the daemon's controller does
+// not yet run the shard-level decision (its integration, with the metrics
+// and stream adapters and kinesis-mock, is pending), so the simulator runs
+// the same pure decision here.
+type shardLevel struct {
+	r        *runner
+	settings policy.ShardSettings
+	cw       *ShardCloudWatch
+	// State the daemon would keep with the stream.
+	profile   []policy.RangeLoad
+	hotKeys   []policy.KeyRange
+	calls     []time.Time
+	splitFrom map[string]policy.KeyRange
+	// profiled is the last minute folded into the profile.
+	profiled time.Time
+	need     float64
+
+	reports   []string
+	hotSplits int
+}
+
+// runShardLevel sets up the shard policy: the threshold policy with
+// settings s under the controller, seeing as unthrottled the minutes whose
+// refused writes the per-shard metrics put on skewed shards, and the
+// shard-level loop beside it.
+func (r *runner) runShardLevel(s policy.Settings) {
+	lookback := max(s.ScaleUpAfter, s.ScaleDownAfter) + policy.MaxMetricDelay + 2*time.Minute
+	sl := &shardLevel{
+		r: r, settings: policy.DefaultShardSettings(s),
+		cw:        NewShardCloudWatch(r.sc.start, r.sc.Model.MetricDelay, r.clock, int(lookback/time.Minute)+2),
+		splitFrom: map[string]policy.KeyRange{},
+		profiled:  r.sc.start.Add(-time.Minute),
+	}
+	r.shards = sl
+	p := skewAware{threshold: policy.Threshold{Settings: s}, shards: sl}
+	r.control(controller.StreamSpec{Name: StreamName, Settings: s, Policy: p}, r.sc.initialShards((s.ScaleUpThreshold+s.ScaleDownThreshold)/2), nil)
+	r.stream.TrackShards()
+}
+
+// skewAware is the threshold policy fed with stream metrics from which the
+// refused writes of skewed shards are taken out: with shard-level scaling
+// on, one hot shard is split, not the whole stream doubled.
+type skewAware struct {
+	threshold policy.Threshold
+	shards    *shardLevel
+}
+
+// Decide implements policy.Policy.
+func (p skewAware) Decide(obs policy.Observation) policy.Decision {
+	ms := slices.Clone(obs.Minutes)
+	for i, m := range ms {
+		if !m.Known || m.WriteThrottled <= 0 {
+			continue
+		}
+		figures, ok := p.shards.cw.minute(m.Start)
+		if !ok {
+			continue
+		}
+		ms[i].WriteThrottled = max(m.WriteThrottled-skewRefused(figures), 0)
+	}
+	obs.Minutes = ms
+	return p.threshold.Decide(obs)
+}
+
+// skewRefused is the refused writes of the shards of a minute whose demand
+// was skewFactor above the mean of the shards open then.
+func skewRefused(figures []ShardMinute) float64 {
+	var total, width float64
+	for _, f := range figures {
+		total += demand(f)
+		width += f.Range.Hi - f.Range.Lo
+	}
+	if total <= 0 || width <= 0 {
+		return 0
+	}
+	var refused float64
+	for _, f := range figures {
+		// A shard's fair part of the demand is its width's share.
+		if demand(f) > skewFactor*total*(f.Range.Hi-f.Range.Lo)/width {
+			refused += f.Refused
+		}
+	}
+	return refused
+}
+
+func demand(f ShardMinute) float64 {
+	return policy.ShardMinute{IncomingRecords: f.Records, IncomingBytes: f.Bytes, WriteThrottled: f.Refused}.Demand()
+}
+
+// cycle runs one shard-level decision and makes its first call.
+func (sl *shardLevel) cycle() {
+	st, now := sl.r.stream, sl.r.clock.Now()
+	sl.updateProfile()
+	ids, ranges := st.OpenShardRanges()
+	s := sl.settings
+	data := sl.cw.Read(now.Add(-max(s.ScaleUpAfter, s.ScaleDownAfter) - policy.MaxMetricDelay))
+	obs := policy.ShardsObservation{
+		Stream: StreamName, Now: now, Status: st.Status(), Profile: sl.profile,
+		StreamNeed: sl.need, HotKeys: sl.hotKeys, Calls: sl.calls,
+	}
+	for i, id := range ids {
+		o := policy.ShardObservation{ShardID: id, Range: ranges[i], Minutes: data[id]}
+		if p, ok := sl.splitFrom[id]; ok {
+			o.SplitFrom = &p
+		}
+		obs.Shards = append(obs.Shards, o)
+	}
+	for _, a := range policy.DecideShards(obs, s) {
+		idx := slices.Index(ids, a.ShardID)
+		switch a.Kind {
+		case policy.ShardHotKey:
+			sl.hotKeys = append(sl.hotKeys, a.Range)
+			sl.reports = append(sl.reports, fmt.Sprintf("%s: %s", now.UTC().Format(time.RFC3339), a.Reason))
+			sl.r.alerts.count(string(policy.ShardHotKey))
+		case policy.ShardSplit:
+			r := ranges[idx]
+			if st.SplitShardAt(idx, (a.At-r.Lo)/r.Width()) != nil {
+				return
+			}
+			sl.calls = append(sl.calls, now)
+			for _, child := range st.pending.ids[idx : idx+2] {
+				sl.splitFrom[ShardID(child)] = r
+			}
+			if r.Lo <= HotKeyAt && HotKeyAt < r.Hi && sl.r.sc.Model.Keys.HotKeyFraction > 0 {
+				sl.hotSplits++
+			}
+			return
+		case policy.ShardMerge:
+			if st.MergeShards(idx) != nil {
+				return
+			}
+			sl.calls = append(sl.calls, now)
+			return
+		}
+	}
+}
+
+// updateProfile folds the newest published minute into the profile when
+// its shards cover the key space once (no reshard during the minute).
+func (sl *shardLevel) updateProfile() {
+	now := sl.r.clock.Now()
+	t := now.Truncate(time.Minute).Add(-time.Minute - sl.cw.delay.Truncate(time.Minute))
+	stop := now.Add(-policy.MaxMetricDelay - time.Minute)
+	if sl.profiled.After(stop) {
+		stop = sl.profiled
+	}
+	for ; t.After(stop); t = t.Add(-time.Minute) {
+		figures, ok := sl.cw.minute(t)
+		if !ok {
+			continue
+		}
+		var total, width float64
+		for _, f := range figures {
+			total += demand(f)
+			width += f.Range.Hi - f.Range.Lo
+		}
+		sl.profiled = t
+		if total <= 0 || width > 1+1e-9 {
+			return
+		}
+		sl.need = total
+		for _, f := range figures {
+			sl.profile = policy.ObserveProfile(sl.profile, f.Range, demand(f)/total)
+		}
+		return
+	}
+}
+
+func (sl *shardLevel) hotKeySplits() *int {
+	if sl.r.sc.Model.Keys.HotKeyFraction <= 0 {
+		return nil
+	}
+	n := sl.hotSplits
+	return &n
+}
+
+// minute returns the per-shard figures of the minute starting at t when
+// CloudWatch has published them.
+func (cw *ShardCloudWatch) minute(t time.Time) ([]ShardMinute, bool) {
+	i := int(t.Sub(cw.start)/time.Minute) - cw.first
+	if t.Before(cw.start) || i < 0 || i >= len(cw.minutes) || t.Add(time.Minute+cw.delay).After(cw.clock.Now()) {
+		return nil, false
+	}
+	return cw.minutes[i], true
+}
