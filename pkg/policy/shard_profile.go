@@ -108,3 +108,66 @@ func splitPoint(r KeyRange, p []RangeLoad) float64 {
 	edge := 0.01 * r.Width()
 	return math.Min(math.Max(at, r.Lo+edge), r.Hi-edge)
 }
+
+// ObserveLayout returns profile p updated with the shares of a whole layout:
+// shards, in hash-key order, that cover the key space once. It does what
+// ObserveProfile does for each of them, in one pass, and joins neighbouring
+// segments of equal density.
+func ObserveLayout(p []RangeLoad, shards []RangeLoad) []RangeLoad {
+	if len(p) == 0 {
+		p = []RangeLoad{{Range: KeyRange{Lo: 0, Hi: 1}, Share: 0}}
+	}
+	out := make([]RangeLoad, 0, len(p)+len(shards))
+	si := 0
+	for _, seg := range p {
+		for si < len(shards) && seg.Range.Width() > 1e-15 {
+			sh := shards[si].Range
+			if sh.Hi <= seg.Range.Lo+1e-15 {
+				si++
+				continue
+			}
+			if seg.Range.Hi <= sh.Hi+1e-15 {
+				break
+			}
+			parts := cut(seg, KeyRange{Lo: seg.Range.Lo, Hi: sh.Hi})
+			out = append(out, parts[0])
+			seg = parts[len(parts)-1]
+			si++
+		}
+		out = append(out, seg)
+	}
+	// Scale the segments inside each shard to its share.
+	j := 0
+	for _, sh := range shards {
+		start, inside := j, 0.0
+		for j < len(out) && out[j].Range.Hi <= sh.Range.Hi+1e-15 {
+			inside += out[j].Share
+			j++
+		}
+		for k := start; k < j; k++ {
+			if inside > 0 {
+				out[k].Share *= sh.Share / inside
+			} else {
+				out[k].Share = sh.Share * out[k].Range.Width() / math.Max(sh.Range.Width(), 1e-300)
+			}
+		}
+	}
+	return compact(out)
+}
+
+// compact joins neighbouring segments of equal density.
+func compact(p []RangeLoad) []RangeLoad {
+	out := p[:0]
+	for _, seg := range p {
+		if n := len(out); n > 0 {
+			last := &out[n-1]
+			d1, d2 := last.Share/last.Range.Width(), seg.Share/seg.Range.Width()
+			if math.Abs(d1-d2) <= 1e-9*math.Max(d1, d2) {
+				last.Range.Hi, last.Share = seg.Range.Hi, last.Share+seg.Share
+				continue
+			}
+		}
+		out = append(out, seg)
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -111,6 +112,9 @@ func demand(f ShardMinute) float64 {
 func (sl *shardLevel) cycle() {
 	st, now := sl.r.stream, sl.r.clock.Now()
 	sl.updateProfile()
+	if st.Status() != policy.StatusActive {
+		return
+	}
 	ids, ranges := st.OpenShardRanges()
 	s := sl.settings
 	data := sl.cw.Read(now.Add(-max(s.ScaleUpAfter, s.ScaleDownAfter) - policy.MaxMetricDelay))
@@ -179,9 +183,12 @@ func (sl *shardLevel) updateProfile() {
 			return
 		}
 		sl.need = total
-		for _, f := range figures {
-			sl.profile = policy.ObserveProfile(sl.profile, f.Range, demand(f)/total)
+		layout := make([]policy.RangeLoad, len(figures))
+		for i, f := range figures {
+			layout[i] = policy.RangeLoad{Range: f.Range, Share: demand(f) / total}
 		}
+		slices.SortFunc(layout, func(a, b policy.RangeLoad) int { return cmp.Compare(a.Range.Lo, b.Range.Lo) })
+		sl.profile = policy.ObserveLayout(sl.profile, layout)
 		return
 	}
 }

@@ -1,0 +1,175 @@
+package policy
+
+import (
+	"math"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+)
+
+var shardT0 = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+
+// shardMinutes returns n minutes ending a minute before now, each at
+// utilisation u of one shard (records of 1 KiB).
+func shardMinutes(now time.Time, n int, u float64) []ShardMinute {
+	var ms []ShardMinute
+	end := now.Truncate(time.Minute).Add(-time.Minute)
+	for i := n; i > 0; i-- {
+		r := u * 60 * ShardWriteRecordsPerSecond
+		ms = append(ms, ShardMinute{Start: end.Add(-time.Duration(i) * time.Minute), Known: true, IncomingRecords: r, IncomingBytes: r * 1024})
+	}
+	return ms
+}
+
+func shard(id string, lo, hi, u float64, now time.Time) ShardObservation {
+	return ShardObservation{ShardID: id, Range: KeyRange{Lo: lo, Hi: hi}, Minutes: shardMinutes(now, 40, u)}
+}
+
+func shardSettings() ShardSettings {
+	return DefaultShardSettings(Settings{ScaleUpThreshold: 0.75, ScaleDownThreshold: 0.25,
+		ScaleUpAfter: 2 * time.Minute, ScaleDownAfter: 30 * time.Minute})
+}
+
+func TestDecideShards(t *testing.T) {
+	now := shardT0.Add(30 * time.Second)
+	four := func(us ...float64) []ShardObservation {
+		var out []ShardObservation
+		for i, u := range us {
+			out = append(out, shard(string(rune('a'+i)), float64(i)/4, float64(i+1)/4, u, now))
+		}
+		return out
+	}
+	need := func(us ...float64) float64 {
+		s := 0.0
+		for _, u := range us {
+			s += u
+		}
+		return s
+	}
+	child := func(o ShardObservation, parent KeyRange) ShardObservation {
+		o.SplitFrom = &parent
+		return o
+	}
+	tests := []struct {
+		name   string
+		obs    ShardsObservation
+		kinds  []ShardActionKind
+		shard  string
+		at     float64
+		reason string
+	}{
+		{name: "a hot shard is split at its midpoint",
+			obs:   ShardsObservation{Shards: four(0.4, 1.2, 0.4, 0.4), StreamNeed: need(0.4, 1.2, 0.4, 0.4)},
+			kinds: []ShardActionKind{ShardSplit}, shard: "b", at: 0.375, reason: "midpoint"},
+		{name: "even load changes nothing",
+			obs: ShardsObservation{Shards: four(0.5, 0.5, 0.5, 0.5), StreamNeed: 2}},
+		{name: "a stream over the threshold as a whole is the stream level's",
+			obs: ShardsObservation{Shards: four(0.9, 0.9, 0.9, 0.9), StreamNeed: 3.6}},
+		{name: "the profile moves the split point to where the load divides",
+			obs: ShardsObservation{Shards: four(0.4, 1.2, 0.4, 0.4), StreamNeed: 2.4,
+				Profile: []RangeLoad{{Range: KeyRange{0, 0.25}, Share: 0.2}, {Range: KeyRange{0.25, 0.3}, Share: 0.4},
+					{Range: KeyRange{0.3, 0.5}, Share: 0.1}, {Range: KeyRange{0.5, 1}, Share: 0.3}}},
+			kinds: []ShardActionKind{ShardSplit}, shard: "b", at: 0.25 + 0.05*0.25/0.4, reason: "children's history"},
+		{name: "a child that kept nearly all its parent's load holds a hot key",
+			obs: ShardsObservation{Shards: []ShardObservation{
+				shard("a", 0, 0.5, 0.1, now), child(shard("b1", 0.5, 0.75, 1.9, now), KeyRange{0.5, 1}),
+				child(shard("b2", 0.75, 1, 0.1, now), KeyRange{0.5, 1})}, StreamNeed: 2.1},
+			kinds: []ShardActionKind{ShardHotKey}, shard: "b1", reason: "hot partition key"},
+		{name: "a shard holding a known hot key is not split again",
+			obs: ShardsObservation{Shards: four(0.4, 1.2, 0.4, 0.4), StreamNeed: 2.4, HotKeys: []KeyRange{{0.3, 0.31}}}},
+		{name: "the daily cap stops splits",
+			obs: ShardsObservation{Shards: four(0.4, 1.2, 0.4, 0.4), StreamNeed: 2.4, Calls: repeatCalls(now, 48)}},
+		{name: "calls older than a day do not count",
+			obs:   ShardsObservation{Shards: four(0.4, 1.2, 0.4, 0.4), StreamNeed: 2.4, Calls: repeatCalls(now.Add(-25*time.Hour), 48)},
+			kinds: []ShardActionKind{ShardSplit}, shard: "b", at: 0.375},
+		{name: "cold neighbours are merged",
+			obs:   ShardsObservation{Shards: four(0.1, 0.15, 0.6, 0.6), StreamNeed: 1.45},
+			kinds: []ShardActionKind{ShardMerge}, shard: "a", reason: "merging"},
+		{name: "no merge of shards that throttled",
+			obs: ShardsObservation{Shards: throttled(four(0.1, 0.15, 0.6, 0.6), 1), StreamNeed: 1.45}},
+		{name: "a stream under the threshold as a whole is the stream level's",
+			obs: ShardsObservation{Shards: four(0.1, 0.1, 0.1, 0.1), StreamNeed: 0.4}},
+		{name: "an UPDATING stream is left alone",
+			obs: ShardsObservation{Status: StatusUpdating, Shards: four(0.4, 1.2, 0.4, 0.4), StreamNeed: 2.4}},
+		{name: "a new shard the profile says is hot is split at once",
+			obs: ShardsObservation{Shards: []ShardObservation{shard("a", 0, 0.5, 0.4, now), {ShardID: "n", Range: KeyRange{0.5, 1}}},
+				StreamNeed: 1.2, Profile: []RangeLoad{{Range: KeyRange{0, 0.5}, Share: 0.2}, {Range: KeyRange{0.5, 1}, Share: 0.8}}},
+			kinds: []ShardActionKind{ShardSplit}, shard: "n", at: 0.75, reason: "no metrics yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := tt.obs
+			obs.Now = now
+			if obs.Status == "" {
+				obs.Status = StatusActive
+			}
+			got := DecideShards(obs, shardSettings())
+			if len(got) != len(tt.kinds) {
+				t.Fatalf("got %d actions %+v, want %v", len(got), got, tt.kinds)
+			}
+			for i, a := range got {
+				if a.Kind != tt.kinds[i] {
+					t.Errorf("action %d: %s, want %s", i, a.Kind, tt.kinds[i])
+				}
+			}
+			if len(got) == 0 {
+				return
+			}
+			a := got[0]
+			if a.ShardID != tt.shard {
+				t.Errorf("shard %s, want %s", a.ShardID, tt.shard)
+			}
+			if a.Kind == ShardSplit && math.Abs(a.At-tt.at) > 1e-9 {
+				t.Errorf("split at %v, want %v", a.At, tt.at)
+			}
+			if !strings.Contains(a.Reason, tt.reason) {
+				t.Errorf("reason %q lacks %q", a.Reason, tt.reason)
+			}
+		})
+	}
+}
+
+func repeatCalls(at time.Time, n int) []time.Time {
+	out := make([]time.Time, n)
+	for i := range out {
+		out[i] = at
+	}
+	return out
+}
+
+func TestObserveProfile(t *testing.T) {
+	p := ObserveLayout(nil, []RangeLoad{{Range: KeyRange{0, 0.5}, Share: 0.5}, {Range: KeyRange{0.5, 1}, Share: 0.5}})
+	if len(p) != 1 {
+		t.Fatalf("even layout should compact to one segment: %+v", p)
+	}
+	p = ObserveLayout(p, []RangeLoad{{Range: KeyRange{0, 0.5}, Share: 0.2}, {Range: KeyRange{0.5, 0.75}, Share: 0.7}, {Range: KeyRange{0.75, 1}, Share: 0.1}})
+	// A coarser layout keeps the finer structure, scaled.
+	p = ObserveLayout(p, []RangeLoad{{Range: KeyRange{0, 0.5}, Share: 0.4}, {Range: KeyRange{0.5, 1}, Share: 0.6}})
+	s, ok := profileShare(p, KeyRange{0.5, 0.75})
+	if !ok || math.Abs(s-0.6*0.7/0.8) > 1e-12 {
+		t.Errorf("share of [0.5, 0.75) %v, want %v", s, 0.6*0.7/0.8)
+	}
+	q := ObserveProfile(nil, KeyRange{0.25, 0.5}, 0.5)
+	if s, _ := profileShare(q, KeyRange{0.25, 0.5}); math.Abs(s-0.5) > 1e-12 {
+		t.Errorf("ObserveProfile: share %v", s)
+	}
+}
+
+func TestHashKey(t *testing.T) {
+	if HashKey(0).Sign() != 0 || HashKey(0.5).Cmp(new(keySpaceType).Rsh(keySpace, 1)) != 0 ||
+		HashKey(1).Cmp(new(keySpaceType).Sub(keySpace, big1)) != 0 {
+		t.Errorf("HashKey(0, 0.5, 1) = %v, %v, %v", HashKey(0), HashKey(0.5), HashKey(1))
+	}
+}
+
+type keySpaceType = big.Int
+
+var big1 = big.NewInt(1)
+
+// throttled marks shard i's latest minute throttled.
+func throttled(shards []ShardObservation, i int) []ShardObservation {
+	ms := shards[i].Minutes
+	ms[len(ms)-1].WriteThrottled = 1
+	return shards
+}
