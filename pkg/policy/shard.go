@@ -71,6 +71,9 @@ type ShardObservation struct {
 	// SplitFrom is the range of the shard this one was split from, nil when
 	// it was not made by a split.
 	SplitFrom *KeyRange
+	// ParentKept is the share of its own parent's load that the parent had
+	// kept when it was split in turn (see ShardAction.Share); 0 when unknown.
+	ParentKept float64
 }
 
 // RangeLoad is the share of the stream's records last seen in a range of the
@@ -158,8 +161,9 @@ type ShardAction struct {
 	// space, strictly inside Range: HashKey(At) is the key to give AWS.
 	At float64
 	// Utilisation is the peak utilisation that drove the action (the merged
-	// shard's for a merge); Share, for a hot key, the share of its parent's
-	// load the shard kept.
+	// shard's for a merge); Share, for a hot key or the split of a child,
+	// the share of its parent's load the shard kept (0 when unknown): give it
+	// to the children as ParentKept.
 	Utilisation, Share float64
 	Reason             string
 }
@@ -181,8 +185,12 @@ func SplitMergeCallsUsed(calls []time.Time, now time.Time) int {
 //     last ScaleUpAfter of known, fresh minutes is hot; so is a shard too new
 //     to have those minutes whose range the profile says carries more than
 //     that (StreamNeed x its share);
+//   - a shard is split only when it is skewed: in every minute of the
+//     window it accepted more than SkewFactor times its width's share of
+//     what the open shards accepted;
 //   - a hot child of a split that kept at least HotKeyShare of its parent
-//     range's load holds one hot key: reported, never split again, and
+//     range's load, when that parent had also kept that much of its own
+//     parent's, holds one hot key: reported, never split again, and
 //     neither is a shard holding a range in HotKeys;
 //   - other hot shards are split at the point that halves their load by the
 //     profile, the midpoint when the profile knows nothing finer, hottest
@@ -225,7 +233,7 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 				low = math.Min(low, m.Utilisation())
 				peak = math.Max(peak, m.Utilisation())
 			}
-			if low <= s.ScaleUpThreshold {
+			if low <= s.ScaleUpThreshold || !skewed(sh, obs.Shards, window) {
 				continue
 			}
 		} else {
@@ -238,8 +246,16 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 		if holdsHotKey(sh.Range, obs.HotKeys) {
 			continue
 		}
+		kept := 0.0
 		if sh.SplitFrom != nil && !predicted {
-			if share, ok := keptShare(sh, obs.Shards, window); ok && share >= s.HotKeyShare {
+			share, ok := keptShare(sh, obs.Shards, window)
+			if ok {
+				kept = share
+			}
+			// One split cannot tell one key from a slice of keys narrower
+			// than half the shard: both leave nearly all the load in one
+			// child. Two splits in a row that each leave it there can.
+			if ok && share >= s.HotKeyShare && sh.ParentKept >= s.HotKeyShare {
 				out = append(out, ShardAction{
 					Kind: ShardHotKey, ShardID: sh.ShardID, Range: sh.Range, Utilisation: peak, Share: share,
 					Reason: fmt.Sprintf("hot partition key: shard %s %s kept %s of its parent's load after a split, at %s of a shard's capacity "+
@@ -260,7 +276,7 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 			where = fmt.Sprintf("at %.6f, where its children's history says the load divides", at)
 		}
 		splits = append(splits, candidate{peak: peak, action: ShardAction{
-			Kind: ShardSplit, ShardID: sh.ShardID, Range: sh.Range, At: at, Utilisation: peak,
+			Kind: ShardSplit, ShardID: sh.ShardID, Range: sh.Range, At: at, Utilisation: peak, Share: kept,
 			Reason: why + "; splitting it " + where,
 		}})
 	}
@@ -394,6 +410,37 @@ func keptShare(sh ShardObservation, shards []ShardObservation, window []ShardMin
 func (m ShardMinute) Demand() float64 {
 	return math.Max(m.IncomingRecords/60/ShardWriteRecordsPerSecond, m.IncomingBytes/60/ShardWriteBytesPerSecond) +
 		m.WriteThrottled/60/ShardWriteRecordsPerSecond
+}
+
+// SkewFactor is how far above its width's share of the stream's accepted
+// records a shard must be, in every minute of its window, for the shard
+// level to split it: below that the load is even and the stream level's.
+const SkewFactor = 1.5
+
+// skewed is true when sh accepted more than SkewFactor times its width's
+// share of what the open shards accepted in each minute of window.
+func skewed(sh ShardObservation, shards []ShardObservation, window []ShardMinute) bool {
+	for _, m := range window {
+		var total, width float64
+		for _, o := range shards {
+			for _, om := range o.Minutes {
+				if om.Known && om.Start.Equal(m.Start) {
+					total += om.Accepted()
+					width += o.Range.Width()
+					break
+				}
+			}
+		}
+		if width <= 0 || m.Accepted() <= SkewFactor*total*sh.Range.Width()/width {
+			return false
+		}
+	}
+	return true
+}
+
+// Accepted is the minute's accepted load against one shard's capacity.
+func (m ShardMinute) Accepted() float64 {
+	return math.Max(m.IncomingRecords/60/ShardWriteRecordsPerSecond, m.IncomingBytes/60/ShardWriteBytesPerSecond)
 }
 
 func holdsHotKey(r KeyRange, hot []KeyRange) bool {

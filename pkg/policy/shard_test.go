@@ -48,7 +48,7 @@ func TestDecideShards(t *testing.T) {
 		return s
 	}
 	child := func(o ShardObservation, parent KeyRange) ShardObservation {
-		o.SplitFrom = &parent
+		o.SplitFrom, o.ParentKept = &parent, 0.95
 		return o
 	}
 	tests := []struct {
@@ -76,6 +76,11 @@ func TestDecideShards(t *testing.T) {
 				shard("a", 0, 0.5, 0.1, now), child(shard("b1", 0.5, 0.75, 1.9, now), KeyRange{0.5, 1}),
 				child(shard("b2", 0.75, 1, 0.1, now), KeyRange{0.5, 1})}, StreamNeed: 2.1},
 			kinds: []ShardActionKind{ShardHotKey}, shard: "b1", reason: "hot partition key"},
+		{name: "one split that left nearly all the load in a child is not enough to tell",
+			obs: ShardsObservation{Shards: []ShardObservation{
+				shard("a", 0, 0.5, 0.1, now), firstChild(child(shard("b1", 0.5, 0.75, 1.9, now), KeyRange{0.5, 1})),
+				child(shard("b2", 0.75, 1, 0.1, now), KeyRange{0.5, 1})}, StreamNeed: 2.1},
+			kinds: []ShardActionKind{ShardSplit}, shard: "b1", at: 0.625},
 		{name: "a shard holding a known hot key is not split again",
 			obs: ShardsObservation{Shards: four(0.4, 1.2, 0.4, 0.4), StreamNeed: 2.4, HotKeys: []KeyRange{{0.3, 0.31}}}},
 		{name: "the daily cap stops splits",
@@ -172,4 +177,9 @@ func throttled(shards []ShardObservation, i int) []ShardObservation {
 	ms := shards[i].Minutes
 	ms[len(ms)-1].WriteThrottled = 1
 	return shards
+}
+
+func firstChild(o ShardObservation) ShardObservation {
+	o.ParentKept = 0
+	return o
 }

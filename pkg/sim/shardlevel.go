@@ -10,11 +10,6 @@ import (
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 
-// skewFactor is how far above the stream's mean a shard's demand must be for
-// its refused writes to count as skew, which the shard level fixes, rather
-// than load, which the stream level fixes.
-const skewFactor = 1.5
-
 // shardLevel is the shard policy's own loop: each cycle, just before the
 // controller's, it reads the per-shard metrics, asks policy.DecideShards and
 // makes the SplitShard and MergeShards calls on the simulated stream,
@@ -32,6 +27,7 @@ type shardLevel struct {
 	hotKeys   []policy.KeyRange
 	calls     []time.Time
 	splitFrom map[string]policy.KeyRange
+	kept      map[string]float64
 	// profiled is the last minute folded into the profile.
 	profiled time.Time
 	need     float64
@@ -50,6 +46,7 @@ func (r *runner) runShardLevel(s policy.Settings) {
 		r: r, settings: policy.DefaultShardSettings(s),
 		cw:        NewShardCloudWatch(r.sc.start, r.sc.Model.MetricDelay, r.clock, int(lookback/time.Minute)+2),
 		splitFrom: map[string]policy.KeyRange{},
+		kept:      map[string]float64{},
 		profiled:  r.sc.start.Add(-time.Minute),
 	}
 	r.shards = sl
@@ -83,29 +80,30 @@ func (p skewAware) Decide(obs policy.Observation) policy.Decision {
 	return p.threshold.Decide(obs)
 }
 
-// skewRefused is the refused writes of the shards of a minute whose demand
-// was skewFactor above the mean of the shards open then.
+// skewRefused is the refused writes of the shards of a minute that accepted
+// more than policy.SkewFactor times their width's share, when one layout
+// covered the minute (no reshard in it).
 func skewRefused(figures []ShardMinute) float64 {
 	var total, width float64
 	for _, f := range figures {
-		total += demand(f)
+		total += accepted(f)
 		width += f.Range.Hi - f.Range.Lo
 	}
-	if total <= 0 || width <= 0 {
+	if total <= 0 || width > 1+1e-9 {
 		return 0
 	}
 	var refused float64
 	for _, f := range figures {
-		// A shard's fair part of the demand is its width's share.
-		if demand(f) > skewFactor*total*(f.Range.Hi-f.Range.Lo)/width {
+		// A shard's fair part of the load is its width's share.
+		if accepted(f) > policy.SkewFactor*total*(f.Range.Hi-f.Range.Lo)/width {
 			refused += f.Refused
 		}
 	}
 	return refused
 }
 
-func demand(f ShardMinute) float64 {
-	return policy.ShardMinute{IncomingRecords: f.Records, IncomingBytes: f.Bytes, WriteThrottled: f.Refused}.Demand()
+func accepted(f ShardMinute) float64 {
+	return policy.ShardMinute{IncomingRecords: f.Records, IncomingBytes: f.Bytes}.Accepted()
 }
 
 // cycle runs one shard-level decision and makes its first call.
@@ -126,6 +124,7 @@ func (sl *shardLevel) cycle() {
 		o := policy.ShardObservation{ShardID: id, Range: ranges[i], Minutes: data[id]}
 		if p, ok := sl.splitFrom[id]; ok {
 			o.SplitFrom = &p
+			o.ParentKept = sl.kept[id]
 		}
 		obs.Shards = append(obs.Shards, o)
 	}
@@ -144,6 +143,7 @@ func (sl *shardLevel) cycle() {
 			sl.calls = append(sl.calls, now)
 			for _, child := range st.pending.ids[idx : idx+2] {
 				sl.splitFrom[ShardID(child)] = r
+				sl.kept[ShardID(child)] = a.Share
 			}
 			if r.Lo <= HotKeyAt && HotKeyAt < r.Hi && sl.r.sc.Model.Keys.HotKeyFraction > 0 {
 				sl.hotSplits++
@@ -160,7 +160,9 @@ func (sl *shardLevel) cycle() {
 }
 
 // updateProfile folds the newest published minute into the profile when
-// its shards cover the key space once (no reshard during the minute).
+// its shards cover the key space once (no reshard during the minute) and
+// none refused writes: a refused attempt is counted again at every retry,
+// so only clean minutes tell where the keys are.
 func (sl *shardLevel) updateProfile() {
 	now := sl.r.clock.Now()
 	t := now.Truncate(time.Minute).Add(-time.Minute - sl.cw.delay.Truncate(time.Minute))
@@ -173,19 +175,23 @@ func (sl *shardLevel) updateProfile() {
 		if !ok {
 			continue
 		}
-		var total, width float64
+		var total, width, refused float64
 		for _, f := range figures {
-			total += demand(f)
+			total += accepted(f)
 			width += f.Range.Hi - f.Range.Lo
+			refused += f.Refused
 		}
 		sl.profiled = t
 		if total <= 0 || width > 1+1e-9 {
 			return
 		}
 		sl.need = total
+		if refused > 0 {
+			return
+		}
 		layout := make([]policy.RangeLoad, len(figures))
 		for i, f := range figures {
-			layout[i] = policy.RangeLoad{Range: f.Range, Share: demand(f) / total}
+			layout[i] = policy.RangeLoad{Range: f.Range, Share: accepted(f) / total}
 		}
 		slices.SortFunc(layout, func(a, b policy.RangeLoad) int { return cmp.Compare(a.Range.Lo, b.Range.Lo) })
 		sl.profile = policy.ObserveLayout(sl.profile, layout)
