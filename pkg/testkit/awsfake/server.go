@@ -159,8 +159,9 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // Handler serves the AWS calls and, under /_awsfake/, the control calls
-// that a fake in another process is driven with: GET stats, POST reset and
-// POST streams (a JSON list of StreamSpec).
+// that a fake in another process is driven with: GET stats, POST reset,
+// POST streams (a JSON list of StreamSpec) and POST limits (a JSON map of
+// operation to Limit, replacing the limits).
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(s.serve)
 }
@@ -174,6 +175,17 @@ func (s *Server) Stats() map[string]OpStats {
 		out[op] = st.OpStats
 	}
 	return out
+}
+
+// SetLimits replaces the rate limits; nil means AWSLimits.
+func (s *Server) SetLimits(limits map[string]Limit) {
+	if limits == nil {
+		limits = AWSLimits
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.Limits = limits
+	s.limiters = map[string]*rate.Limiter{}
 }
 
 // ResetStats forgets the figures, for example between benchmark cycles.
@@ -281,6 +293,13 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(s.Stats())
 	case r.Method == http.MethodPost && r.URL.Path == "/_awsfake/reset":
 		s.ResetStats()
+	case r.Method == http.MethodPost && r.URL.Path == "/_awsfake/limits":
+		var limits map[string]Limit
+		if err := json.NewDecoder(r.Body).Decode(&limits); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.SetLimits(limits)
 	case r.Method == http.MethodPost && r.URL.Path == "/_awsfake/streams":
 		var specs []StreamSpec
 		if err := json.NewDecoder(r.Body).Decode(&specs); err != nil {

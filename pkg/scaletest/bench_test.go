@@ -1,0 +1,89 @@
+package scaletest
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// budget bounds one cycle of the benchmark.
+func budget(tb testing.TB) time.Duration {
+	if s := os.Getenv("SCALETEST_BUDGET"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			tb.Fatalf("SCALETEST_BUDGET: %v", err)
+		}
+		return d
+	}
+	return 10 * time.Minute
+}
+
+// BenchmarkCycle measures the first cycle after start-up (which reads every
+// stream's history) and a steady cycle after it, for 100, 1,000 and 10,000
+// streams, with the controller as it is. An op is one steady cycle; the cold
+// cycle's figures are reported with a cold- prefix.
+func BenchmarkCycle(b *testing.B) { benchmarkCycle(b, false) }
+
+// BenchmarkCycleDesign measures the prototype of the proposed scale change
+// (design_test.go) the same way, except that the cold cycle reads the
+// histories with ListTagsForStream's limit lifted: it stands for the lazy or
+// bulk history reads of the design, which need controller changes. The
+// steady cycles run under every AWS limit, a minute after the cold one on
+// the cache's clock.
+func BenchmarkCycleDesign(b *testing.B) { benchmarkCycle(b, true) }
+
+func benchmarkCycle(b *testing.B, design bool) {
+	name := "current"
+	if design {
+		name = "design"
+	}
+	for _, n := range []int{100, 1000, 10000} {
+		b.Run(fmt.Sprintf("streams=%d", n), func(b *testing.B) {
+			fake := startFake(b)
+			specs := streamSpecs(n)
+			fake.post(b, "streams", specs)
+			w := daemon(fake.URL, specs, jsonLogger(), design)
+			cold := coldThenSteady(b, fake, w, budget(b))
+			report(b, "cold-", cold)
+			b.Logf("%s, streams=%d, cold: %s", name, n, describe(cold))
+			b.ResetTimer()
+			for range b.N {
+				f := measureCycle(b, fake, w.ctrl, budget(b))
+				report(b, "", f)
+				b.Logf("%s, streams=%d, steady: %s", name, n, describe(f))
+			}
+		})
+	}
+}
+
+func report(b *testing.B, prefix string, f cycleFigures) {
+	b.ReportMetric(f.took.Seconds(), prefix+"cycle-s")
+	b.ReportMetric(float64(f.decided), prefix+"decided")
+	b.ReportMetric(float64(f.failed), prefix+"failed")
+	b.ReportMetric(float64(f.peakHeapBytes)/(1<<20), prefix+"peak-heap-MB")
+	b.ReportMetric(float64(f.allocs), prefix+"allocs")
+	b.ReportMetric(float64(f.allocBytes)/(1<<20), prefix+"alloc-MB")
+	for op, n := range f.calls {
+		b.ReportMetric(float64(n), prefix+op+"-calls")
+		b.ReportMetric(float64(f.throttled[op]), prefix+op+"-throttled")
+		b.ReportMetric(float64(f.maxPerSecond[op]), prefix+op+"-max/s")
+	}
+}
+
+func describe(f cycleFigures) string {
+	ops := make([]string, 0, len(f.calls))
+	for op := range f.calls {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	var parts []string
+	for _, op := range ops {
+		parts = append(parts, fmt.Sprintf("%s %d calls (%d throttled, %d other errors, max %d/s)", op, f.calls[op], f.throttled[op], f.errors[op], f.maxPerSecond[op]))
+	}
+	return fmt.Sprintf("%s, %d decided, %d failed, peak heap %.1f MB, %d allocs (%.1f MB); %s",
+		f.took.Round(time.Millisecond), f.decided, f.failed, float64(f.peakHeapBytes)/(1<<20), f.allocs, float64(f.allocBytes)/(1<<20),
+		strings.Join(parts, ", "))
+}

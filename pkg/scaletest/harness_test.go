@@ -1,0 +1,310 @@
+package scaletest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/metrics"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/notify"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/stream"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/awsfake"
+)
+
+// childEnv makes the test binary serve awsfake instead of running tests.
+const childEnv = "SCALETEST_AWSFAKE_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		serveFake()
+		return
+	}
+	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	os.Exit(m.Run())
+}
+
+// serveFake serves awsfake with AWS's rate limits on a free port, writes its
+// URL to stdout and serves until stdin closes.
+func serveFake() {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fake := awsfake.New(awsfake.Options{ReshardDuration: 2 * time.Second})
+	go func() { _ = fake.Serve(l) }()
+	fmt.Printf("URL http://%s\n", l.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+// remoteFake is awsfake in a child process.
+type remoteFake struct {
+	URL  string
+	http *http.Client
+}
+
+// startFake starts awsfake in a child process that ends with the test.
+func startFake(tb testing.TB) *remoteFake {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start awsfake: %v", err)
+	}
+	tb.Cleanup(func() {
+		_ = stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			tb.Errorf("awsfake: %v", err)
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "URL ") {
+		tb.Fatalf("awsfake did not say its URL: %q %v", line, err)
+	}
+	return &remoteFake{URL: strings.TrimSpace(strings.TrimPrefix(line, "URL ")), http: &http.Client{Timeout: time.Minute}}
+}
+
+func (f *remoteFake) post(tb testing.TB, path string, body any) {
+	tb.Helper()
+	data, _ := json.Marshal(body)
+	resp, err := f.http.Post(f.URL+"/_awsfake/"+path, "application/json", bytes.NewReader(data))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("awsfake %s: %s", path, resp.Status)
+	}
+}
+
+func (f *remoteFake) stats(tb testing.TB) map[string]awsfake.OpStats {
+	tb.Helper()
+	resp, err := f.http.Get(f.URL + "/_awsfake/stats")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]awsfake.OpStats
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// streamSpecs are n streams with a fixed mix of loads: most inside the
+// band, 1 % that need more shards, 2 % that need fewer, from a fixed seed.
+func streamSpecs(n int) []awsfake.StreamSpec {
+	rng := rand.New(rand.NewPCG(uint64(n), 1))
+	specs := make([]awsfake.StreamSpec, n)
+	for i := range specs {
+		shards := 1 << rng.IntN(4)
+		u := 0.3 + 0.4*rng.Float64()
+		switch r := rng.Float64(); {
+		case r < 0.01:
+			u = 0.9
+		case r < 0.03:
+			u = 0.05
+		}
+		specs[i] = awsfake.StreamSpec{Name: fmt.Sprintf("stream-%05d", i), Shards: shards,
+			RecordsPerSecond: u * float64(shards) * policy.ShardWriteRecordsPerSecond}
+	}
+	return specs
+}
+
+func settings() policy.Settings {
+	return policy.Settings{
+		MinShards: 1, MaxShards: 64, ScaleUpThreshold: 0.75, ScaleDownThreshold: 0.25,
+		ScaleUpAfter: 2 * time.Minute, ScaleDownAfter: 30 * time.Minute,
+		CooldownUp: 5 * time.Minute, CooldownDown: time.Hour, MaxIteratorAge: 5 * time.Minute,
+	}
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// daemon wires the real adapters, with the SDK's standard retryer as the
+// daemon has it, to the fake, and returns the controller for the streams.
+// With design, the adapters are wrapped in the prototype of the proposed
+// scale change (design_test.go).
+func daemon(url string, specs []awsfake.StreamSpec, log *zap.Logger, design bool) wired {
+	creds := credentials.NewStaticCredentialsProvider("AKIDSCALE", "secret", "")
+	retryer := func() aws.Retryer { return retry.NewStandard() }
+	kc := kinesis.New(kinesis.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(url), Retryer: retryer()})
+	cwc := cloudwatch.New(cloudwatch.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(url),
+		DisableRequestCompression: true, Retryer: retryer()})
+	snsc := sns.New(sns.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(url), Retryer: retryer()})
+	k := stream.New(kc)
+	cs := make([]controller.StreamSpec, len(specs))
+	for i, s := range specs {
+		cs[i] = controller.StreamSpec{Name: s.Name, Settings: settings()}
+	}
+	deps := controller.Deps{
+		Load: metrics.New(cwc), Streams: k, History: k,
+		Notifier: notify.New(snsc, "arn:aws:sns:us-east-1:123456789012:alerts"), Clock: wallClock{},
+	}
+	w := wired{unpaced: new(atomic.Bool)}
+	if design {
+		w.cache = newCachedStreams(k, kc)
+		deps.Load = metrics.New(cwc, metrics.WithRateLimit(40, 1))
+		deps.Streams = w.cache
+		deps.History = coldHistory{paced: k, fast: stream.New(kc, stream.WithRateLimit("ListTagsForStream", 0)), unpaced: w.unpaced}
+	}
+	w.ctrl = controller.New(cs, deps, controller.Options{PollInterval: time.Minute, DedupWindow: time.Hour}, log)
+	return w
+}
+
+// wired is a controller and, for the design, the switches of its prototype.
+type wired struct {
+	ctrl *controller.Controller
+	// unpaced lifts the pacing of history reads (coldHistory).
+	unpaced *atomic.Bool
+	// cache is the prototype's state cache, nil without the design.
+	cache *cachedStreams
+}
+
+// coldThenSteady runs the cold cycle, for the design with history reads
+// unpaced and ListTagsForStream's limit lifted at the fake, then sets the
+// design's cache clock a minute ahead, as the next cycle would see it, so
+// that its share of shard-count refreshes falls due.
+func coldThenSteady(tb testing.TB, fake *remoteFake, w wired, budget time.Duration) cycleFigures {
+	tb.Helper()
+	if w.cache == nil {
+		return measureCycle(tb, fake, w.ctrl, budget)
+	}
+	lifted := map[string]awsfake.Limit{}
+	for op, l := range awsfake.AWSLimits {
+		lifted[op] = l
+	}
+	lifted["ListTagsForStream"] = awsfake.Limit{PerSecond: 1e6, Burst: 1e6}
+	fake.post(tb, "limits", lifted)
+	w.unpaced.Store(true)
+	cold := measureCycle(tb, fake, w.ctrl, budget)
+	w.unpaced.Store(false)
+	fake.post(tb, "limits", awsfake.AWSLimits)
+	w.cache.setNow(func() time.Time { return time.Now().Add(time.Minute) })
+	return cold
+}
+
+// jsonLogger is the daemon's production logger, writing nowhere, so that
+// logging costs what it costs in production.
+func jsonLogger() *zap.Logger {
+	ec := zap.NewProductionEncoderConfig()
+	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(ec), zapcore.AddSync(io.Discard), zapcore.InfoLevel))
+}
+
+// peakHeap samples the heap until stop is called and returns the highest
+// HeapInuse seen.
+func peakHeap() (stop func() uint64) {
+	var mu sync.Mutex
+	var peak uint64
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	sample := func() {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		mu.Lock()
+		peak = max(peak, ms.HeapInuse)
+		mu.Unlock()
+	}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			sample()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-finished
+		sample()
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
+
+// cycleFigures are what one cycle did.
+type cycleFigures struct {
+	took               time.Duration
+	decided, failed    int
+	calls, throttled   map[string]int
+	errors             map[string]int
+	maxPerSecond       map[string]int
+	peakHeapBytes      uint64
+	allocs, allocBytes uint64
+}
+
+// measureCycle runs one cycle within budget and returns its figures; the
+// fake's counts are reset first.
+func measureCycle(tb testing.TB, fake *remoteFake, ctrl *controller.Controller, budget time.Duration) cycleFigures {
+	fake.post(tb, "reset", nil)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	stop := peakHeap()
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	started := time.Now()
+	outs := ctrl.RunCycle(ctx)
+	f := cycleFigures{took: time.Since(started)}
+	cancel()
+	f.peakHeapBytes = stop()
+	runtime.ReadMemStats(&after)
+	f.allocs, f.allocBytes = after.Mallocs-before.Mallocs, after.TotalAlloc-before.TotalAlloc
+	for _, o := range outs {
+		if o.Err == nil {
+			f.decided++
+			continue
+		}
+		if f.failed < 3 {
+			tb.Logf("%s failed: %v", o.Stream, o.Err)
+		}
+		f.failed++
+	}
+	f.calls, f.throttled, f.errors, f.maxPerSecond = map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	for op, st := range fake.stats(tb) {
+		f.calls[op], f.throttled[op], f.errors[op], f.maxPerSecond[op] = st.Calls, st.Throttled, st.Failed, st.MaxPerSecond
+	}
+	return f
+}
