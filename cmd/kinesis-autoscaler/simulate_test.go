@@ -135,6 +135,15 @@ func TestSimulateBadInputExitsTwo(t *testing.T) {
 		{name: "bad flag value", args: []string{"--metric-delay", "soon"}, want: []string{"metric-delay"}},
 		{name: "days out of range", args: []string{"--from-cloudwatch", "orders", "--days", "40"}, want: []string{"--days 40"}},
 		{name: "trace and history", args: []string{"--trace", fixture("small.csv"), "--from-cloudwatch", "orders"}, want: []string{"exclude each other"}},
+		{name: "key skew shape", args: []string{"--key-skew", "hotspot:0.1"}, want: []string{"--key-skew", "hotspot:F:W"}},
+		{name: "key skew kind", args: []string{"--key-skew", "zipf:1.1:0.02"}, want: []string{"--key-skew", "hotspot:F:W"}},
+		{name: "key skew fraction", args: []string{"--key-skew", "hotspot:1.5:0.02"}, want: []string{"--key-skew", "0 < F <= 1"}},
+		{name: "key skew width", args: []string{"--key-skew", "hotspot:0.1:0"}, want: []string{"--key-skew", "0 < W <= 1"}},
+		{name: "key skew number", args: []string{"--key-skew", "hotspot:a:b"}, want: []string{"--key-skew", "numbers"}},
+		{name: "hot key out of range", args: []string{"--hot-key", "1"}, want: []string{"--hot-key 1", "0 to below 1"}},
+		{name: "hot key negative", args: []string{"--hot-key", "-0.1"}, want: []string{"--hot-key -0.1"}},
+		{name: "hot key not a number", args: []string{"--hot-key", "lots"}, want: []string{"hot-key"}},
+		{name: "skew and hot key above all the load", args: []string{"--key-skew", "hotspot:0.8:0.1", "--hot-key", "0.5"}, want: []string{"together at most 1"}},
 		{name: "bad config", args: []string{"--config", "../../testdata/config/bad/unknown-key-defaults.yaml"}, want: []string{"unknown-key-defaults.yaml"}},
 	}
 	for _, tt := range tests {
@@ -179,5 +188,19 @@ func TestSimulateFromCloudWatchHook(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "simulate", "--from-cloudwatch", "orders"); code != 1 || !strings.Contains(stderr, "throttled") {
 		t.Errorf("failing history: exit %d, %s", code, stderr)
+	}
+}
+
+// A hot key is described in the header and reported in an alert line by
+// the shard policy.
+func TestSimulateHotKey(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "simulate", "--policy", "shard", "--peak-shards", "50", "--hot-key", "0.05")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, w := range []string{"partition keys: 0.05 on one hot key", "alert (shard):", "hot partition key: shard shardId-"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("output lacks %q:\n%s", w, stdout)
+		}
 	}
 }
