@@ -26,6 +26,16 @@
 // throttled, once. When a reshard takes effect, the waiting records move to
 // the new shards that own their keys.
 //
+// Partition keys may be skewed (Model.Keys): a fraction of the records on a
+// slice of the key space starting at HotspotStart (many keys of one busy
+// tenant), a fraction on the single point HotKeyAt (one hot key), the rest
+// evenly. A shard then receives the key-space mass it owns, shards are
+// grouped by width and mass, and with even keys every figure is what it was
+// before skew existed. For the shard policy the stream also keeps each
+// shard's accepted, refused and throttled records per minute, which a
+// per-shard CloudWatch view (ShardCloudWatch) shows MetricDelay later, as
+// enhanced shard-level monitoring does.
+//
 // CloudWatch publishes each minute's accepted records and bytes and the
 // records refused (WriteProvisionedThroughputExceeded, which counts every
 // refused attempt) as 1-minute Sums, MetricDelay after the minute ends.

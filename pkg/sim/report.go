@@ -59,8 +59,10 @@ type Result struct {
 	// HotKeyAlerts are the shard-level policy's hot-partition-key reports.
 	HotKeyAlerts []string `json:"hot_key_alerts,omitempty"`
 	// HotKeyShardSplits counts the accepted splits of shards whose range held
-	// the simulated hot key; nil when there is none.
-	HotKeyShardSplits *int `json:"hot_key_shard_splits,omitempty"`
+	// the simulated hot key before its first hot-key alert, and
+	// HotKeyShardSplitsAfterAlert those after; nil when there is none.
+	HotKeyShardSplits           *int `json:"hot_key_shard_splits,omitempty"`
+	HotKeyShardSplitsAfterAlert *int `json:"hot_key_shard_splits_after_alert,omitempty"`
 	// Notes say what a reader should know to read the figures.
 	Notes []string `json:"notes,omitempty"`
 

@@ -448,7 +448,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	res.Notes = sc.Notes()
 	if r.shards != nil {
 		res.HotKeyAlerts = r.shards.reports
-		res.HotKeyShardSplits = r.shards.hotKeySplits()
+		res.HotKeyShardSplits, res.HotKeyShardSplitsAfterAlert = r.shards.hotKeySplits()
 	}
 	if r.notes != nil {
 		res.Notes = append(res.Notes, r.notes()...)

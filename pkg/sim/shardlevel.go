@@ -34,6 +34,8 @@ type shardLevel struct {
 
 	reports   []string
 	hotSplits int
+	// hotSplitsAfter counts those after the first hot-key report.
+	hotSplitsAfter int
 }
 
 // runShardLevel sets up the shard policy: the threshold policy with
@@ -147,6 +149,9 @@ func (sl *shardLevel) cycle() {
 			}
 			if r.Lo <= HotKeyAt && HotKeyAt < r.Hi && sl.r.sc.Model.Keys.HotKeyFraction > 0 {
 				sl.hotSplits++
+				if len(sl.reports) > 0 {
+					sl.hotSplitsAfter++
+				}
 			}
 			return
 		case policy.ShardMerge:
@@ -199,12 +204,12 @@ func (sl *shardLevel) updateProfile() {
 	}
 }
 
-func (sl *shardLevel) hotKeySplits() *int {
+func (sl *shardLevel) hotKeySplits() (before, after *int) {
 	if sl.r.sc.Model.Keys.HotKeyFraction <= 0 {
-		return nil
+		return nil, nil
 	}
-	n := sl.hotSplits
-	return &n
+	b, a := sl.hotSplits-sl.hotSplitsAfter, sl.hotSplitsAfter
+	return &b, &a
 }
 
 // minute returns the per-shard figures of the minute starting at t when
