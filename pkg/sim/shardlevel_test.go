@@ -1,0 +1,73 @@
+package sim
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runSkewed(t *testing.T, tr Trace, keys KeySkew, names ...string) map[string]Result {
+	t.Helper()
+	m := DefaultModel()
+	m.PeakShards = 50
+	m.Keys = keys
+	sc, err := NewScenario(tr, m, DefaultSettings(50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := sc.Compare(context.Background(), names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]Result{}
+	for _, r := range rs {
+		checkAccounting(t, sc, r)
+		out[r.Policy] = r
+	}
+	return out
+}
+
+// The shard-level targets on every shared trace at a peak of 50 shards:
+//   - with a hotspot (10 % of the load on 2 % of the key space) the shard
+//     policy uses no more shard-hours than default, and of what the skew
+//     adds to default's lost and throttled records (over default with even
+//     keys) it keeps at most a quarter;
+//   - with one hot key of 5 % it reports the key and never splits the
+//     shard holding it after the report.
+func TestShardLevelOnSharedTraces(t *testing.T) {
+	for _, path := range sharedTraces(t) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			if testing.Short() && !strings.Contains(path, "epa") {
+				t.Skip("-short: only the 12-hour trace")
+			}
+			tr := readTraceFile(t, path)
+			even := runSkewed(t, tr, KeySkew{}, PolicyDefault)[PolicyDefault]
+			skew := runSkewed(t, tr, KeySkew{HotspotFraction: 0.1, HotspotWidth: 0.02}, PolicyDefault, PolicyShard)
+			d, s := skew[PolicyDefault], skew[PolicyShard]
+			if s.ShardHours > d.ShardHours {
+				t.Errorf("shard used %.1f shard-hours, default %.1f", s.ShardHours, d.ShardHours)
+			}
+			for _, f := range []struct {
+				name              string
+				even, dflt, shard int64
+			}{
+				{name: "lost", even: even.LostRecords, dflt: d.LostRecords, shard: s.LostRecords},
+				{name: "throttled", even: even.ThrottledRecords, dflt: d.ThrottledRecords, shard: s.ThrottledRecords},
+			} {
+				if 4*(f.shard-f.even) > f.dflt-f.even {
+					t.Errorf("%s: shard %d, default %d, default with even keys %d: over a quarter of what the skew adds",
+						f.name, f.shard, f.dflt, f.even)
+				}
+			}
+			if days := max(float64(s.Minutes)/1440, 1); float64(s.SplitMergeCalls) > 48*days {
+				t.Errorf("shard made %d split/merge calls in %.1f days", s.SplitMergeCalls, days)
+			}
+
+			hot := runSkewed(t, tr, KeySkew{HotKeyFraction: 0.05}, PolicyShard)[PolicyShard]
+			if len(hot.HotKeyAlerts) == 0 || hot.HotKeyShardSplitsAfterAlert == nil || *hot.HotKeyShardSplitsAfterAlert != 0 {
+				t.Errorf("hot key: alerts %q, splits after the alert %v", hot.HotKeyAlerts, hot.HotKeyShardSplitsAfterAlert)
+			}
+		})
+	}
+}
