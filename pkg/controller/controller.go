@@ -386,7 +386,7 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	o.Minutes = st.withShards(minutes)
 	obs := policy.Observation{
 		Stream: spec.Name, Now: now, OpenShards: state.OpenShards, Status: state.Status, Mode: state.Mode,
-		Minutes: o.Minutes, History: st.history,
+		Minutes: o.Minutes, History: st.history, ConsumersSeen: st.consumersSeen(o.Minutes, now),
 	}
 	d := spec.Policy.Decide(obs)
 	o.Decision = d

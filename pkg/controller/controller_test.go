@@ -319,3 +319,20 @@ func countKind(ks []policy.AlertKind, k policy.AlertKind) int {
 	}
 	return n
 }
+
+// A stream whose consumers were seen reading is not scaled down while its
+// GetRecords.Bytes goes missing: unknown read load is not none.
+func TestMissingReadsOfAKnownReaderBlockScaleDown(t *testing.T) {
+	r := newRig(t, Options{}, map[string]int{"clicks": 8}, map[string]float64{"clicks": 0.5})
+	r.load.reads = true
+	r.cycles(1)
+	r.load.reads = false
+	r.load.util["clicks"] = 0.1
+	r.cycles(40)
+	if len(r.streams.updates) != 0 {
+		t.Fatalf("scaled down with the reader's metrics missing: %v", r.streams.updates)
+	}
+	if out := r.c.RunCycle(context.Background()); !strings.Contains(out[0].Decision.Reason, "no read metrics") {
+		t.Fatalf("reason = %q", out[0].Decision.Reason)
+	}
+}

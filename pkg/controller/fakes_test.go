@@ -24,6 +24,8 @@ type fakeLoad struct {
 	err       error
 	calls     int
 	delay     time.Duration
+	// reads makes every known minute carry consumer reads.
+	reads bool
 }
 
 func (f *fakeLoad) ReadLoad(_ context.Context, streams []string, start, end time.Time) (map[string][]policy.Minute, error) {
@@ -42,6 +44,9 @@ func (f *fakeLoad) ReadLoad(_ context.Context, streams []string, start, end time
 				m.IncomingBytes = m.IncomingRecords * 100
 				if f.throttled[s] {
 					m.WriteThrottled = 100
+				}
+				if f.reads {
+					m.ReadBytes, m.HasReadBytes = m.IncomingBytes, true
 				}
 			}
 			ms = append(ms, m)

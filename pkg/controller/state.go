@@ -21,7 +21,9 @@ type streamState struct {
 	onDemandLogged bool
 	// quotaRefusedAt is when AWS last refused UpdateShardCount as over quota.
 	quotaRefusedAt time.Time
-	alerts         episodes
+	// readsSeen is the newest minute with consumer reads (GetRecords.Bytes).
+	readsSeen time.Time
+	alerts    episodes
 }
 
 type shardSpan struct {
@@ -119,4 +121,20 @@ func (e *episodes) start(kind policy.AlertKind, now time.Time, window time.Durat
 // end closes the episode of kind: its next occurrence alerts again.
 func (e *episodes) end(kind policy.AlertKind) {
 	delete(*e, kind)
+}
+
+// ConsumersMemory is how long a stream whose consumers were seen reading is
+// expected to keep showing GetRecords.Bytes: while it does not, its read
+// load is unknown, not none.
+const ConsumersMemory = 24 * time.Hour
+
+// consumersSeen notes the newest minute with reads and reports whether the
+// stream's consumers read within ConsumersMemory of now.
+func (s *streamState) consumersSeen(ms []policy.Minute, now time.Time) bool {
+	for _, m := range ms {
+		if m.HasReadBytes && m.Start.After(s.readsSeen) {
+			s.readsSeen = m.Start
+		}
+	}
+	return !s.readsSeen.IsZero() && now.Sub(s.readsSeen) < ConsumersMemory
 }

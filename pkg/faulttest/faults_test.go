@@ -159,7 +159,7 @@ var scenarios = []scenario{
 			}
 			return true
 		})},
-	{name: "CloudWatch: reader's GetRecords.Bytes missing", dataFault: true, affects: []string{"reader"}, alerts: map[string]int{}, bug: "B4",
+	{name: "CloudWatch: reader's GetRecords.Bytes missing", dataFault: true, affects: []string{"reader"}, alerts: map[string]int{},
 		inject: rewriteRole("GetRecords.Bytes missing", "reader", func(s *faultproxy.Series) bool {
 			if s.Metric == "GetRecords.Bytes" {
 				s.Points = nil
