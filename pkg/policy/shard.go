@@ -120,18 +120,24 @@ type ShardSettings struct {
 	// per account, and a stream takes one change at a time).
 	MaxCallsPerDay, MaxCallsPerCycle int
 	// HotKeyShare is the share of its parent's load above which a child of a
-	// split is taken to hold one hot key.
-	HotKeyShare float64
+	// split is taken to hold one hot key, when its parent had kept at least
+	// HotKeyParentShare of its own parent's.
+	HotKeyShare, HotKeyParentShare float64
 }
 
 // DefaultShardSettings are the shard-level settings that go with the
 // stream-level settings s: the same thresholds and durations, at most 48
-// split/merge calls a day and 1 a cycle, hot key at 90 %.
+// split/merge calls a day and 1 a cycle, hot key at 90 % after 80 %.
+//
+// Why two splits: a child that keeps 85 % of a 2 %-wide shard's load may
+// hold one key of 5 % or a 2 %-wide slice of many keys, and one split cannot
+// tell them apart. Split again, the key's child keeps over 90 %, while a
+// slice as wide as the shard divides (at most about 87 %).
 func DefaultShardSettings(s Settings) ShardSettings {
 	return ShardSettings{
 		ScaleUpThreshold: s.ScaleUpThreshold, ScaleDownThreshold: s.ScaleDownThreshold,
 		ScaleUpAfter: s.ScaleUpAfter, ScaleDownAfter: s.ScaleDownAfter,
-		MaxCallsPerDay: 48, MaxCallsPerCycle: 1, HotKeyShare: 0.9,
+		MaxCallsPerDay: 48, MaxCallsPerCycle: 1, HotKeyShare: 0.9, HotKeyParentShare: 0.8,
 	}
 }
 
@@ -189,8 +195,8 @@ func SplitMergeCallsUsed(calls []time.Time, now time.Time) int {
 //     window it accepted more than SkewFactor times its width's share of
 //     what the open shards accepted;
 //   - a hot child of a split that kept at least HotKeyShare of its parent
-//     range's load, when that parent had also kept that much of its own
-//     parent's, holds one hot key: reported, never split again, and
+//     range's load, when that parent had also kept HotKeyParentShare of its
+//     own parent's, holds one hot key: reported, never split again, and
 //     neither is a shard holding a range in HotKeys;
 //   - other hot shards are split at the point that halves their load by the
 //     profile, the midpoint when the profile knows nothing finer, hottest
@@ -255,7 +261,7 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 			// One split cannot tell one key from a slice of keys narrower
 			// than half the shard: both leave nearly all the load in one
 			// child. Two splits in a row that each leave it there can.
-			if ok && share >= s.HotKeyShare && sh.ParentKept >= s.HotKeyShare {
+			if ok && share >= s.HotKeyShare && sh.ParentKept >= s.HotKeyParentShare {
 				out = append(out, ShardAction{
 					Kind: ShardHotKey, ShardID: sh.ShardID, Range: sh.Range, Utilisation: peak, Share: share,
 					Reason: fmt.Sprintf("hot partition key: shard %s %s kept %s of its parent's load after a split, at %s of a shard's capacity "+
