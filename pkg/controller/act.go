@@ -63,16 +63,7 @@ func (c *Controller) act(ctx context.Context, st *streamState, d policy.Decision
 	}
 	err := c.deps.Streams.UpdateShardCount(ctx, d.Stream, d.Target)
 	if err == nil {
-		st.alerts.end(policy.AlertScaleFailed)
-		st.pending = &policy.Action{At: now, From: d.Current, To: d.Target, Direction: d.Direction}
-		kind := policy.AlertScaledUp
-		if d.Direction == policy.DirectionDown {
-			kind = policy.AlertScaledDown
-		}
-		log.Info("reshard requested", zap.Int("from", d.Current), zap.Int("to", d.Target))
-		c.send(ctx, policy.Alert{Kind: kind, Stream: d.Stream, At: now, Decision: d,
-			Next: fmt.Sprintf("the stream is UPDATING until AWS finishes the reshard (usually minutes); %d UpdateShardCount calls are left in the rolling 24 h", max(d.CallsLeft-1, 0))})
-		return ResultRequested, nil
+		return c.requested(ctx, st, d, now, log), nil
 	}
 	err = fmt.Errorf("update shard count of %q to %d: %w", d.Stream, d.Target, err)
 	log.Warn("reshard failed", zap.Error(err))
@@ -94,11 +85,35 @@ func (c *Controller) act(ctx context.Context, st *streamState, d policy.Decision
 		return ResultQuotaExceeded, err
 	case errors.Is(err, policy.ErrInvalidTarget), errors.Is(err, policy.ErrStreamNotFound):
 		c.takeBack(ctx, st, d.Stream, before, log)
+	default:
+		// An ambiguous failure (a 5xx, a dropped connection, a truncated
+		// answer) may have reached AWS: the call stays counted, and a stream
+		// now UPDATING says it took effect.
+		if s, derr := c.deps.Streams.Describe(ctx, d.Stream); derr == nil && s.Status == policy.StatusUpdating {
+			log.Info("reshard requested: the call's answer was lost but the stream is UPDATING", zap.Error(err))
+			return c.requested(ctx, st, d, now, log), nil
+		}
 	}
-	// An ambiguous failure may have reached AWS: the call stays counted.
-	c.send(ctx, policy.Alert{Kind: policy.AlertScaleFailed, Stream: d.Stream, At: now, Decision: d, Err: err.Error(),
-		Next: "the shard count is unchanged as far as the daemon knows; the next cycle decides again"})
+	// A failure that persists alerts once per episode, not every attempt.
+	if st.alerts.start(policy.AlertScaleFailed, now, c.opts.DedupWindow) {
+		c.send(ctx, policy.Alert{Kind: policy.AlertScaleFailed, Stream: d.Stream, At: now, Decision: d, Err: err.Error(),
+			Next: "the shard count is unchanged as far as the daemon knows; the call stays counted against the quota; the next cycle decides again"})
+	}
 	return ResultFailed, err
+}
+
+// requested notes an accepted UpdateShardCount call and alerts.
+func (c *Controller) requested(ctx context.Context, st *streamState, d policy.Decision, now time.Time, log *zap.Logger) Result {
+	st.alerts.end(policy.AlertScaleFailed)
+	st.pending = &policy.Action{At: now, From: d.Current, To: d.Target, Direction: d.Direction}
+	kind := policy.AlertScaledUp
+	if d.Direction == policy.DirectionDown {
+		kind = policy.AlertScaledDown
+	}
+	log.Info("reshard requested", zap.Int("from", d.Current), zap.Int("to", d.Target))
+	c.send(ctx, policy.Alert{Kind: kind, Stream: d.Stream, At: now, Decision: d,
+		Next: fmt.Sprintf("the stream is UPDATING until AWS finishes the reshard (usually minutes); %d UpdateShardCount calls are left in the rolling 24 h", max(d.CallsLeft-1, 0))})
+	return ResultRequested
 }
 
 // takeBack restores the history from before a refused call, in memory and,

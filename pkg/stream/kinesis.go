@@ -191,10 +191,13 @@ func (k *Kinesis) Describe(ctx context.Context, name string) (policy.StreamState
 // policy.ErrStreamNotFound and InvalidArgumentException
 // policy.ErrInvalidTarget.
 //
-// The call is not retried on LimitExceededException, which the SDK otherwise
-// retries as throttling: for UpdateShardCount it means the stream's rolling
-// quota or the account's shard limit is spent, and a retry only spends time.
-// Server errors and real throttling are still retried.
+// The call is made once, never retried by the SDK: it is not idempotent. A
+// retry after a 5xx or a dropped connection that AWS had in fact accepted
+// would be answered ResourceInUseException and hide the reshard from the
+// quota count, and LimitExceededException, which the SDK would retry as
+// throttling, means here that the stream's rolling quota or the account's
+// shard limit is spent. The controller resolves an ambiguous failure by
+// describing the stream, and its next cycle decides again.
 func (k *Kinesis) UpdateShardCount(ctx context.Context, name string, target int) error {
 	if target < 1 || target > 1<<31-1 {
 		return fmt.Errorf("%w: %d shards", policy.ErrInvalidTarget, target)
@@ -203,7 +206,7 @@ func (k *Kinesis) UpdateShardCount(ctx context.Context, name string, target int)
 		StreamName:       aws.String(name),
 		TargetShardCount: aws.Int32(int32(target)),
 		ScalingType:      types.ScalingTypeUniformScaling,
-	}, withoutRetryOn(codeLimitExceeded))
+	}, func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
 	if err != nil {
 		return classify(err, true)
 	}

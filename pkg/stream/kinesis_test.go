@@ -160,26 +160,13 @@ func TestUpdateShardCountRefusesNonsense(t *testing.T) {
 	}
 }
 
-func TestUpdateShardCountOptionKeepsOtherRetries(t *testing.T) {
+func TestUpdateShardCountAsksForOneAttempt(t *testing.T) {
 	fake := &fakeKinesis{}
 	if err := New(fake).UpdateShardCount(context.Background(), "clicks", 2); err != nil {
 		t.Fatal(err)
 	}
-	r := fake.update.options[0].Retryer
-	tests := []struct {
-		err  error
-		want bool
-	}{
-		{err: &types.LimitExceededException{}, want: false},
-		{err: &smithy.GenericAPIError{Code: "LimitExceededException"}, want: false},
-		{err: &smithy.GenericAPIError{Code: "ThrottlingException"}, want: true},
-		{err: &smithy.GenericAPIError{Code: "ProvisionedThroughputExceededException"}, want: true},
-		{err: &types.ResourceInUseException{}, want: false},
-	}
-	for _, tt := range tests {
-		if got := r.IsErrorRetryable(tt.err); got != tt.want {
-			t.Errorf("IsErrorRetryable(%v) = %v, want %v", tt.err, got, tt.want)
-		}
+	if got := fake.update.options[0].RetryMaxAttempts; got != 1 {
+		t.Errorf("RetryMaxAttempts = %d, want 1", got)
 	}
 }
 
@@ -214,7 +201,8 @@ func errorServer(t *testing.T, status int, code string, optFns ...func(*kinesis.
 	return client, counts
 }
 
-func TestUpdateShardCountRetriesOverHTTP(t *testing.T) {
+// UpdateShardCount is made once whatever the answer: it is not idempotent.
+func TestUpdateShardCountIsNotRetriedOverHTTP(t *testing.T) {
 	tests := []struct {
 		name     string
 		status   int
@@ -224,8 +212,8 @@ func TestUpdateShardCountRetriesOverHTTP(t *testing.T) {
 	}{
 		{name: "spent quota is final", status: 400, code: "LimitExceededException", want: 1, sentinel: policy.ErrQuotaExceeded},
 		{name: "busy is final", status: 400, code: "ResourceInUseException", want: 1, sentinel: policy.ErrStreamBusy},
-		{name: "server error is retried", status: 500, code: "InternalFailure", want: 3},
-		{name: "throttling is retried", status: 400, code: "ThrottlingException", want: 3},
+		{name: "server error is final: it may have been applied", status: 500, code: "InternalFailure", want: 1},
+		{name: "throttling is final: the next cycle decides again", status: 400, code: "ThrottlingException", want: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,13 +236,13 @@ func TestUpdateShardCountRetriesOverHTTP(t *testing.T) {
 	}
 }
 
-func TestUpdateShardCountWrapsAWrappedRetryer(t *testing.T) {
-	// RetryMaxAttempts makes the client wrap its retryer once more.
+func TestUpdateShardCountOverridesTheClientsAttempts(t *testing.T) {
+	// A client set to retry five times still makes the call once.
 	five := func(o *kinesis.Options) { o.RetryMaxAttempts = 5 }
 	client, counts := errorServer(t, 500, "InternalFailure", five)
 	_ = New(client).UpdateShardCount(context.Background(), "clicks", 4)
-	if got := counts["Kinesis_20131202.UpdateShardCount"].Load(); got != 5 {
-		t.Errorf("500: %d requests, want 5", got)
+	if got := counts["Kinesis_20131202.UpdateShardCount"].Load(); got != 1 {
+		t.Errorf("500: %d requests, want 1", got)
 	}
 	client, counts = errorServer(t, 400, "LimitExceededException", five)
 	_ = New(client).UpdateShardCount(context.Background(), "clicks", 4)
