@@ -319,7 +319,9 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 	var loads map[string][]policy.Minute
 	if len(names) > 0 {
 		end := now.Truncate(time.Minute)
-		loads, report.LoadErr = c.deps.Load.ReadLoad(ctx, names, end.Add(-lookback), end)
+		callCtx, cancel := c.callContext(ctx, 2)
+		loads, report.LoadErr = c.deps.Load.ReadLoad(callCtx, names, end.Add(-lookback), end)
+		cancel()
 	}
 	if err := report.LoadErr; err != nil {
 		c.log.Warn("read stream metrics", zap.Error(err), zap.Int("streams", len(names)))
@@ -354,6 +356,16 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 	return out
 }
 
+// minCallTimeout is the least time one AWS call of a cycle is given.
+const minCallTimeout = 250 * time.Millisecond
+
+// callContext bounds one AWS call of a cycle to a share of the poll
+// interval: the SDK's HTTP client has no overall timeout, and a call that
+// never answers must not stall the loop and every other stream.
+func (c *Controller) callContext(ctx context.Context, share time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, max(c.opts.PollInterval/share, minCallTimeout))
+}
+
 // cycleStream observes, decides and, when leading, acts for one stream.
 func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes []policy.Minute, now time.Time, leading bool) Outcome {
 	st := c.state[spec.Name]
@@ -361,7 +373,9 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	log := c.log.With(zap.String("stream", spec.Name))
 
 	if !st.loaded {
-		h, err := c.deps.History.LoadHistory(ctx, spec.Name)
+		callCtx, cancel := c.callContext(ctx, 4)
+		h, err := c.deps.History.LoadHistory(callCtx, spec.Name)
+		cancel()
 		if err != nil {
 			o.Err = fmt.Errorf("load scaling history of %q: %w", spec.Name, err)
 			c.awsError(ctx, st, spec.Name, now, o.Err, leading, log)
@@ -371,7 +385,9 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		st.seed(h, now, spec.Settings.Lookback())
 	}
 	o.History = st.history
-	state, err := c.deps.Streams.Describe(ctx, spec.Name)
+	callCtx, cancel := c.callContext(ctx, 4)
+	state, err := c.deps.Streams.Describe(callCtx, spec.Name)
+	cancel()
 	if err != nil {
 		o.Err = fmt.Errorf("describe stream %q: %w", spec.Name, err)
 		c.awsError(ctx, st, spec.Name, now, o.Err, leading, log)

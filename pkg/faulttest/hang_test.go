@@ -3,7 +3,6 @@ package faulttest
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -62,23 +61,10 @@ func TestHungCallStallsNoOtherStream(t *testing.T) {
 				}
 				<-done
 			}
-			knownBug(t, "B5", problems)
+			if len(problems) > 0 {
+				t.Errorf("%d problems:\n  %s", len(problems), strings.Join(problems, "\n  "))
+			}
 		})
-	}
-}
-
-// knownBug fails the test on problems unless the bug is known and
-// FAULTTEST_STRICT is unset, in which case it skips with them; a known bug
-// that no longer shows fails the test so that the mark is removed.
-func knownBug(t *testing.T, bug string, problems []string) {
-	t.Helper()
-	switch {
-	case len(problems) == 0:
-		t.Errorf("marked with known bug %s but passes: remove the mark", bug)
-	case os.Getenv("FAULTTEST_STRICT") == "":
-		t.Skipf("known bug %s (FAULTTEST_STRICT=1 fails on it):\n  %s", bug, strings.Join(problems, "\n  "))
-	default:
-		t.Errorf("%d problems:\n  %s", len(problems), strings.Join(problems, "\n  "))
 	}
 }
 
