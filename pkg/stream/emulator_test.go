@@ -19,7 +19,7 @@ import (
 
 // These tests run the real SDK client against kinesis-mock, one per test
 // binary. A reshard lasts long enough to be refused while UPDATING.
-var kinesisMock = emulator.SharedKinesis(emulator.KinesisOptions{UpdateShardCountDuration: time.Second})
+var kinesisMock = emulator.SharedKinesis(emulator.KinesisOptions{UpdateShardCountDuration: 3 * time.Second})
 
 func TestMain(m *testing.M) {
 	code := m.Run()
