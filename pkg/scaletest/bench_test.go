@@ -64,6 +64,8 @@ func report(b *testing.B, prefix string, f cycleFigures) {
 	b.ReportMetric(float64(f.decided), prefix+"decided")
 	b.ReportMetric(float64(f.failed), prefix+"failed")
 	b.ReportMetric(float64(f.peakHeapBytes)/(1<<20), prefix+"peak-heap-MB")
+	b.ReportMetric(float64(f.liveHeapBytes)/(1<<20), prefix+"live-heap-MB")
+	b.ReportMetric(float64(f.peakRSSBytes)/(1<<20), prefix+"peak-RSS-MB")
 	b.ReportMetric(float64(f.allocs), prefix+"allocs")
 	b.ReportMetric(float64(f.allocBytes)/(1<<20), prefix+"alloc-MB")
 	for op, n := range f.calls {
@@ -83,7 +85,8 @@ func describe(f cycleFigures) string {
 	for _, op := range ops {
 		parts = append(parts, fmt.Sprintf("%s %d calls (%d throttled, %d other errors, max %d/s)", op, f.calls[op], f.throttled[op], f.errors[op], f.maxPerSecond[op]))
 	}
-	return fmt.Sprintf("%s, %d decided, %d failed, peak heap %.1f MB, %d allocs (%.1f MB); %s",
-		f.took.Round(time.Millisecond), f.decided, f.failed, float64(f.peakHeapBytes)/(1<<20), f.allocs, float64(f.allocBytes)/(1<<20),
+	return fmt.Sprintf("%s, %d decided, %d failed, peak heap %.1f MB, live heap after GC %.1f MB, peak RSS %.1f MB, %d allocs (%.1f MB); %s",
+		f.took.Round(time.Millisecond), f.decided, f.failed, float64(f.peakHeapBytes)/(1<<20), float64(f.liveHeapBytes)/(1<<20),
+		float64(f.peakRSSBytes)/(1<<20), f.allocs, float64(f.allocBytes)/(1<<20),
 		strings.Join(parts, ", "))
 }

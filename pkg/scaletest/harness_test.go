@@ -265,14 +265,36 @@ func peakHeap() (stop func() uint64) {
 	}
 }
 
+// peakRSS is the process's peak resident set size from /proc/self/status,
+// 0 where there is none.
+func peakRSS() uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb uint64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
 // cycleFigures are what one cycle did.
 type cycleFigures struct {
-	took               time.Duration
-	decided, failed    int
-	calls, throttled   map[string]int
-	errors             map[string]int
-	maxPerSecond       map[string]int
-	peakHeapBytes      uint64
+	took             time.Duration
+	decided, failed  int
+	calls, throttled map[string]int
+	errors           map[string]int
+	maxPerSecond     map[string]int
+	peakHeapBytes    uint64
+	// liveHeapBytes is the heap still in use after the cycle and a GC: what
+	// the daemon keeps between cycles.
+	liveHeapBytes uint64
+	// peakRSSBytes is the process's peak resident memory so far (VmHWM).
+	peakRSSBytes       uint64
 	allocs, allocBytes uint64
 }
 
@@ -292,6 +314,10 @@ func measureCycle(tb testing.TB, fake *remoteFake, ctrl *controller.Controller, 
 	f.peakHeapBytes = stop()
 	runtime.ReadMemStats(&after)
 	f.allocs, f.allocBytes = after.Mallocs-before.Mallocs, after.TotalAlloc-before.TotalAlloc
+	runtime.GC()
+	var live runtime.MemStats
+	runtime.ReadMemStats(&live)
+	f.liveHeapBytes, f.peakRSSBytes = live.HeapAlloc, peakRSS()
 	for _, o := range outs {
 		if o.Err == nil {
 			f.decided++
