@@ -312,8 +312,8 @@ func writeHeader(w io.Writer, sc *sim.Scenario, origin string) {
 		fmt.Fprintf(w, "as recorded, the busiest minute needs %d shards", sc.Peak())
 	}
 	fmt.Fprintf(w, "; records of %s bytes where the trace gives none\n", sim.Group(float64(m.RecordBytes), 0))
-	fmt.Fprintf(w, "model: 1 s steps; a shard takes 1,000 records/s and 1 MiB/s; the producer retries a refused record for %s, then it is lost;\n", short(m.ProducerTTL))
-	fmt.Fprintf(w, "  CloudWatch shows a minute %s after it ends; a reshard takes effect %s after the call;\n", short(m.MetricDelay), short(m.ReshardTime))
+	fmt.Fprintf(w, "model: 1 s steps; a shard takes 1,000 records/s and 1 MiB/s; the producer retries a refused record for %s, then it is lost;\n", sim.ShortDuration(m.ProducerTTL))
+	fmt.Fprintf(w, "  CloudWatch shows a minute %s after it ends; a reshard takes effect %s after the call;\n", sim.ShortDuration(m.MetricDelay), sim.ShortDuration(m.ReshardTime))
 	fmt.Fprintf(w, "  UpdateShardCount: at most x2 or /2 per call, %d calls per rolling 24 h, none while UPDATING\n", policy.MaxUpdateCalls)
 	if k := m.Keys; !k.Even() {
 		fmt.Fprintf(w, "  partition keys: ")
@@ -327,8 +327,8 @@ func writeHeader(w io.Writer, sc *sim.Scenario, origin string) {
 		fmt.Fprintf(w, "the rest evenly\n")
 	}
 	fmt.Fprintf(w, "default policy (%s):\n  shards %d..%d, up above %.0f%% for %s, down below %.0f%% for %s, cooldowns %s up and %s down\n",
-		origin, s.MinShards, s.MaxShards, s.ScaleUpThreshold*100, short(s.ScaleUpAfter), s.ScaleDownThreshold*100, short(s.ScaleDownAfter),
-		short(s.CooldownUp), short(s.CooldownDown))
+		origin, s.MinShards, s.MaxShards, s.ScaleUpThreshold*100, sim.ShortDuration(s.ScaleUpAfter), s.ScaleDownThreshold*100, sim.ShortDuration(s.ScaleDownAfter),
+		sim.ShortDuration(s.CooldownUp), sim.ShortDuration(s.CooldownDown))
 	h := sc.Hindsight()
 	fmt.Fprintf(w, "references: oracle %s shard-hours (least shards every minute, no delay, no AWS limits);\n", sim.Group(sc.Oracle(), 1))
 	if h.Exact {
@@ -353,19 +353,7 @@ units at list price; vs on-demand: against the same traffic in on-demand mode.
 default: this daemon's threshold policy, run by its own controller; shard: default plus shard-level splits and
 merges on per-shard metrics; ksu: AWS's Java Kinesis Scaling Utility
 with its sample configuration; alarm: AWS's CloudWatch-alarm and Lambda sample; fixed: the peak need, constant.
-`, short(sc.Model.ProducerTTL))
-}
-
-// short formats a duration without zero units: 3m, 1h30m, 30s.
-func short(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+`, sim.ShortDuration(sc.Model.ProducerTTL))
 }
 
 // perPolicy names a policy's timeline file: NAME-POLICY.EXT.

@@ -262,7 +262,7 @@ func (sc *Scenario) Run(ctx context.Context, name string) (Result, error) {
 			}
 			return []string{fmt.Sprintf("ksu found no CloudWatch datapoint in its %d-minute window at %d of %d checks (metric delay %s); "+
 				"the utility counts missing samples as low, so those checks could only scale down",
-				max(k.Config.UpAfterMins, k.Config.DownAfterMins), k.BlindChecks, k.Checks, shortDuration(sc.Model.MetricDelay))}
+				max(k.Config.UpAfterMins, k.Config.DownAfterMins), k.BlindChecks, k.Checks, ShortDuration(sc.Model.MetricDelay))}
 		}
 	case PolicyAlarm:
 		initial := sc.initialShards(0.5)
@@ -463,8 +463,8 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
-// shortDuration formats d without zero units: 3m, 1h30m, 30s.
-func shortDuration(d time.Duration) string {
+// ShortDuration formats d without zero units: 3m, 1h30m, 30s.
+func ShortDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")
