@@ -23,16 +23,9 @@ test: emulators
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 	$(MAKE) --no-print-directory fuzz
 
-# Runs every fuzz target that `go test -list` finds for FUZZTIME. An input that
-# fails is written to the package's testdata/fuzz/<target>/ and from then on
-# runs as a seed in every `go test`.
+# Runs every fuzz target that `go test -list` finds for FUZZTIME; see .ci/fuzz.
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
-		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-			echo "fuzz $$pkg $$target for $(FUZZTIME)"; \
-			$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$pkg; \
-		done; \
-	done
+	GO=$(GO) .ci/fuzz $(FUZZTIME)
 
 vet:
 	$(GO) vet ./...
