@@ -51,6 +51,9 @@ type scenario struct {
 	// Any other kind may be sent at most once per stream: a persistent
 	// fault is one alert, not one per cycle. Nil skips the alert checks.
 	alerts map[string]int
+	// faultCycles, when set, is how long the fault lasts instead of the
+	// plan's fault phase; the scenario runs long enough to converge after.
+	faultCycles int
 	// restartEvery restarts the daemon at faultFrom and then every so many
 	// cycles of the fault phase; 0 never.
 	restartEvery int
@@ -121,6 +124,11 @@ var scenarios = []scenario{
 		affects: []string{"hot"}, alerts: map[string]int{}},
 	{name: "UpdateShardCount 500", inject: onKinesis("UpdateShardCount", "hot", faultproxy.ServerError()),
 		affects: []string{"hot"}, alerts: map[string]int{"scale_failed/hot": 1}},
+	// Two hours of ambiguous failures: each attempt stays counted against
+	// the quota although the stream never changed, so that when the fault
+	// clears the daemon believes the quota spent for a day.
+	{name: "UpdateShardCount 500 for two hours", inject: onKinesis("UpdateShardCount", "hot", faultproxy.ServerError()),
+		faultCycles: 120, affects: []string{"hot"}, alerts: map[string]int{"scale_failed/hot": 1}, bug: "B7"},
 	{name: "UpdateShardCount connection dropped after it took effect", inject: dropFirstAttempt,
 		affects: []string{"hot"}, alerts: map[string]int{}},
 	{name: "UpdateShardCount truncated answer after it took effect", inject: onKinesis("UpdateShardCount", "hot", faultproxy.Truncate()),
@@ -352,6 +360,10 @@ func indexOf(name string) int {
 func runScenario(t *testing.T, sc scenario, p plan) (result, []string) {
 	w := newWorld(t, p.backend, sc.roles)
 	faultFrom, faultTo, cycles := p.faultFrom, p.faultTo, p.cycles
+	if sc.faultCycles > 0 {
+		faultTo = faultFrom + sc.faultCycles
+		cycles = max(cycles, faultTo+p.cycles-p.faultTo)
+	}
 	affected := func(s *simStream) bool { return len(sc.affects) == 0 || slices.Contains(sc.affects, s.role) }
 	var problems []string
 	for w.cycle < cycles {
