@@ -51,7 +51,10 @@ func (c *Controller) act(ctx context.Context, st *streamState, d policy.Decision
 			}
 			return ResultNotRecorded, err
 		}
-		log.Warn("save scaling history before reshard; scaling up all the same", zap.Error(err))
+		log.Warn("save scaling history before reshard; scaling up all the same, and saving it again next cycle", zap.Error(err))
+		st.unsaved = true
+	} else {
+		st.unsaved = false
 	}
 	if !c.stillLeading() {
 		// The record stays: the new leader may already have read it, and a
@@ -63,6 +66,7 @@ func (c *Controller) act(ctx context.Context, st *streamState, d policy.Decision
 	}
 	err := c.deps.Streams.UpdateShardCount(ctx, d.Stream, d.Target)
 	if err == nil {
+		c.saveUnsaved(ctx, st, d.Stream, log)
 		return c.requested(ctx, st, d, now, log), nil
 	}
 	err = fmt.Errorf("update shard count of %q to %d: %w", d.Stream, d.Target, err)
@@ -87,17 +91,25 @@ func (c *Controller) act(ctx context.Context, st *streamState, d policy.Decision
 		c.takeBack(ctx, st, d.Stream, before, log)
 	default:
 		// An ambiguous failure (a 5xx, a dropped connection, a truncated
-		// answer) may have reached AWS: the call stays counted, and a stream
-		// now UPDATING says it took effect.
-		if s, derr := c.deps.Streams.Describe(ctx, d.Stream); derr == nil && s.Status == policy.StatusUpdating {
-			log.Info("reshard requested: the call's answer was lost but the stream is UPDATING", zap.Error(err))
-			return c.requested(ctx, st, d, now, log), nil
+		// answer) may have reached AWS: the call stays counted unless the
+		// stream tells. A stream now UPDATING says it took effect; one still ACTIVE at the old count
+		// says it did not (AWS sets UPDATING when it accepts the call), and
+		// the call is taken back so that a long outage does not use up the
+		// quota on calls that never happened.
+		if s, derr := c.deps.Streams.Describe(ctx, d.Stream); derr == nil {
+			switch {
+			case s.Status == policy.StatusUpdating:
+				log.Info("reshard requested: the call's answer was lost but the stream is UPDATING", zap.Error(err))
+				return c.requested(ctx, st, d, now, log), nil
+			case s.Status == policy.StatusActive && s.OpenShards == d.Current:
+				c.takeBack(ctx, st, d.Stream, before, log)
+			}
 		}
 	}
 	// A failure that persists alerts once per episode, not every attempt.
 	if st.alerts.start(policy.AlertScaleFailed, now, c.opts.DedupWindow) {
 		c.send(ctx, policy.Alert{Kind: policy.AlertScaleFailed, Stream: d.Stream, At: now, Decision: d, Err: err.Error(),
-			Next: "the shard count is unchanged as far as the daemon knows; the call stays counted against the quota; the next cycle decides again"})
+			Next: "the shard count is unchanged as far as the daemon knows; the next cycle decides again"})
 	}
 	return ResultFailed, err
 }
@@ -114,6 +126,19 @@ func (c *Controller) requested(ctx context.Context, st *streamState, d policy.De
 	c.send(ctx, policy.Alert{Kind: kind, Stream: d.Stream, At: now, Decision: d,
 		Next: fmt.Sprintf("the stream is UPDATING until AWS finishes the reshard (usually minutes); %d UpdateShardCount calls are left in the rolling 24 h", max(d.CallsLeft-1, 0))})
 	return ResultRequested
+}
+
+// saveUnsaved tries once more to write a history that went unsaved, while
+// this replica leads.
+func (c *Controller) saveUnsaved(ctx context.Context, st *streamState, stream string, log *zap.Logger) {
+	if !st.unsaved || !c.stillLeading() {
+		return
+	}
+	if err := c.deps.History.SaveHistory(ctx, stream, st.history); err != nil {
+		log.Warn("scaling history still not saved in the stream's tags; a restart would forget the last call", zap.Error(err))
+		return
+	}
+	st.unsaved = false
 }
 
 // takeBack restores the history from before a refused call, in memory and,

@@ -384,6 +384,13 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		st.history, st.loaded = h, true
 		st.seed(h, now, spec.Settings.Lookback())
 	}
+	if st.unsaved && leading {
+		// An action went ahead without its record: write it as soon as the
+		// tags take it, so that a restart does not forget the call.
+		callCtx, cancel := c.callContext(ctx, 4)
+		c.saveUnsaved(callCtx, st, spec.Name, log)
+		cancel()
+	}
 	o.History = st.history
 	callCtx, cancel := c.callContext(ctx, 4)
 	state, err := c.deps.Streams.Describe(callCtx, spec.Name)

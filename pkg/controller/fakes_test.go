@@ -62,6 +62,9 @@ type fakeStreams struct {
 	describeErr map[string]error
 	updateErr   error
 	updates     []update
+	// afterFailedUpdate, when set, runs after an UpdateShardCount that
+	// returns updateErr: it changes what the next Describe sees.
+	afterFailedUpdate func()
 }
 
 type update struct {
@@ -79,6 +82,9 @@ func (f *fakeStreams) Describe(_ context.Context, name string) (policy.StreamSta
 func (f *fakeStreams) UpdateShardCount(_ context.Context, name string, target int) error {
 	f.updates = append(f.updates, update{stream: name, target: target})
 	if f.updateErr != nil {
+		if f.afterFailedUpdate != nil {
+			f.afterFailedUpdate()
+		}
 		return f.updateErr
 	}
 	s := f.state[name]

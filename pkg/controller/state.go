@@ -21,6 +21,8 @@ type streamState struct {
 	onDemandLogged bool
 	// quotaRefusedAt is when AWS last refused UpdateShardCount as over quota.
 	quotaRefusedAt time.Time
+	// unsaved is true while the history holds an action its tags lack.
+	unsaved bool
 	// readsSeen is the newest minute with consumer reads (GetRecords.Bytes).
 	readsSeen time.Time
 	alerts    episodes

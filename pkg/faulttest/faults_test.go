@@ -128,7 +128,7 @@ var scenarios = []scenario{
 	// the quota although the stream never changed, so that when the fault
 	// clears the daemon believes the quota spent for a day.
 	{name: "UpdateShardCount 500 for two hours", inject: onKinesis("UpdateShardCount", "hot", faultproxy.ServerError()),
-		faultCycles: 120, affects: []string{"hot"}, alerts: map[string]int{"scale_failed/hot": 1}, bug: "B7"},
+		faultCycles: 120, affects: []string{"hot"}, alerts: map[string]int{"scale_failed/hot": 1}},
 	{name: "UpdateShardCount connection dropped after it took effect", inject: dropFirstAttempt,
 		affects: []string{"hot"}, alerts: map[string]int{}},
 	{name: "UpdateShardCount truncated answer after it took effect", inject: onKinesis("UpdateShardCount", "hot", faultproxy.Truncate()),
