@@ -66,7 +66,7 @@ func Decide(obs Observation, s Settings) Decision {
 		return up(d, obs, s, s.MinShards, fmt.Sprintf("stream has %d shards, below min_shards %d", cur, s.MinShards))
 	}
 
-	fresh := latest != nil && obs.Now.Sub(latest.Start.Add(time.Minute)) <= MaxMetricDelay
+	fresh := latest != nil && isFresh(*latest, obs.Now)
 	if fresh {
 		if dd, ok := scaleUpWanted(obs, s, known, mid); ok {
 			d.Utilisation, d.Trigger = dd.Utilisation, dd.Trigger
@@ -165,7 +165,7 @@ func downWindow(obs Observation, s Settings, known []Minute, latest *Minute) ([]
 	if latest == nil {
 		return nil, "no metrics known for the stream: not scaling down on unknown data"
 	}
-	if obs.Now.Sub(latest.Start.Add(time.Minute)) > MaxMetricDelay {
+	if !isFresh(*latest, obs.Now) {
 		return nil, fmt.Sprintf("newest metrics are from %s, older than %s: not scaling down on stale data",
 			latest.Start.UTC().Format(time.RFC3339), MaxMetricDelay)
 	}
@@ -203,6 +203,12 @@ func steadyReason(d Decision, s Settings) string {
 	return fmt.Sprintf("%s at %s of %d shards, inside the band %s-%s",
 		d.Utilisation.Dimension(), percent(d.Utilisation.Max()), d.Current,
 		percent(s.ScaleDownThreshold), percent(s.ScaleUpThreshold))
+}
+
+// isFresh is true when the minute ended no more than MaxMetricDelay before
+// now: older newest data means CloudWatch has stopped publishing.
+func isFresh(m Minute, now time.Time) bool {
+	return now.Sub(m.Start.Add(time.Minute)) <= MaxMetricDelay
 }
 
 // knownMinutes keeps the known, valid minutes that have ended by now, oldest
