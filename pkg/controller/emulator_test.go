@@ -2,7 +2,6 @@ package controller_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -26,12 +25,7 @@ import (
 var kinesisMock = emulator.SharedKinesis(emulator.KinesisOptions{UpdateShardCountDuration: 3 * time.Second})
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := kinesisMock.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "stop kinesis-mock: %v\n", err)
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(emulator.RunTests(m, kinesisMock))
 }
 
 type wallClock struct{}

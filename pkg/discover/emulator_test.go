@@ -2,7 +2,6 @@ package discover
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"reflect"
 	"testing"
@@ -21,12 +20,7 @@ import (
 var kinesisMock = emulator.SharedKinesis(emulator.KinesisOptions{})
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := kinesisMock.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "stop kinesis-mock: %v\n", err)
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(emulator.RunTests(m, kinesisMock))
 }
 
 // Discovery through the real stream adapter and SDK against kinesis-mock:

@@ -1,7 +1,6 @@
 package faulttest
 
 import (
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -23,17 +22,6 @@ var (
 
 func TestMain(m *testing.M) {
 	// The SDK must never find real credentials or reach AWS from tests.
-	os.Setenv("AWS_ACCESS_KEY_ID", "test")
-	os.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	os.Setenv("AWS_CONFIG_FILE", os.DevNull)
-	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
-	code := m.Run()
-	for _, stop := range []func() error{kinesisMock.Stop, kumo.Stop} {
-		if err := stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stop emulator: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	emulator.IsolateSDK()
+	os.Exit(emulator.RunTests(m, kinesisMock, kumo))
 }

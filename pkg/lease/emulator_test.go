@@ -23,12 +23,7 @@ import (
 var kumo = emulator.SharedKumo()
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := kumo.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "stop kumo: %v\n", err)
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(emulator.RunTests(m, kumo))
 }
 
 // leaseTable creates a lease table in kumo and returns a client and its name.

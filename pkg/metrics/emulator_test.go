@@ -22,12 +22,7 @@ import (
 var kumo = emulator.SharedKumo()
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := kumo.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "stop kumo: %v\n", err)
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(emulator.RunTests(m, kumo))
 }
 
 // put sends one PutMetricData of the stream's metrics, all stamped alike.

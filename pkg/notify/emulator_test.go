@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -18,12 +17,7 @@ import (
 var kumo = emulator.SharedKumo()
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := kumo.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "stop kumo: %v\n", err)
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(emulator.RunTests(m, kumo))
 }
 
 func TestEmulatorPublish(t *testing.T) {

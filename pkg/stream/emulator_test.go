@@ -3,7 +3,6 @@ package stream
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"slices"
 	"testing"
@@ -22,12 +21,7 @@ import (
 var kinesisMock = emulator.SharedKinesis(emulator.KinesisOptions{UpdateShardCountDuration: 3 * time.Second})
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := kinesisMock.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "stop kinesis-mock: %v\n", err)
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(emulator.RunTests(m, kinesisMock))
 }
 
 func emulatorContext(t *testing.T) context.Context {

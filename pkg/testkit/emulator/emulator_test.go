@@ -34,14 +34,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	for name, stop := range map[string]func() error{"kinesis-mock": kinesisMock.Stop, "kumo": kumo.Stop} {
-		if err := stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stop %s: %v\n", name, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(emulator.RunTests(m, kinesisMock, kumo))
 }
 
 func testContext(t *testing.T) context.Context {

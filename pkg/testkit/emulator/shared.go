@@ -124,3 +124,28 @@ func UniqueName(prefix string) string {
 	}
 	return clean + "-" + hex.EncodeToString(suffix[:])
 }
+
+// RunTests runs a test binary's tests, then stops the shared emulators it
+// used, and returns the exit code for os.Exit: m.Run's, or 1 when an
+// emulator does not stop.
+func RunTests(m *testing.M, emulators ...Emulator) int {
+	code := m.Run()
+	for _, e := range emulators {
+		if err := e.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stop emulator: %v\n", err)
+			code = 1
+		}
+	}
+	return code
+}
+
+// IsolateSDK points the AWS SDK's default chain at fake credentials and no
+// config files or instance metadata, so that code under test which loads
+// the default configuration never finds real credentials or reaches AWS.
+func IsolateSDK() {
+	os.Setenv("AWS_ACCESS_KEY_ID", "test")
+	os.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	os.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+}
