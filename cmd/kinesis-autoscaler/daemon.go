@@ -13,12 +13,12 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/adapters"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/awsclient"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/config"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/discover"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/lease"
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/metrics"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/notify"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/observe"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
@@ -49,6 +49,7 @@ type daemon struct {
 	clients  awsclient.Clients
 	load     controller.LoadReader
 	kinesis  *stream.Kinesis
+	streams  *stream.Cache
 	lease    *lease.Lease // nil without a lease table
 	finder   *discover.Discoverer
 	notifier *swapNotifier
@@ -83,10 +84,8 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 		return nil, fmt.Errorf("set up AWS clients: %w", err)
 	}
 	d.clients = clients
-	d.load = metrics.New(clients.CloudWatch)
-	d.kinesis = stream.New(clients.Kinesis, stream.WithTagWarnings(func(name string, problem error) {
-		log.Warn("ignoring malformed state tag", zap.String("stream", name), zap.Error(problem))
-	}))
+	built := adapters.New(clients, log)
+	d.load, d.kinesis, d.streams = built.Load, built.Kinesis, built.Streams
 	if cfg.Lease.Enabled() {
 		d.lease, err = lease.New(clients.DynamoDB, lease.Config{
 			Table: cfg.Lease.Table, Name: cfg.Lease.Name, Holder: lease.NewHolderID(), Duration: cfg.Lease.Duration,
@@ -107,7 +106,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 	}
 	d.ctrl = controller.New(specsOf(cfg.Streams), controller.Deps{
 		Load:     d.load,
-		Streams:  d.kinesis,
+		Streams:  d.streams,
 		History:  d.kinesis,
 		Notifier: d.notifier,
 		Clock:    wallClock{},
@@ -265,6 +264,8 @@ func (d *daemon) run(ctx context.Context, hup <-chan struct{}) error {
 		stopBackground()
 		wg.Wait()
 	}()
+	// The stream-state cache sweeps the account's streams while the loop runs.
+	wg.Go(func() { d.streams.Run(bg) })
 	d.takeLease(ctx)
 	if d.lease != nil {
 		// The lease outlives the loop a little: it is released once the last
