@@ -19,21 +19,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/adapters"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/awsclient"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/metrics"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/notify"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/stream"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/awsfake"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/emulator"
 )
 
 // childEnv makes the test binary serve awsfake instead of running tests.
@@ -44,7 +40,7 @@ func TestMain(m *testing.M) {
 		serveFake()
 		return
 	}
-	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	emulator.IsolateSDK()
 	os.Exit(m.Run())
 }
 
@@ -158,66 +154,68 @@ type wallClock struct{}
 
 func (wallClock) Now() time.Time { return time.Now() }
 
-// daemon wires the real adapters, with the SDK's standard retryer as the
-// daemon has it, to the fake, and returns the controller for the streams.
-// With design, the adapters are wrapped in the prototype of the proposed
-// scale change (design_test.go).
-func daemon(url string, specs []awsfake.StreamSpec, log *zap.Logger, design bool) wired {
-	creds := credentials.NewStaticCredentialsProvider("AKIDSCALE", "secret", "")
-	retryer := func() aws.Retryer { return retry.NewStandard() }
-	kc := kinesis.New(kinesis.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(url), Retryer: retryer()})
-	cwc := cloudwatch.New(cloudwatch.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(url),
-		DisableRequestCompression: true, Retryer: retryer()})
-	snsc := sns.New(sns.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(url), Retryer: retryer()})
-	k := stream.New(kc)
+// shiftedClock is the wall clock moved ahead by an offset the benchmark
+// sets: the cache's clock, so that a steady cycle run right after the cold
+// one sees the cache as the next cycle, a poll interval later, would.
+type shiftedClock struct{ offset atomic.Int64 }
+
+func (c *shiftedClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+func (c *shiftedClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// wired is the daemon's controller over the fake, built as the daemon builds
+// it: SDK clients from awsclient.Load (the default configuration chain, the
+// SDK's standard retryer), adapters from adapters.New, and the state cache's
+// sweep running as the daemon runs it.
+type wired struct {
+	ctrl *controller.Controller
+	// cacheClock is the state cache's clock.
+	cacheClock *shiftedClock
+}
+
+// pollInterval is the daemon's default poll interval.
+const pollInterval = time.Minute
+
+// daemon wires the daemon's adapters to the fake and starts the cache's
+// sweep, which stops when the test ends.
+func daemon(tb testing.TB, url string, specs []awsfake.StreamSpec, log *zap.Logger) wired {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	clients, err := awsclient.Load(ctx, "us-east-1", awsclient.Endpoints{Kinesis: url, CloudWatch: url, SNS: url, DynamoDB: url})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := wired{cacheClock: &shiftedClock{}}
+	a := adapters.New(clients, log, stream.WithCacheClock(w.cacheClock.Now))
 	cs := make([]controller.StreamSpec, len(specs))
 	for i, s := range specs {
 		cs[i] = controller.StreamSpec{Name: s.Name, Settings: settings()}
 	}
 	deps := controller.Deps{
-		Load: metrics.New(cwc), Streams: k, History: k,
-		Notifier: notify.New(snsc, "arn:aws:sns:us-east-1:123456789012:alerts"), Clock: wallClock{},
+		Load: a.Load, Streams: a.Streams, History: a.Kinesis,
+		Notifier: notify.New(clients.SNS, "arn:aws:sns:us-east-1:123456789012:alerts"), Clock: wallClock{},
 	}
-	w := wired{unpaced: new(atomic.Bool)}
-	if design {
-		w.cache = newCachedStreams(k, kc)
-		deps.Load = metrics.New(cwc, metrics.WithRateLimit(40, 1))
-		deps.Streams = w.cache
-		deps.History = coldHistory{paced: k, fast: stream.New(kc, stream.WithRateLimit("ListTagsForStream", 0)), unpaced: w.unpaced}
-	}
-	w.ctrl = controller.New(cs, deps, controller.Options{PollInterval: time.Minute, DedupWindow: time.Hour}, log)
+	w.ctrl = controller.New(cs, deps, controller.Options{PollInterval: pollInterval, DedupWindow: time.Hour}, log)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Streams.Run(ctx)
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		<-done
+	})
 	return w
 }
 
-// wired is a controller and, for the design, the switches of its prototype.
-type wired struct {
-	ctrl *controller.Controller
-	// unpaced lifts the pacing of history reads (coldHistory).
-	unpaced *atomic.Bool
-	// cache is the prototype's state cache, nil without the design.
-	cache *cachedStreams
-}
-
-// coldThenSteady runs the cold cycle, for the design with history reads
-// unpaced and ListTagsForStream's limit lifted at the fake, then sets the
-// design's cache clock a minute ahead, as the next cycle would see it, so
-// that its share of shard-count refreshes falls due.
+// coldThenSteady runs the first cycle after start-up, with the sweep started
+// just before it as in the daemon, then moves the cache's clock a poll
+// interval ahead, as the next cycle would see it, so that its share of
+// shard-count refreshes falls due.
 func coldThenSteady(tb testing.TB, fake *remoteFake, w wired, budget time.Duration) cycleFigures {
 	tb.Helper()
-	if w.cache == nil {
-		return measureCycle(tb, fake, w.ctrl, budget)
-	}
-	lifted := map[string]awsfake.Limit{}
-	for op, l := range awsfake.AWSLimits {
-		lifted[op] = l
-	}
-	lifted["ListTagsForStream"] = awsfake.Limit{PerSecond: 1e6, Burst: 1e6}
-	fake.post(tb, "limits", lifted)
-	w.unpaced.Store(true)
 	cold := measureCycle(tb, fake, w.ctrl, budget)
-	w.unpaced.Store(false)
-	fake.post(tb, "limits", awsfake.AWSLimits)
-	w.cache.setNow(func() time.Time { return time.Now().Add(time.Minute) })
+	w.cacheClock.advance(pollInterval)
 	return cold
 }
 

@@ -297,7 +297,7 @@ const sweepStale = 3
 // from the cache where it is fresh, else from ListShards and the sweep, else
 // from DescribeStreamSummary. A missing stream is policy.ErrStreamNotFound.
 func (c *Cache) Describe(ctx context.Context, name string) (policy.StreamState, error) {
-	c.awaitFirstSweep(ctx, name)
+	c.awaitFirstSweep(ctx)
 	now := c.now()
 	c.mu.Lock()
 	e := c.entries[name]
@@ -377,17 +377,20 @@ func (c *Cache) Forget(name string) {
 	delete(c.entries, name)
 }
 
-// awaitFirstSweep waits, for a stream the cache knows nothing of, until
-// Run's first sweep ends, so that a cold start lists status by the hundred
-// rather than describing streams one by one. It waits at most half of what
-// is left of ctx, so that the stream can still be described in time.
-func (c *Cache) awaitFirstSweep(ctx context.Context, name string) {
+// awaitFirstSweep waits, while Run's first sweep is under way, until it
+// ends, so that a cold start lists status by the hundred rather than
+// describing streams one by one. It waits at most half of what is left of
+// ctx, so that the stream can still be described in time.
+func (c *Cache) awaitFirstSweep(ctx context.Context) {
 	c.mu.Lock()
-	_, known := c.entries[name]
-	_, listed := c.listed[name]
 	running, first := c.running, c.firstSweep
 	c.mu.Unlock()
-	if known || listed || !running {
+	select {
+	case <-first:
+		return
+	default:
+	}
+	if !running {
 		return
 	}
 	wait := DefaultSweepInterval

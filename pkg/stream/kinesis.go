@@ -82,24 +82,34 @@ func WithTagWarnings(warn func(stream string, problem error)) Option {
 }
 
 // WithRateLimit paces calls of the operation (e.g. "ListTagsForStream") at
-// perSecond, replacing the default; 0 lifts the limit.
+// perSecond, evenly spaced, replacing the default (80 % of AWS's limit); 0
+// lifts the limit.
 func WithRateLimit(operation string, perSecond float64) Option {
 	return func(k *Kinesis) {
 		if perSecond <= 0 {
 			delete(k.limits, operation)
 			return
 		}
-		k.limits[operation] = rate.NewLimiter(rate.Limit(perSecond), max(int(perSecond), 1))
+		k.limits[operation] = evenly(perSecond)
 	}
 }
+
+// paceShare is the share of AWS's limit that calls are paced at by default.
+// Calls are spaced evenly (bursts of one): a burst as large as the limit
+// followed by calls at the limit would put up to twice the limit into one
+// second, and other tools of the account keep a share.
+const paceShare = 0.8
+
+// evenly paces calls at perSecond, evenly spaced.
+func evenly(perSecond float64) *rate.Limiter { return rate.NewLimiter(rate.Limit(perSecond), 1) }
 
 // New returns a Kinesis that talks to AWS through client.
 func New(client kinesisAPI, opts ...Option) *Kinesis {
 	k := &Kinesis{client: client, now: time.Now, warn: func(string, error) {}, listPage: 1000, limits: map[string]*rate.Limiter{
-		opListStreams:          rate.NewLimiter(ListStreamsPerSecond, ListStreamsPerSecond),
-		opListTagsForStream:    rate.NewLimiter(TagCallsPerSecond, TagCallsPerSecond),
-		opAddTagsToStream:      rate.NewLimiter(TagCallsPerSecond, TagCallsPerSecond),
-		opRemoveTagsFromStream: rate.NewLimiter(TagCallsPerSecond, TagCallsPerSecond),
+		opListStreams:          evenly(ListStreamsPerSecond * paceShare),
+		opListTagsForStream:    evenly(TagCallsPerSecond * paceShare),
+		opAddTagsToStream:      evenly(TagCallsPerSecond * paceShare),
+		opRemoveTagsFromStream: evenly(TagCallsPerSecond * paceShare),
 	}}
 	for _, o := range opts {
 		o(k)
