@@ -27,17 +27,16 @@ type AWS struct {
 }
 
 // New builds the adapters over the clients; log receives malformed-tag
-// warnings and failed sweeps. The daemon passes no cache options; the
-// benchmark passes a clock.
-func New(clients awsclient.Clients, log *zap.Logger, cacheOpts ...stream.CacheOption) AWS {
+// warnings and failed sweeps.
+func New(clients awsclient.Clients, log *zap.Logger) AWS {
 	k := stream.New(clients.Kinesis, stream.WithTagWarnings(func(name string, problem error) {
 		log.Warn("ignoring malformed state tag", zap.String("stream", name), zap.Error(problem))
 	}))
 	return AWS{
 		Load:    metrics.New(clients.CloudWatch),
 		Kinesis: k,
-		Streams: stream.NewCache(k, clients.Kinesis, append([]stream.CacheOption{stream.WithSweepErrors(func(err error) {
+		Streams: stream.NewCache(k, clients.Kinesis, stream.WithSweepErrors(func(err error) {
 			log.Warn("stream sweep failed; streams it did not list are described one by one", zap.Error(err))
-		})}, cacheOpts...)...),
+		})),
 	}
 }

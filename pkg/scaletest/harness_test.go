@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,23 +153,17 @@ type wallClock struct{}
 
 func (wallClock) Now() time.Time { return time.Now() }
 
-// shiftedClock is the wall clock moved ahead by an offset the benchmark
-// sets: the cache's clock, so that a steady cycle run right after the cold
-// one sees the cache as the next cycle, a poll interval later, would.
-type shiftedClock struct{ offset atomic.Int64 }
-
-func (c *shiftedClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
-
-func (c *shiftedClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
-
 // wired is the daemon's controller over the fake, built as the daemon builds
 // it: SDK clients from awsclient.Load (the default configuration chain, the
 // SDK's standard retryer), adapters from adapters.New, and the state cache's
-// sweep running as the daemon runs it.
+// sweep running as the daemon runs it, from just before the first cycle.
 type wired struct {
-	ctrl *controller.Controller
-	// cacheClock is the state cache's clock.
-	cacheClock *shiftedClock
+	ctrl  *controller.Controller
+	cache *stream.Cache
+	// next is when the next cycle starts: the controller's ticker fires a
+	// poll interval after the last cycle started, or at once if that cycle
+	// took longer.
+	next time.Time
 }
 
 // pollInterval is the daemon's default poll interval.
@@ -178,15 +171,14 @@ const pollInterval = time.Minute
 
 // daemon wires the daemon's adapters to the fake and starts the cache's
 // sweep, which stops when the test ends.
-func daemon(tb testing.TB, url string, specs []awsfake.StreamSpec, log *zap.Logger) wired {
+func daemon(tb testing.TB, url string, specs []awsfake.StreamSpec, log *zap.Logger) *wired {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	clients, err := awsclient.Load(ctx, "us-east-1", awsclient.Endpoints{Kinesis: url, CloudWatch: url, SNS: url, DynamoDB: url})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w := wired{cacheClock: &shiftedClock{}}
-	a := adapters.New(clients, log, stream.WithCacheClock(w.cacheClock.Now))
+	a := adapters.New(clients, log)
 	cs := make([]controller.StreamSpec, len(specs))
 	for i, s := range specs {
 		cs[i] = controller.StreamSpec{Name: s.Name, Settings: settings()}
@@ -195,6 +187,7 @@ func daemon(tb testing.TB, url string, specs []awsfake.StreamSpec, log *zap.Logg
 		Load: a.Load, Streams: a.Streams, History: a.Kinesis,
 		Notifier: notify.New(clients.SNS, "arn:aws:sns:us-east-1:123456789012:alerts"), Clock: wallClock{},
 	}
+	w := &wired{cache: a.Streams, next: time.Now()}
 	w.ctrl = controller.New(cs, deps, controller.Options{PollInterval: pollInterval, DedupWindow: time.Hour}, log)
 	done := make(chan struct{})
 	go func() {
@@ -208,15 +201,17 @@ func daemon(tb testing.TB, url string, specs []awsfake.StreamSpec, log *zap.Logg
 	return w
 }
 
-// coldThenSteady runs the first cycle after start-up, with the sweep started
-// just before it as in the daemon, then moves the cache's clock a poll
-// interval ahead, as the next cycle would see it, so that its share of
-// shard-count refreshes falls due.
-func coldThenSteady(tb testing.TB, fake *remoteFake, w wired, budget time.Duration) cycleFigures {
+// cycle waits, as the controller's ticker does, until the next cycle is due
+// and runs it.
+func (w *wired) cycle(tb testing.TB, fake *remoteFake, budget time.Duration) cycleFigures {
 	tb.Helper()
-	cold := measureCycle(tb, fake, w.ctrl, budget)
-	w.cacheClock.advance(pollInterval)
-	return cold
+	if wait := time.Until(w.next); wait > 0 {
+		time.Sleep(wait)
+	}
+	started := time.Now()
+	f := measureCycle(tb, fake, w.ctrl, budget)
+	w.next = started.Add(pollInterval)
+	return f
 }
 
 // jsonLogger is the daemon's production logger, writing nowhere, so that

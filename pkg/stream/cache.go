@@ -16,18 +16,21 @@ import (
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 
-// Paces and periods of the Cache. The paces are 80 % of AWS's limits, as
-// the Kinesis API reference states them, so that other tools of the account
-// keep a share and a second of bad luck does not reach the limit.
+// Paces and periods of the Cache. The paces are at most 80 % of AWS's
+// limits, as the Kinesis API reference states them, evenly spaced, so that
+// other tools of the account keep a share and a second of bad luck does not
+// reach the limit.
 const (
 	// CacheDescribePerSecond paces DescribeStreamSummary: "DescribeStreamSummary
 	// has a limit of 20 transactions per second per account" (API_DescribeStreamSummary).
 	CacheDescribePerSecond = 16
 	// CacheListStreamsPerSecond paces the sweep's ListStreams: "ListStreams has
 	// a limit of five transactions per second per account" (API_ListStreams).
-	// The sweep also waits for the Kinesis's own ListStreams limiter, which
-	// discovery uses, so that the two together stay under the limit.
-	CacheListStreamsPerSecond = 4
+	// It is 60 %, not 80 %: at 4 a second a call sent late by a busy machine
+	// puts five into one second, and the SDK's retry of a dropped call a
+	// sixth. The sweep also waits for the Kinesis's own ListStreams limiter,
+	// which discovery uses, so that the two together stay under the limit.
+	CacheListStreamsPerSecond = 3
 	// CacheListShardsPerSecond paces ListShards across the account. AWS limits
 	// it per stream only: "This operation has a limit of 1000 transactions per
 	// second per data stream" (API_ListShards); the cache calls it about once
@@ -73,9 +76,11 @@ var _ cacheAPI = (*kinesis.Client)(nil)
 // another mode.
 //
 // A stream is read with DescribeStreamSummary instead while the cache knows
-// it to be changing: after our own UpdateShardCount until it is ACTIVE again,
-// when it is not ACTIVE, when the sweep has not seen it, and when ListStreams
-// gives no summaries (some emulators give names only).
+// it to be changing: after our own UpdateShardCount until a Describe, or a
+// sweep listing sent after the call, shows it ACTIVE again; while it is not
+// ACTIVE; when the sweep has not listed it; and, for every stream, when no
+// sweep has completed in the last three sweep intervals or ListStreams gives
+// no summaries (some emulators give names only).
 //
 // A cached count can be stale: a reshard by someone else that the sweep does
 // not catch UPDATING is seen at the next refresh, at most the refresh period
@@ -114,14 +119,17 @@ type Cache struct {
 // cacheEntry is what the cache knows of one stream.
 type cacheEntry struct {
 	state policy.StreamState
-	// at is when state was read; due is when the shard count is read again.
+	// at is when state was read, or when our reshard call returned; due is
+	// when the shard count is read again.
 	at, due time.Time
 	// changing is true after our own reshard and while the stream is not
-	// ACTIVE: it is read with DescribeStreamSummary until it is ACTIVE.
+	// ACTIVE: until a Describe or a sweep listing sent after at shows it
+	// ACTIVE, it is read with DescribeStreamSummary.
 	changing bool
 }
 
-// listing is a stream's status and mode as a sweep saw it.
+// listing is a stream's status and mode as a sweep saw it, in a
+// ListStreams call sent at at.
 type listing struct {
 	status policy.Status
 	mode   policy.Mode
@@ -244,11 +252,12 @@ func (c *Cache) Sweep(ctx context.Context) error {
 		if err := c.k.pace(ctx, opListStreams); err != nil {
 			return fmt.Errorf("sweep: %w", err)
 		}
+		// A listing is as old as its request: what it says held after then.
+		at := c.now()
 		out, err := c.client.ListStreams(ctx, in)
 		if err != nil {
 			return fmt.Errorf("sweep: list streams: %w", classify(err, false))
 		}
-		at := c.now()
 		c.mu.Lock()
 		if len(out.StreamSummaries) == 0 && len(out.StreamNames) > 0 {
 			// Names without status: nothing to cache from this listing.
@@ -313,7 +322,10 @@ func (c *Cache) Describe(ctx context.Context, name string) (policy.StreamState, 
 		!(newer && (l.status != policy.StatusActive || l.mode != e.state.Mode)) {
 		return e.state, nil
 	}
-	if current && listed && l.status == policy.StatusActive && (e == nil || !e.changing) {
+	// A listing sent after our reshard call returned that shows the stream
+	// ACTIVE says the reshard is over (AWS sets UPDATING when it accepts the
+	// call): its count can be read with ListShards.
+	if current && listed && l.status == policy.StatusActive && (e == nil || !e.changing || newer) {
 		n, err := c.openShards(ctx, name)
 		if err == nil {
 			st := policy.StreamState{OpenShards: n, Status: l.status, Mode: l.mode}
@@ -363,7 +375,7 @@ func (c *Cache) UpdateShardCount(ctx context.Context, name string, target int) e
 	err = c.k.UpdateShardCount(ctx, name, target)
 	c.mu.Lock()
 	if e := c.entries[name]; e != nil {
-		e.changing = true
+		e.changing, e.at = true, c.now()
 	}
 	c.mu.Unlock()
 	return err

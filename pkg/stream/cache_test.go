@@ -527,6 +527,44 @@ func TestCacheReshardThenDescribes(t *testing.T) {
 	}
 }
 
+// After our reshard, a sweep listing sent after the call that shows the
+// stream ACTIVE ends the describing: its count is read with ListShards. A
+// listing sent before the call does not.
+func TestCacheReshardResolvedBySweep(t *testing.T) {
+	f := newAccountFake()
+	f.add("a", 4)
+	c, clock := newTestCache(f)
+	mustSweep(t, c)
+	mustDescribe(t, c, "a")
+	clock.advance(time.Second)
+	if err := c.UpdateShardCount(t.Context(), "a", 8); err != nil {
+		t.Fatal(err)
+	}
+	f.finish("a", 8)
+	f.counts()
+	if st := mustDescribe(t, c, "a"); st.OpenShards != 8 { // the listing is older than the call
+		t.Fatalf("got %+v", st)
+	}
+	if got := f.counts(); got["DescribeStreamSummary"] != 1 || got["ListShards"] != 0 {
+		t.Errorf("calls %v, want a describe: no listing since the call", got)
+	}
+	// The same again, resolved by a sweep this time.
+	clock.advance(time.Second)
+	if err := c.UpdateShardCount(t.Context(), "a", 16); err != nil {
+		t.Fatal(err)
+	}
+	f.finish("a", 16)
+	clock.advance(time.Second)
+	mustSweep(t, c)
+	f.counts()
+	if st := mustDescribe(t, c, "a"); st.OpenShards != 16 || st.Status != policy.StatusActive {
+		t.Fatalf("got %+v", st)
+	}
+	if got := f.counts(); got["DescribeStreamSummary"] != 0 || got["ListShards"] == 0 {
+		t.Errorf("calls %v, want ListShards, no describe, after the sweep listed it ACTIVE", got)
+	}
+}
+
 func TestCacheDescribeErrors(t *testing.T) {
 	t.Run("stream gone", func(t *testing.T) {
 		f := newAccountFake()
