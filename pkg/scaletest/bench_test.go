@@ -57,6 +57,7 @@ func report(b *testing.B, prefix string, f cycleFigures) {
 	b.ReportMetric(float64(f.allocBytes)/(1<<20), prefix+"alloc-MB")
 	for op, n := range f.calls {
 		b.ReportMetric(float64(n), prefix+op+"-calls")
+		b.ReportMetric(float64(f.made[op]), prefix+op+"-made")
 		b.ReportMetric(float64(f.throttled[op]), prefix+op+"-throttled")
 		b.ReportMetric(float64(f.maxPerSecond[op]), prefix+op+"-max/s")
 	}
@@ -70,7 +71,8 @@ func describe(f cycleFigures) string {
 	sort.Strings(ops)
 	var parts []string
 	for _, op := range ops {
-		parts = append(parts, fmt.Sprintf("%s %d calls (%d throttled, %d other errors, max %d/s)", op, f.calls[op], f.throttled[op], f.errors[op], f.maxPerSecond[op]))
+		parts = append(parts, fmt.Sprintf("%s %d calls (%d made by the daemon, %d throttled, %d other errors, max %d/s)",
+			op, f.calls[op], f.made[op], f.throttled[op], f.errors[op], f.maxPerSecond[op]))
 	}
 	return fmt.Sprintf("%s, %d decided, %d failed, peak heap %.1f MB, live heap after GC %.1f MB, peak RSS %.1f MB, %d allocs (%.1f MB); %s",
 		f.took.Round(time.Millisecond), f.decided, f.failed, float64(f.peakHeapBytes)/(1<<20), float64(f.liveHeapBytes)/(1<<20),

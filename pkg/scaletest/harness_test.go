@@ -160,6 +160,10 @@ func (wallClock) Now() time.Time { return time.Now() }
 type wired struct {
 	ctrl  *controller.Controller
 	cache *stream.Cache
+	// made counts the calls the daemon made, by operation, as its call
+	// observer sees them: once per call, however many attempts the SDK's
+	// retryer sent.
+	made *callCounter
 	// next is when the next cycle starts: the controller's ticker fires a
 	// poll interval after the last cycle started, or at once if that cycle
 	// took longer.
@@ -174,7 +178,9 @@ const pollInterval = time.Minute
 func daemon(tb testing.TB, url string, specs []awsfake.StreamSpec, log *zap.Logger) *wired {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	clients, err := awsclient.Load(ctx, "us-east-1", awsclient.Endpoints{Kinesis: url, CloudWatch: url, SNS: url, DynamoDB: url})
+	made := &callCounter{calls: map[string]int{}}
+	clients, err := awsclient.Load(ctx, "us-east-1", awsclient.Endpoints{Kinesis: url, CloudWatch: url, SNS: url, DynamoDB: url},
+		awsclient.WithCallObserver(made.observe))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -187,7 +193,7 @@ func daemon(tb testing.TB, url string, specs []awsfake.StreamSpec, log *zap.Logg
 		Load: a.Load, Streams: a.Streams, History: a.Kinesis,
 		Notifier: notify.New(clients.SNS, "arn:aws:sns:us-east-1:123456789012:alerts"), Clock: wallClock{},
 	}
-	w := &wired{cache: a.Streams, next: time.Now()}
+	w := &wired{cache: a.Streams, made: made, next: time.Now()}
 	w.ctrl = controller.New(cs, deps, controller.Options{PollInterval: pollInterval, DedupWindow: time.Hour}, log)
 	done := make(chan struct{})
 	go func() {
@@ -209,9 +215,30 @@ func (w *wired) cycle(tb testing.TB, fake *remoteFake, budget time.Duration) cyc
 		time.Sleep(wait)
 	}
 	started := time.Now()
-	f := measureCycle(tb, fake, w.ctrl, budget)
+	f := measureCycle(tb, fake, w, budget)
 	w.next = started.Add(pollInterval)
 	return f
+}
+
+// callCounter counts calls by operation.
+type callCounter struct {
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *callCounter) observe(_, operation string, _ error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls[operation]++
+}
+
+// take returns the counts and starts again.
+func (c *callCounter) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.calls
+	c.calls = map[string]int{}
+	return out
 }
 
 // jsonLogger is the daemon's production logger, writing nowhere, so that
@@ -277,12 +304,15 @@ func peakRSS() uint64 {
 
 // cycleFigures are what one cycle did.
 type cycleFigures struct {
-	took             time.Duration
-	decided, failed  int
-	calls, throttled map[string]int
-	errors           map[string]int
-	maxPerSecond     map[string]int
-	peakHeapBytes    uint64
+	took            time.Duration
+	decided, failed int
+	// calls are the calls the fake received, SDK retries included; made are
+	// the calls the daemon made.
+	calls, made   map[string]int
+	throttled     map[string]int
+	errors        map[string]int
+	maxPerSecond  map[string]int
+	peakHeapBytes uint64
 	// liveHeapBytes is the heap still in use after the cycle and a GC: what
 	// the daemon keeps between cycles.
 	liveHeapBytes uint64
@@ -293,15 +323,16 @@ type cycleFigures struct {
 
 // measureCycle runs one cycle within budget and returns its figures; the
 // fake's counts are reset first.
-func measureCycle(tb testing.TB, fake *remoteFake, ctrl *controller.Controller, budget time.Duration) cycleFigures {
+func measureCycle(tb testing.TB, fake *remoteFake, w *wired, budget time.Duration) cycleFigures {
 	fake.post(tb, "reset", nil)
+	w.made.take()
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	stop := peakHeap()
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	started := time.Now()
-	outs := ctrl.RunCycle(ctx)
+	outs := w.ctrl.RunCycle(ctx)
 	f := cycleFigures{took: time.Since(started)}
 	cancel()
 	f.peakHeapBytes = stop()
@@ -321,6 +352,7 @@ func measureCycle(tb testing.TB, fake *remoteFake, ctrl *controller.Controller, 
 		}
 		f.failed++
 	}
+	f.made = w.made.take()
 	f.calls, f.throttled, f.errors, f.maxPerSecond = map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	for op, st := range fake.stats(tb) {
 		f.calls[op], f.throttled[op], f.errors[op], f.maxPerSecond[op] = st.Calls, st.Throttled, st.Failed, st.MaxPerSecond

@@ -23,13 +23,13 @@ func TestDaemonStaysUnderLimits(t *testing.T) {
 	specs := streamSpecs(n)
 	fake.post(t, "streams", specs)
 	w := daemon(t, fake.URL, specs, jsonLogger())
-	cold := measureCycle(t, fake, w.ctrl, time.Minute)
+	cold := measureCycle(t, fake, w, time.Minute)
 	t.Logf("cold cycle over %d streams: %s", n, describe(cold))
 	// The sweep of the minute between the cycles, without waiting for it.
 	if err := w.cache.Sweep(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	steady := measureCycle(t, fake, w.ctrl, time.Minute)
+	steady := measureCycle(t, fake, w, time.Minute)
 	t.Logf("steady cycle over %d streams: %s", n, describe(steady))
 
 	for _, c := range []struct {
@@ -48,8 +48,8 @@ func TestDaemonStaysUnderLimits(t *testing.T) {
 				t.Errorf("%s: %s: %d calls in one second, limit %v/s", c.name, op, f.maxPerSecond[op], l.PerSecond)
 			}
 		}
-		if want := (n*metrics.MetricsPerStream + metrics.MaxQueriesPerCall - 1) / metrics.MaxQueriesPerCall; f.calls["GetMetricData"] != want {
-			t.Errorf("%s: %d GetMetricData calls, want %d", c.name, f.calls["GetMetricData"], want)
+		if want := (n*metrics.MetricsPerStream + metrics.MaxQueriesPerCall - 1) / metrics.MaxQueriesPerCall; f.made["GetMetricData"] != want {
+			t.Errorf("%s: %d GetMetricData calls made, want %d", c.name, f.made["GetMetricData"], want)
 		}
 	}
 	if cold.calls["UpdateShardCount"] == 0 {

@@ -210,7 +210,8 @@ func NewCache(k *Kinesis, client cacheAPI, opts ...CacheOption) *Cache {
 	return c
 }
 
-// Run sweeps at once and then every sweep interval until ctx is done.
+// Run sweeps at once, then half a sweep interval later and every sweep
+// interval after that, until ctx is done.
 func (c *Cache) Run(ctx context.Context) {
 	c.mu.Lock()
 	if c.running {
@@ -225,13 +226,28 @@ func (c *Cache) Run(ctx context.Context) {
 		c.mu.Unlock()
 	}()
 
-	t := time.NewTicker(c.sweepEvery)
-	defer t.Stop()
-	for {
+	sweep := func() {
 		if err := c.Sweep(ctx); err != nil && ctx.Err() == nil {
 			c.onErr(err)
 		}
-		c.firstOnce.Do(func() { close(c.firstSweep) })
+	}
+	sweep()
+	c.firstOnce.Do(func() { close(c.firstSweep) })
+	// The daemon starts its cycles when it starts Run, every poll interval
+	// (a minute by default): later sweeps start half a sweep interval out of
+	// step, so that each lists, between two cycles, what the last cycle's
+	// reshards left, before the next cycle describes the streams.
+	half := time.NewTimer(c.sweepEvery / 2)
+	defer half.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-half.C:
+	}
+	t := time.NewTicker(c.sweepEvery)
+	defer t.Stop()
+	for {
+		sweep()
 		select {
 		case <-ctx.Done():
 			return
