@@ -147,11 +147,13 @@ func WithRateLimit(perSecond float64, burst int) Option {
 }
 
 // New returns a CloudWatch that calls GetMetricData through client at most
-// DefaultCallsPerSecond times a second unless WithRateLimit says otherwise.
+// DefaultCallsPerSecond times a second, evenly spaced (a burst as large as
+// the pace would put up to twice the pace into one second), unless
+// WithRateLimit says otherwise.
 func New(client cloudwatchAPI, opts ...Option) *CloudWatch {
 	c := &CloudWatch{
 		client:         client,
-		limiter:        rate.NewLimiter(DefaultCallsPerSecond, DefaultCallsPerSecond),
+		limiter:        rate.NewLimiter(DefaultCallsPerSecond, 1),
 		historyMinutes: MaxDatapointsPerCall / MetricsPerStream,
 	}
 	for _, o := range opts {

@@ -38,8 +38,9 @@ const (
 	CacheListShardsPerSecond = 500
 
 	// DefaultShardRefresh is how long a cached open-shard count is used
-	// before it is read again when nothing says the stream changed.
-	DefaultShardRefresh = 30 * time.Minute
+	// before it is read again when nothing says the stream changed: a tenth
+	// of the streams a cycle, one ListShards each.
+	DefaultShardRefresh = 10 * time.Minute
 	// DefaultSweepInterval is how often the sweep lists every stream's status
 	// and mode, from the start of one sweep to the start of the next.
 	DefaultSweepInterval = time.Minute
