@@ -164,10 +164,12 @@ type wired struct {
 	// observer sees them: once per call, however many attempts the SDK's
 	// retryer sent.
 	made *callCounter
-	// next is when the next cycle starts: the controller's ticker fires a
-	// poll interval after the last cycle started, or at once if that cycle
-	// took longer.
-	next time.Time
+	// started is when the daemon started; the controller's ticker fires
+	// every poll interval after it, and a cycle that ends after a tick
+	// starts the next at once, as time.Ticker keeps one tick waiting.
+	started time.Time
+	// ticks is how many ticks have been used.
+	ticks int
 }
 
 // pollInterval is the daemon's default poll interval.
@@ -193,7 +195,7 @@ func daemon(tb testing.TB, url string, specs []awsfake.StreamSpec, log *zap.Logg
 		Load: a.Load, Streams: a.Streams, History: a.Kinesis,
 		Notifier: notify.New(clients.SNS, "arn:aws:sns:us-east-1:123456789012:alerts"), Clock: wallClock{},
 	}
-	w := &wired{cache: a.Streams, made: made, next: time.Now()}
+	w := &wired{cache: a.Streams, made: made, started: time.Now()}
 	w.ctrl = controller.New(cs, deps, controller.Options{PollInterval: pollInterval, DedupWindow: time.Hour}, log)
 	done := make(chan struct{})
 	go func() {
@@ -211,13 +213,18 @@ func daemon(tb testing.TB, url string, specs []awsfake.StreamSpec, log *zap.Logg
 // and runs it.
 func (w *wired) cycle(tb testing.TB, fake *remoteFake, budget time.Duration) cycleFigures {
 	tb.Helper()
-	if wait := time.Until(w.next); wait > 0 {
-		time.Sleep(wait)
+	if w.ticks > 0 {
+		// The next tick after the last one used; ticks missed while a cycle
+		// ran are dropped, but for the one the ticker keeps.
+		tick := w.started.Add(time.Duration(w.ticks) * pollInterval)
+		for tick.Add(pollInterval).Before(time.Now()) {
+			tick = tick.Add(pollInterval)
+			w.ticks++
+		}
+		time.Sleep(time.Until(tick))
 	}
-	started := time.Now()
-	f := measureCycle(tb, fake, w, budget)
-	w.next = started.Add(pollInterval)
-	return f
+	w.ticks++
+	return measureCycle(tb, fake, w, budget)
 }
 
 // callCounter counts calls by operation.

@@ -211,8 +211,8 @@ func NewCache(k *Kinesis, client cacheAPI, opts ...CacheOption) *Cache {
 	return c
 }
 
-// Run sweeps at once, then half a sweep interval later and every sweep
-// interval after that, until ctx is done.
+// Run sweeps at once, then half a sweep interval after it started and every
+// sweep interval after that, until ctx is done.
 func (c *Cache) Run(ctx context.Context) {
 	c.mu.Lock()
 	if c.running {
@@ -227,6 +227,7 @@ func (c *Cache) Run(ctx context.Context) {
 		c.mu.Unlock()
 	}()
 
+	started := time.Now()
 	sweep := func() {
 		if err := c.Sweep(ctx); err != nil && ctx.Err() == nil {
 			c.onErr(err)
@@ -236,24 +237,23 @@ func (c *Cache) Run(ctx context.Context) {
 	c.firstOnce.Do(func() { close(c.firstSweep) })
 	// The daemon starts its cycles when it starts Run, every poll interval
 	// (a minute by default): later sweeps start half a sweep interval out of
-	// step, so that each lists, between two cycles, what the last cycle's
-	// reshards left, before the next cycle describes the streams.
-	half := time.NewTimer(c.sweepEvery / 2)
-	defer half.Stop()
-	select {
-	case <-ctx.Done():
-		return
-	case <-half.C:
-	}
-	t := time.NewTicker(c.sweepEvery)
-	defer t.Stop()
+	// step with Run's start, so that each lists, between two cycles, what the
+	// last cycle's reshards left, before the next cycle describes the
+	// streams. A sweep that starts late skips the starts it missed.
+	next := started.Add(c.sweepEvery / 2)
+	timer := time.NewTimer(time.Until(next))
+	defer timer.Stop()
 	for {
-		sweep()
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-timer.C:
 		}
+		sweep()
+		for !next.After(time.Now()) {
+			next = next.Add(c.sweepEvery)
+		}
+		timer.Reset(time.Until(next))
 	}
 }
 
