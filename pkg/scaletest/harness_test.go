@@ -224,7 +224,10 @@ func (w *wired) cycle(tb testing.TB, fake *remoteFake, budget time.Duration) cyc
 		time.Sleep(time.Until(tick))
 	}
 	w.ticks++
-	return measureCycle(tb, fake, w, budget)
+	at := time.Since(w.started)
+	f := measureCycle(tb, fake, w, budget)
+	f.at = at
+	return f
 }
 
 // callCounter counts calls by operation.
@@ -311,6 +314,8 @@ func peakRSS() uint64 {
 
 // cycleFigures are what one cycle did.
 type cycleFigures struct {
+	// at is when the cycle started, after the daemon started.
+	at              time.Duration
 	took            time.Duration
 	decided, failed int
 	// calls are the calls the fake received, SDK retries included; made are
