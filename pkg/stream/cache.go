@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"golang.org/x/time/rate"
@@ -271,7 +272,16 @@ func (c *Cache) Sweep(ctx context.Context) error {
 		}
 		// A listing is as old as its request: what it says held after then.
 		at := c.now()
-		out, err := c.client.ListStreams(ctx, in)
+		out, err := c.client.ListStreams(ctx, in, noSDKRetries)
+		for attempt := 1; err != nil && attempt < sweepAttempts && retryable(err); attempt++ {
+			// Retried here, at the sweep's pace: the SDK's retries would go
+			// out at once and could put a sixth call into one second.
+			if werr := c.listStreams.Wait(ctx); werr != nil {
+				return fmt.Errorf("sweep: %w", werr)
+			}
+			at = c.now()
+			out, err = c.client.ListStreams(ctx, in, noSDKRetries)
+		}
 		if err != nil {
 			return fmt.Errorf("sweep: list streams: %w", classify(err, false))
 		}
@@ -313,6 +323,19 @@ func (c *Cache) Sweep(ctx context.Context) error {
 	}
 	c.sweptAt = started
 	return nil
+}
+
+// sweepAttempts is how many times the sweep sends one ListStreams call
+// that fails in a way worth trying again.
+const sweepAttempts = 3
+
+// noSDKRetries makes a call's first failure its answer.
+func noSDKRetries(o *kinesis.Options) { o.RetryMaxAttempts = 1 }
+
+// retryable is true for failures the SDK's standard retryer would try again:
+// throttling, 5xx, broken connections.
+func retryable(err error) bool {
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
 }
 
 // sweepStale is how old the last complete sweep may be, in sweep intervals,

@@ -29,6 +29,10 @@ type accountFake struct {
 	calls   map[string]int
 	targets []int
 	fail    map[string]error
+	// failOnce fails the next call of an operation, once.
+	failOnce map[string]error
+	// attempts records each ListStreams call's RetryMaxAttempts.
+	attempts []int
 	// page is how many streams a ListStreams answer holds; namesOnly makes
 	// it answer names without summaries, as kinesis-mock does.
 	page      int
@@ -50,7 +54,8 @@ var (
 )
 
 func newAccountFake() *accountFake {
-	return &accountFake{streams: map[string]*fakeAccountStream{}, calls: map[string]int{}, fail: map[string]error{}, page: 100}
+	return &accountFake{streams: map[string]*fakeAccountStream{}, calls: map[string]int{}, fail: map[string]error{},
+		failOnce: map[string]error{}, page: 100}
 }
 
 // add creates an ACTIVE provisioned stream.
@@ -85,6 +90,10 @@ func (f *accountFake) counts() map[string]int {
 // enter counts a call and returns the injected error, if any.
 func (f *accountFake) enter(op string) error {
 	f.calls[op]++
+	if err := f.failOnce[op]; err != nil {
+		delete(f.failOnce, op)
+		return err
+	}
 	return f.fail[op]
 }
 
@@ -128,7 +137,11 @@ func (f *accountFake) finish(name string, open int) {
 	f.set(name, func(s *fakeAccountStream) { s.status, s.closed, s.open = policy.StatusActive, s.closed+s.open, open })
 }
 
-func (f *accountFake) ListStreams(ctx context.Context, in *kinesis.ListStreamsInput, _ ...func(*kinesis.Options)) (*kinesis.ListStreamsOutput, error) {
+func (f *accountFake) ListStreams(ctx context.Context, in *kinesis.ListStreamsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListStreamsOutput, error) {
+	var o kinesis.Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
 	f.mu.Lock()
 	gate := f.gate
 	f.mu.Unlock()
@@ -141,6 +154,7 @@ func (f *accountFake) ListStreams(ctx context.Context, in *kinesis.ListStreamsIn
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.attempts = append(f.attempts, o.RetryMaxAttempts)
 	if err := f.enter("ListStreams"); err != nil {
 		return nil, err
 	}
@@ -607,6 +621,37 @@ func TestCacheDescribeErrors(t *testing.T) {
 			t.Errorf("calls %v", got)
 		}
 	})
+}
+
+// The sweep retries a failed ListStreams call itself, at its pace, and never
+// lets the SDK retry: the SDK's retries go out at once, past the pace.
+func TestCacheSweepRetriesAtItsPace(t *testing.T) {
+	f := newAccountFake()
+	f.add("a", 1)
+	f.failOnce["ListStreams"] = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "slow down"}
+	c, _ := newTestCache(f)
+	mustSweep(t, c)
+	if got := f.count("ListStreams"); got != 2 {
+		t.Errorf("%d ListStreams calls, want the failed one and its retry", got)
+	}
+	for i, a := range f.attempts {
+		if a != 1 {
+			t.Errorf("call %d allowed %d SDK attempts, want 1", i, a)
+		}
+	}
+	if st := mustDescribe(t, c, "a"); st.OpenShards != 1 || f.count("DescribeStreamSummary") != 0 {
+		t.Errorf("after the retried sweep: %+v, %d describes", st, f.count("DescribeStreamSummary"))
+	}
+
+	// A failure that is not worth retrying ends the sweep at once.
+	f.failOnce["ListStreams"] = &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "no"}
+	f.counts()
+	if err := c.Sweep(t.Context()); err == nil {
+		t.Fatal("sweep succeeded")
+	}
+	if got := f.count("ListStreams"); got != 1 {
+		t.Errorf("%d ListStreams calls after AccessDenied, want 1", got)
+	}
 }
 
 // A complete sweep forgets streams it no longer lists.
