@@ -58,6 +58,7 @@ func TestDecideShards(t *testing.T) {
 		shard  string
 		at     float64
 		reason string
+		target int
 	}{
 		{name: "a hot shard is split at its midpoint",
 			obs:   ShardsObservation{Shards: four(0.4, 1.2, 0.4, 0.4), StreamNeed: need(0.4, 1.2, 0.4, 0.4)},
@@ -76,11 +77,25 @@ func TestDecideShards(t *testing.T) {
 				shard("a", 0, 0.5, 0.1, now), child(shard("b1", 0.5, 0.75, 1.9, now), KeyRange{0.5, 1}),
 				child(shard("b2", 0.75, 1, 0.1, now), KeyRange{0.5, 1})}, StreamNeed: 2.1},
 			kinds: []ShardActionKind{ShardHotKey}, shard: "b1", reason: "hot partition key"},
-		{name: "one split that left nearly all the load in a child is not enough to tell",
+		{name: "one split that left all the excess load in a child is enough to tell",
 			obs: ShardsObservation{Shards: []ShardObservation{
 				shard("a", 0, 0.5, 0.1, now), firstChild(child(shard("b1", 0.5, 0.75, 1.9, now), KeyRange{0.5, 1})),
 				child(shard("b2", 0.75, 1, 0.1, now), KeyRange{0.5, 1})}, StreamNeed: 2.1},
+			kinds: []ShardActionKind{ShardHotKey}, shard: "b1", reason: "after one split"},
+		{name: "a hot key is reported while the stream as a whole is over the threshold",
+			obs: ShardsObservation{Shards: []ShardObservation{
+				shard("a", 0, 0.5, 0.8, now), firstChild(child(shard("b1", 0.5, 0.75, 3, now), KeyRange{0.5, 1})),
+				firstChild(child(shard("b2", 0.75, 1, 0.4, now), KeyRange{0.5, 1}))}, StreamNeed: 4.2},
+			kinds: []ShardActionKind{ShardHotKey}, shard: "b1", reason: "hot partition key"},
+		{name: "a child whose sibling got part of the excess holds a slice of keys: split again",
+			obs: ShardsObservation{Shards: []ShardObservation{
+				shard("a", 0, 0.25, 0.1, now), shard("a2", 0.25, 0.5, 0.1, now), firstChild(child(shard("b1", 0.5, 0.75, 1.9, now), KeyRange{0.5, 1})),
+				firstChild(child(shard("b2", 0.75, 1, 0.6, now), KeyRange{0.5, 1}))}, StreamNeed: 2.7},
 			kinds: []ShardActionKind{ShardSplit}, shard: "b1", at: 0.625},
+		{name: "a child of an unskewed parent is no evidence of a hot key",
+			obs: ShardsObservation{Shards: []ShardObservation{
+				shard("a", 0, 0.5, 0.5, now), firstChild(child(shard("b1", 0.5, 0.75, 0.3, now), KeyRange{0.5, 1})),
+				firstChild(child(shard("b2", 0.75, 1, 0.2, now), KeyRange{0.5, 1}))}, StreamNeed: 1}},
 		{name: "a shard holding a known hot key is not split again",
 			obs: ShardsObservation{Shards: four(0.4, 1.2, 0.4, 0.4), StreamNeed: 2.4, HotKeys: []KeyRange{{0.3, 0.31}}}},
 		{name: "the daily cap stops splits",
@@ -101,6 +116,41 @@ func TestDecideShards(t *testing.T) {
 			obs: ShardsObservation{Shards: []ShardObservation{shard("a", 0, 0.5, 0.4, now), {ShardID: "n", Range: KeyRange{0.5, 1}}},
 				StreamNeed: 1.2, Profile: []RangeLoad{{Range: KeyRange{0, 0.5}, Share: 0.2}, {Range: KeyRange{0.5, 1}, Share: 0.8}}},
 			kinds: []ShardActionKind{ShardSplit}, shard: "n", at: 0.75, reason: "no metrics yet"},
+		{name: "a very uneven layout with nothing hot is resharded uniformly to fewer shards",
+			obs:   unevenLayout(now, nil),
+			kinds: []ShardActionKind{ShardReshardUniform}, target: 4, reason: "restores a clean layout"},
+		{name: "no uniform reshard without UpdateShardCount calls to spare: merges instead",
+			obs:   unevenLayout(now, repeatCalls(now.Add(-time.Hour), MaxUpdateCalls-ReservedForScaleUp-1)),
+			kinds: []ShardActionKind{ShardMerge}, shard: "b"},
+		{name: "calls to spare beyond the reserve allow a uniform reshard",
+			obs:   unevenLayout(now, repeatCalls(now.Add(-time.Hour), MaxUpdateCalls-ReservedForScaleUp-2)),
+			kinds: []ShardActionKind{ShardReshardUniform}, target: 4},
+		{name: "no uniform reshard while a shard is to be split: the split comes first",
+			obs: func() ShardsObservation {
+				o := unevenLayout(now, nil)
+				o.Shards[1] = shard("b", 0.5, 0.625, 0.9, now)
+				o.StreamNeed += 0.7
+				return o
+			}(),
+			kinds: []ShardActionKind{ShardSplit}, shard: "b", at: 0.5625},
+		{name: "a wide shard hot on even load is resharded uniformly too",
+			obs: func() ShardsObservation {
+				o := unevenLayout(now, nil)
+				o.Shards[0] = shard("a", 0, 0.5, 0.9, now)
+				o.StreamNeed += 0.25
+				return o
+			}(),
+			kinds: []ShardActionKind{ShardReshardUniform}, target: 4},
+		{name: "no uniform reshard when no fewer uniform shards would stay inside the band",
+			obs: func() ShardsObservation {
+				o := unevenLayout(now, nil)
+				o.Profile = []RangeLoad{{Range: KeyRange{0, 0.5}, Share: 0.2}, {Range: KeyRange{0.5, 0.51}, Share: 0.4}, {Range: KeyRange{0.51, 1}, Share: 0.4}}
+				return o
+			}(),
+			kinds: []ShardActionKind{ShardMerge}, shard: "b"},
+		{name: "no uniform reshard of a layout only twice as wide at its widest",
+			obs: ShardsObservation{Shards: []ShardObservation{shard("a", 0, 0.5, 0.65, now), shard("b", 0.5, 0.75, 0.4, now), shard("c", 0.75, 1, 0.4, now)},
+				StreamNeed: 1.45, Profile: []RangeLoad{{Range: KeyRange{0, 1}, Share: 1}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,6 +172,9 @@ func TestDecideShards(t *testing.T) {
 				return
 			}
 			a := got[0]
+			if a.Kind == ShardReshardUniform && a.Target != tt.target {
+				t.Errorf("reshard to %d, want %d", a.Target, tt.target)
+			}
 			if a.ShardID != tt.shard {
 				t.Errorf("shard %s, want %s", a.ShardID, tt.shard)
 			}
@@ -133,6 +186,19 @@ func TestDecideShards(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unevenLayout is a stream whose right half was split into quarters for a
+// hotspot that has cooled: nothing hot, its mean inside the band, the
+// narrow shards cold; uniform 4 shards would carry it at most at 40 %.
+func unevenLayout(now time.Time, updateCalls []time.Time) ShardsObservation {
+	o := ShardsObservation{StreamNeed: 1.45, UpdateCalls: updateCalls,
+		Profile: []RangeLoad{{Range: KeyRange{0, 0.5}, Share: 0.65 / 1.45}, {Range: KeyRange{0.5, 1}, Share: 0.8 / 1.45}}}
+	o.Shards = append(o.Shards, shard("a", 0, 0.5, 0.65, now))
+	for i, id := range []string{"b", "c", "d", "e"} {
+		o.Shards = append(o.Shards, shard(id, 0.5+float64(i)/8, 0.5+float64(i+1)/8, 0.2, now))
+	}
+	return o
 }
 
 func repeatCalls(at time.Time, n int) []time.Time {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -32,7 +33,9 @@ type shardLevel struct {
 	profiled time.Time
 	need     float64
 
-	reports   []string
+	reports []string
+	// uniform counts the uniform reshards the shard level made.
+	uniform   int
 	hotSplits int
 	// hotSplitsAfter counts those after the first hot-key report.
 	hotSplitsAfter int
@@ -118,9 +121,10 @@ func (sl *shardLevel) cycle() {
 	ids, ranges := st.OpenShardRanges()
 	s := sl.settings
 	data := sl.cw.Read(now.Add(-max(s.ScaleUpAfter, s.ScaleDownAfter) - policy.MaxMetricDelay))
+	hist, _ := sl.r.deps.History.LoadHistory(context.Background(), StreamName)
 	obs := policy.ShardsObservation{
 		Stream: StreamName, Now: now, Status: st.Status(), Profile: sl.profile,
-		StreamNeed: sl.need, HotKeys: sl.hotKeys, Calls: sl.calls,
+		StreamNeed: sl.need, HotKeys: sl.hotKeys, Calls: sl.calls, UpdateCalls: hist.Calls,
 	}
 	for i, id := range ids {
 		o := policy.ShardObservation{ShardID: id, Range: ranges[i], Minutes: data[id]}
@@ -159,6 +163,21 @@ func (sl *shardLevel) cycle() {
 				return
 			}
 			sl.calls = append(sl.calls, now)
+			return
+		case policy.ShardReshardUniform:
+			// The daemon records the call in the stream's history before it
+			// makes it, as the controller does its own; a refused call is
+			// taken back.
+			dir := policy.DirectionDown
+			if a.Target > len(ids) {
+				dir = policy.DirectionUp
+			}
+			if st.UpdateShardCount(context.Background(), StreamName, a.Target) != nil {
+				return
+			}
+			_ = sl.r.deps.History.SaveHistory(context.Background(), StreamName,
+				hist.Record(policy.Action{At: now, From: len(ids), To: a.Target, Direction: dir}))
+			sl.uniform++
 			return
 		}
 	}
