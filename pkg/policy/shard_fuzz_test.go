@@ -67,7 +67,7 @@ func FuzzDecideShards(f *testing.F) {
 		calls, touched := 0, map[string]bool{}
 		for _, a := range acts {
 			if a.Kind == ShardReshardUniform {
-				calls++
+				// An UpdateShardCount call: not under the split/merge caps.
 				if len(acts) != 1 || a.Target >= n || 2*a.Target < n || a.Target < 1 {
 					t.Fatalf("uniform reshard of %d shards to %d among %d actions", n, a.Target, len(acts))
 				}
