@@ -33,11 +33,15 @@ func runSkewed(t *testing.T, tr Trace, keys KeySkew, names ...string) map[string
 //     policy uses no more shard-hours than default, and of what the skew
 //     adds to default's lost and throttled records (over default with even
 //     keys) it keeps at most a quarter;
-//   - with one hot key of 5 % it reports the key and never splits the
-//     shard holding it after the report.
+//   - with one hot key of 5 % it reports the key, never splits the shard
+//     holding it after the report, and never misreports the hotspot as one.
+//
+// The traces run in parallel subtests: each replay is one goroutine per
+// policy, so two cores are kept busy.
 func TestShardLevelOnSharedTraces(t *testing.T) {
 	for _, path := range sharedTraces(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
+			t.Parallel()
 			if testing.Short() && !strings.Contains(path, "epa") {
 				t.Skip("-short: only the 12-hour trace")
 			}
@@ -60,6 +64,9 @@ func TestShardLevelOnSharedTraces(t *testing.T) {
 						f.name, f.shard, f.dflt, f.even)
 				}
 			}
+			if len(s.HotKeyAlerts) > 0 {
+				t.Errorf("the splittable hotspot was reported as a hot key: %q", s.HotKeyAlerts)
+			}
 			if days := max(float64(s.Minutes)/1440, 1); float64(s.SplitMergeCalls) > 48*days {
 				t.Errorf("shard made %d split/merge calls in %.1f days", s.SplitMergeCalls, days)
 			}
@@ -67,6 +74,10 @@ func TestShardLevelOnSharedTraces(t *testing.T) {
 			hot := runSkewed(t, tr, KeySkew{HotKeyFraction: 0.05}, PolicyShard)[PolicyShard]
 			if len(hot.HotKeyAlerts) == 0 || hot.HotKeyShardSplitsAfterAlert == nil || *hot.HotKeyShardSplitsAfterAlert != 0 {
 				t.Errorf("hot key: alerts %q, splits after the alert %v", hot.HotKeyAlerts, hot.HotKeyShardSplitsAfterAlert)
+			} else {
+				// The target is at most one split before the report;
+				// it is met on NASA only so far (see the README).
+				t.Logf("hot key: %d splits of the shard holding it before the report", *hot.HotKeyShardSplits)
 			}
 		})
 	}
