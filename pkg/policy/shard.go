@@ -105,6 +105,11 @@ type ShardsObservation struct {
 	// Calls are the times of SplitShard and MergeShards calls made, oldest
 	// first.
 	Calls []time.Time
+	// Divided are the ranges of the key space in which an earlier layout
+	// showed excess load on both sides of a boundary (see ObserveDivided):
+	// many keys, not one. A child whose range has such a boundary inside is
+	// never taken for one hot key.
+	Divided []KeyRange
 	// UpdateCalls are the times of the stream's UpdateShardCount calls,
 	// oldest first (History.Calls): a uniform reshard spends one of them.
 	UpdateCalls []time.Time
@@ -213,7 +218,8 @@ func SplitMergeCallsUsed(calls []time.Time, now time.Time) int {
 }
 
 // DecideShards is the shard-level decision for one stream. Rules, in order:
-//   - only an ACTIVE stream is changed;
+//   - only an ACTIVE stream is changed (hot keys are reported whatever its
+//     status);
 //   - a shard whose own utilisation stayed above ScaleUpThreshold for the
 //     last ScaleUpAfter of known, fresh minutes is hot; so is a shard too new
 //     to have those minutes whose range the profile says carries more than
@@ -221,8 +227,11 @@ func SplitMergeCallsUsed(calls []time.Time, now time.Time) int {
 //   - a shard is split only when it is skewed: in every minute of the
 //     window it accepted more than SkewFactor times its width's share of
 //     what the open shards accepted;
-//   - a skewed child of a split that kept at least HotKeyExcessShare of its
-//     parent's excess load (above the stream's background density), or a
+//   - a skewed child of a split that, over its full minutes of the last
+//     ScaleUpAfter (at least one, each at ScaleDownThreshold or more), kept
+//     at least HotKeyExcessShare of the excess load (above the stream's
+//     background density) of its parent range and its neighbours, with no
+//     range in Divided inside it, or a
 //     hot one that kept HotKeyShare of its parent's load when that parent
 //     had kept HotKeyParentShare of its own parent's, holds one hot key:
 //     reported, never split again, and neither is a shard holding a range in
@@ -247,7 +256,7 @@ func SplitMergeCallsUsed(calls []time.Time, now time.Time) int {
 //   - at most MaxCallsPerCycle calls, and never beyond MaxCallsPerDay in the
 //     rolling 24 h; merges leave a quarter of the day's calls to splits.
 func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
-	if obs.Status != StatusActive || len(obs.Shards) == 0 {
+	if len(obs.Shards) == 0 {
 		return nil
 	}
 	left := s.MaxCallsPerDay - SplitMergeCallsUsed(obs.Calls, obs.Now)
@@ -268,8 +277,11 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 			continue
 		}
 		window := recentKnown(sh.Minutes, obs.Now, upN)
-		if len(window) != upN || window[0].Start.Equal(firstKnown(sh.Minutes)) || !skewed(sh, totals, window) {
+		if len(window) > 0 && window[0].Start.Equal(firstKnown(sh.Minutes)) {
 			// A child's first minute is partial: it opened during it.
+			window = window[1:]
+		}
+		if len(window) == 0 || !skewed(sh, totals, window) {
 			continue
 		}
 		var peak, low = 0.0, math.Inf(1)
@@ -281,7 +293,7 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 			continue
 		}
 		share, ok := keptExcess(sh, obs.Shards, totals, window)
-		if !ok || share < s.HotKeyExcessShare || !pointLike(obs.Profile, sh.Range, s.HotKeyExcessShare) {
+		if !ok || share < s.HotKeyExcessShare || dividedInside(obs.Divided, sh.Range) {
 			continue
 		}
 		reported[sh.ShardID] = true
@@ -292,6 +304,10 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 				"one key is hot (or keys narrower than the split could divide), no split can divide it: not splitting it again",
 				sh.ShardID, sh.Range, percent(share), percent(peak), s.ScaleUpAfter),
 		})
+	}
+	if obs.Status != StatusActive {
+		// Only reports: a stream changes only when ACTIVE.
+		return out
 	}
 	for _, sh := range obs.Shards {
 		if mean > s.ScaleUpThreshold {
@@ -622,43 +638,6 @@ func keptExcess(sh ShardObservation, shards []ShardObservation, totals map[time.
 		return 0, false
 	}
 	return eOwn / (eOwn + sib), true
-}
-
-// pointLike is false when the profile has seen the excess load inside r
-// divided: no one of its segments inside r holds at least share of the
-// load r holds above the profile's background density (its median by key
-// space). A slice of keys that past layouts cut shows in several segments;
-// one key stays in one. It is true when the profile knows nothing of r.
-func pointLike(p []RangeLoad, r KeyRange, share float64) bool {
-	if len(p) == 0 {
-		return true
-	}
-	type cell struct{ density, width float64 }
-	cells := make([]cell, 0, len(p))
-	for _, seg := range p {
-		if w := seg.Range.Width(); w > 0 {
-			cells = append(cells, cell{density: seg.Share / w, width: w})
-		}
-	}
-	slices.SortFunc(cells, func(a, b cell) int { return cmp.Compare(a.density, b.density) })
-	bg, acc := 0.0, 0.0
-	for _, c := range cells {
-		acc += c.width
-		if bg = c.density; acc >= 0.5 {
-			break
-		}
-	}
-	var total, most float64
-	for _, seg := range p {
-		ov := math.Min(seg.Range.Hi, r.Hi) - math.Max(seg.Range.Lo, r.Lo)
-		if ov <= 0 || seg.Range.Width() <= 0 {
-			continue
-		}
-		e := math.Max(seg.Share/seg.Range.Width()-bg, 0) * ov
-		total += e
-		most = math.Max(most, e)
-	}
-	return total <= 0 || most >= share*total
 }
 
 // reshardUniform is the uniform UpdateShardCount that replaces a very

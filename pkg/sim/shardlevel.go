@@ -26,6 +26,7 @@ type shardLevel struct {
 	// State the daemon would keep with the stream.
 	profile   []policy.RangeLoad
 	hotKeys   []policy.KeyRange
+	divided   []policy.KeyRange
 	calls     []time.Time
 	splitFrom map[string]policy.KeyRange
 	kept      map[string]float64
@@ -115,16 +116,13 @@ func accepted(f ShardMinute) float64 {
 func (sl *shardLevel) cycle() {
 	st, now := sl.r.stream, sl.r.clock.Now()
 	sl.updateProfile()
-	if st.Status() != policy.StatusActive {
-		return
-	}
 	ids, ranges := st.OpenShardRanges()
 	s := sl.settings
 	data := sl.cw.Read(now.Add(-max(s.ScaleUpAfter, s.ScaleDownAfter) - policy.MaxMetricDelay))
 	hist, _ := sl.r.deps.History.LoadHistory(context.Background(), StreamName)
 	obs := policy.ShardsObservation{
 		Stream: StreamName, Now: now, Status: st.Status(), Profile: sl.profile,
-		StreamNeed: sl.need, HotKeys: sl.hotKeys, Calls: sl.calls, UpdateCalls: hist.Calls,
+		StreamNeed: sl.need, HotKeys: sl.hotKeys, Divided: sl.divided, Calls: sl.calls, UpdateCalls: hist.Calls,
 	}
 	for i, id := range ids {
 		o := policy.ShardObservation{ShardID: id, Range: ranges[i], Minutes: data[id]}
@@ -219,6 +217,7 @@ func (sl *shardLevel) updateProfile() {
 		}
 		slices.SortFunc(layout, func(a, b policy.RangeLoad) int { return cmp.Compare(a.Range.Lo, b.Range.Lo) })
 		sl.profile = policy.ObserveLayout(sl.profile, layout)
+		sl.divided = policy.ObserveDivided(sl.divided, layout, total, sl.settings.ScaleDownThreshold)
 		return
 	}
 }
