@@ -270,7 +270,13 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 	var splits []candidate
 	upN := minutesIn(s.ScaleUpAfter)
 	mean := obs.StreamNeed / float64(len(obs.Shards))
-	totals := minuteTotals(obs.Shards)
+	var cached map[time.Time]*minuteTotal
+	totals := func() map[time.Time]*minuteTotal {
+		if cached == nil {
+			cached = minuteTotals(obs.Shards)
+		}
+		return cached
+	}
 	reported := map[string]bool{}
 	for _, sh := range obs.Shards {
 		if sh.SplitFrom == nil || s.HotKeyExcessShare <= 0 || holdsHotKey(sh.Range, obs.HotKeys) {
@@ -281,7 +287,7 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 			// A child's first minute is partial: it opened during it.
 			window = window[1:]
 		}
-		if len(window) == 0 || !skewed(sh, totals, window) {
+		if len(window) == 0 || !skewed(sh, totals(), window) {
 			continue
 		}
 		var peak, low = 0.0, math.Inf(1)
@@ -292,7 +298,7 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 			// Too little load to tell: a few records land anywhere.
 			continue
 		}
-		share, ok := keptExcess(sh, obs.Shards, totals, window)
+		share, ok := keptExcess(sh, obs.Shards, totals(), window)
 		if !ok || share < s.HotKeyExcessShare || dividedInside(obs.Divided, sh.Range) {
 			continue
 		}
@@ -326,7 +332,7 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 				low = math.Min(low, m.Utilisation())
 				peak = math.Max(peak, m.Utilisation())
 			}
-			if low <= s.ScaleUpThreshold || !skewed(sh, totals, window) {
+			if low <= s.ScaleUpThreshold || !skewed(sh, totals(), window) {
 				continue
 			}
 		} else {
@@ -450,24 +456,21 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 // and fresh, when they are n consecutive minutes ending at most
 // MaxMetricDelay before now; otherwise fewer.
 func recentKnown(ms []ShardMinute, now time.Time, n int) []ShardMinute {
-	var known []ShardMinute
-	for _, m := range ms {
-		if m.Known && !m.Start.Add(time.Minute).After(now) {
-			known = append(known, m)
-		}
+	// Minutes are in time order: walk back from the newest known one that
+	// has ended, while the minutes are known and consecutive. The result
+	// shares ms's memory: callers only read it.
+	end := len(ms) - 1
+	for end >= 0 && !(ms[end].Known && !ms[end].Start.Add(time.Minute).After(now)) {
+		end--
 	}
-	if len(known) == 0 || now.Sub(known[len(known)-1].Start.Add(time.Minute)) > MaxMetricDelay {
+	if end < 0 || now.Sub(ms[end].Start.Add(time.Minute)) > MaxMetricDelay {
 		return nil
 	}
-	if len(known) > n {
-		known = known[len(known)-n:]
+	start := end
+	for start > 0 && end-start+1 < n && ms[start-1].Known && ms[start].Start.Sub(ms[start-1].Start) == time.Minute {
+		start--
 	}
-	for i := 1; i < len(known); i++ {
-		if known[i].Start.Sub(known[i-1].Start) != time.Minute {
-			return known[i:]
-		}
-	}
-	return known
+	return ms[start : end+1]
 }
 
 // keptShare is the share of its parent range's load that sh carried over
@@ -528,7 +531,7 @@ type rangeDensity struct {
 	density float64
 }
 
-// background is the minute's median accepted load per unit of key space
+// background is the minute's (lower) median accepted load per unit of key space
 // over the shards outside parent: the density of the shards that hold no
 // skew. Without such shards it is that of the least dense shard.
 func (t minuteTotal) background(parent KeyRange) float64 {
@@ -547,7 +550,7 @@ func (t minuteTotal) background(parent KeyRange) float64 {
 		return least
 	}
 	slices.Sort(ds)
-	return ds[len(ds)/2]
+	return ds[(len(ds)-1)/2]
 }
 
 // minuteTotals sums the open shards' known figures by minute.

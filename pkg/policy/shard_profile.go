@@ -188,7 +188,7 @@ const MaxDivided = 8
 // hash-key order that cover the key space once, with their shares of the
 // load, need the stream's load in shards. A boundary between two shards
 // that each carry more than DividedFactor times the background density (the
-// shards' median density) and at least floor of a shard's capacity (below
+// shards' lower median density) and at least floor of a shard's capacity (below
 // that a few records make the density) divides excess load: the hot keys
 // there are many, on both sides. Its
 // point joins the divided range that the two shards' ranges touch, or
@@ -207,7 +207,7 @@ func ObserveDivided(divided []KeyRange, shards []RangeLoad, need, floor float64)
 		return divided
 	}
 	slices.Sort(ds)
-	bg := ds[len(ds)/2]
+	bg := ds[(len(ds)-1)/2]
 	hot := func(sh RangeLoad) bool {
 		w := sh.Range.Width()
 		return w > 0 && sh.Share/w > DividedFactor*bg && sh.Share*need >= floor

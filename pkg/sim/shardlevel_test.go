@@ -7,12 +7,23 @@ import (
 	"testing"
 )
 
-func runSkewed(t *testing.T, tr Trace, keys KeySkew, names ...string) map[string]Result {
+// peak50 is the trace's scenario at a peak of 50 shards with even keys.
+func peak50(t *testing.T, tr Trace) *Scenario {
 	t.Helper()
 	m := DefaultModel()
 	m.PeakShards = 50
-	m.Keys = keys
 	sc, err := NewScenario(tr, m, DefaultSettings(50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// runSkewed replays the scenario with keys under the named policies; the
+// scenarios of one trace share its preparation and hindsight plan.
+func runSkewed(t *testing.T, base *Scenario, keys KeySkew, names ...string) map[string]Result {
+	t.Helper()
+	sc, err := base.WithKeys(keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,9 +56,9 @@ func TestShardLevelOnSharedTraces(t *testing.T) {
 			if testing.Short() && !strings.Contains(path, "epa") {
 				t.Skip("-short: only the 12-hour trace")
 			}
-			tr := readTraceFile(t, path)
-			even := runSkewed(t, tr, KeySkew{}, PolicyDefault)[PolicyDefault]
-			skew := runSkewed(t, tr, KeySkew{HotspotFraction: 0.1, HotspotWidth: 0.02}, PolicyDefault, PolicyShard)
+			base := peak50(t, readTraceFile(t, path))
+			even := runSkewed(t, base, KeySkew{}, PolicyDefault)[PolicyDefault]
+			skew := runSkewed(t, base, KeySkew{HotspotFraction: 0.1, HotspotWidth: 0.02}, PolicyDefault, PolicyShard)
 			d, s := skew[PolicyDefault], skew[PolicyShard]
 			if s.ShardHours > d.ShardHours {
 				t.Errorf("shard used %.1f shard-hours, default %.1f", s.ShardHours, d.ShardHours)
@@ -71,7 +82,7 @@ func TestShardLevelOnSharedTraces(t *testing.T) {
 				t.Errorf("shard made %d split/merge calls in %.1f days", s.SplitMergeCalls, days)
 			}
 
-			hot := runSkewed(t, tr, KeySkew{HotKeyFraction: 0.05}, PolicyShard)[PolicyShard]
+			hot := runSkewed(t, base, KeySkew{HotKeyFraction: 0.05}, PolicyShard)[PolicyShard]
 			if len(hot.HotKeyAlerts) == 0 || hot.HotKeyShardSplitsAfterAlert == nil || *hot.HotKeyShardSplitsAfterAlert != 0 {
 				t.Errorf("hot key: alerts %q, splits after the alert %v", hot.HotKeyAlerts, hot.HotKeyShardSplitsAfterAlert)
 			} else {
@@ -87,13 +98,15 @@ func TestShardLevelOnSharedTraces(t *testing.T) {
 // with a hotspot the shard policy loses and throttles under a quarter of
 // what default does, on fewer shard-hours; with even keys it is default.
 func TestShardLevelBuiltinTrace(t *testing.T) {
-	skew := runSkewed(t, DefaultTrace(), KeySkew{HotspotFraction: 0.1, HotspotWidth: 0.02}, PolicyDefault, PolicyShard)
+	t.Parallel()
+	base := peak50(t, DefaultTrace())
+	skew := runSkewed(t, base, KeySkew{HotspotFraction: 0.1, HotspotWidth: 0.02}, PolicyDefault, PolicyShard)
 	d, s := skew[PolicyDefault], skew[PolicyShard]
 	if 4*s.LostRecords > d.LostRecords || 4*s.ThrottledRecords > d.ThrottledRecords || s.ShardHours > d.ShardHours || s.SplitMergeCalls == 0 {
 		t.Errorf("hotspot: shard lost %d, throttled %d on %.1f shard-hours with %d splits/merges; default %d, %d, %.1f",
 			s.LostRecords, s.ThrottledRecords, s.ShardHours, s.SplitMergeCalls, d.LostRecords, d.ThrottledRecords, d.ShardHours)
 	}
-	even := runSkewed(t, DefaultTrace(), KeySkew{}, PolicyDefault, PolicyShard)
+	even := runSkewed(t, base, KeySkew{}, PolicyDefault, PolicyShard)
 	if a, b := figuresOf(even[PolicyDefault]), figuresOf(even[PolicyShard]); !sameFigures(a, b) {
 		t.Errorf("even keys: shard %+v, default %+v", b, a)
 	}
