@@ -468,6 +468,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	if r.shards != nil {
 		res.HotKeyAlerts = r.shards.reports
 		res.HotKeyShardSplits, res.HotKeyShardSplitsAfterAlert = r.shards.hotKeySplits()
+		res.UniformReshards = r.shards.uniform
 	}
 	if r.notes != nil {
 		res.Notes = append(res.Notes, r.notes()...)

@@ -2,9 +2,13 @@ package sim
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 
 // peak50 is the trace's scenario at a peak of 50 shards with even keys.
@@ -75,6 +79,11 @@ func TestShardLevelOnSharedTraces(t *testing.T) {
 						f.name, f.shard, f.dflt, f.even)
 				}
 			}
+			if s.RefusedCalls > 0 {
+				// The shard level's uniform reshards share the quota with
+				// the controller through the stream's history.
+				t.Errorf("shard made %d calls AWS refused", s.RefusedCalls)
+			}
 			if len(s.HotKeyAlerts) > 0 {
 				t.Errorf("the splittable hotspot was reported as a hot key: %q", s.HotKeyAlerts)
 			}
@@ -109,5 +118,58 @@ func TestShardLevelBuiltinTrace(t *testing.T) {
 	even := runSkewed(t, base, KeySkew{}, PolicyDefault, PolicyShard)
 	if a, b := figuresOf(even[PolicyDefault]), figuresOf(even[PolicyShard]); !sameFigures(a, b) {
 		t.Errorf("even keys: shard %+v, default %+v", b, a)
+	}
+}
+
+// The simulator makes the shard level's uniform reshard: a stream split
+// unevenly earlier, now with nothing hot and its mean inside the band, is
+// resharded with one UpdateShardCount to fewer uniform shards, recorded in
+// the stream's history so that the controller counts it against the quota.
+func TestShardLevelReshardsUniformly(t *testing.T) {
+	sc := peak50(t, DefaultTrace())
+	r := sc.newRunner(PolicyShard)
+	r.runShardLevel(sc.Settings)
+	st, sl := r.stream, r.shards
+	sec := int64(0)
+	advance := func(d time.Duration) {
+		sec += int64(d / time.Second)
+		r.clock.Set(sec)
+		st.Advance(sec)
+	}
+	// Split the first shard, then its first child: the widest shard is then
+	// 4 times the narrowest.
+	for range 2 {
+		if err := st.SplitShardAt(0, 0.5); err != nil {
+			t.Fatal(err)
+		}
+		advance(sc.Model.ReshardTime)
+	}
+	ids, ranges := st.OpenShardRanges()
+	n := len(ids)
+	// 45 minutes of even load at a mean of 28 % of a shard.
+	need := 0.28 * float64(n)
+	for range 45 {
+		var ms []ShardMinute
+		for i, id := range ids {
+			rec := need * ranges[i].Width() * 60 * policy.ShardWriteRecordsPerSecond
+			ms = append(ms, ShardMinute{ShardID: id, Range: ranges[i], Records: rec, Bytes: rec * 1024})
+		}
+		sl.cw.Put(ms)
+	}
+	r.clock.Set(45*60 + cycleOffset)
+	sl.cycle()
+
+	if st.Status() != policy.StatusUpdating || sl.uniform != 1 {
+		t.Fatalf("status %s after %d uniform reshards, want UPDATING after 1; calls %+v", st.Status(), sl.uniform, st.Calls())
+	}
+	calls := st.Calls()
+	last := calls[len(calls)-1]
+	want := int(math.Ceil(need/0.5 - 1e-9))
+	if last.Kind != CallUpdateShardCount || last.Err != nil || last.From != n || last.To != want {
+		t.Errorf("last call %+v, want UpdateShardCount from %d to %d", last, n, want)
+	}
+	h, _ := r.deps.History.LoadHistory(context.Background(), StreamName)
+	if len(h.Calls) != 1 || h.LastAction == nil || h.LastAction.To != want {
+		t.Errorf("history %+v: the uniform reshard is not recorded", h)
 	}
 }
