@@ -30,6 +30,8 @@ type shardLevel struct {
 	calls     []time.Time
 	splitFrom map[string]policy.KeyRange
 	kept      map[string]float64
+	// data is the per-shard metrics read each cycle, its memory reused.
+	data map[string][]policy.ShardMinute
 	// profiled is the last minute folded into the profile.
 	profiled time.Time
 	need     float64
@@ -118,7 +120,11 @@ func (sl *shardLevel) cycle() {
 	sl.updateProfile()
 	ids, ranges := st.OpenShardRanges()
 	s := sl.settings
-	data := sl.cw.Read(now.Add(-max(s.ScaleUpAfter, s.ScaleDownAfter) - policy.MaxMetricDelay))
+	if sl.data == nil {
+		sl.data = map[string][]policy.ShardMinute{}
+	}
+	sl.cw.read(now.Add(-max(s.ScaleUpAfter, s.ScaleDownAfter)-policy.MaxMetricDelay), sl.data)
+	data := sl.data
 	hist, _ := sl.r.deps.History.LoadHistory(context.Background(), StreamName)
 	obs := policy.ShardsObservation{
 		Stream: StreamName, Now: now, Status: st.Status(), Profile: sl.profile,
