@@ -233,7 +233,8 @@ func SplitMergeCallsUsed(calls []time.Time, now time.Time) int {
 //     background density) of its parent range and its neighbours, with no
 //     range in Divided inside it, or a
 //     hot one that kept HotKeyShare of its parent's load when that parent
-//     had kept HotKeyParentShare of its own parent's, holds one hot key:
+//     had kept HotKeyParentShare of its own parent's (no range in Divided
+//     inside it either), holds one hot key:
 //     reported, never split again, and neither is a shard holding a range in
 //     HotKeys (reports come whatever the stream's load);
 //   - other hot shards are split at the point that halves their load by the
@@ -354,7 +355,7 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 			// One split cannot tell one key from a slice of keys narrower
 			// than half the shard: both leave nearly all the load in one
 			// child. Two splits in a row that each leave it there can.
-			if ok && share >= s.HotKeyShare && sh.ParentKept >= s.HotKeyParentShare {
+			if ok && share >= s.HotKeyShare && sh.ParentKept >= s.HotKeyParentShare && !dividedInside(obs.Divided, sh.Range) {
 				out = append(out, ShardAction{
 					Kind: ShardHotKey, ShardID: sh.ShardID, Range: sh.Range, Utilisation: peak, Share: share,
 					Reason: fmt.Sprintf("hot partition key: shard %s %s kept %s of its parent's load after a split, at %s of a shard's capacity "+

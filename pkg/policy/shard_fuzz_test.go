@@ -8,7 +8,9 @@ import (
 // FuzzDecideShards checks the shard-level decision's invariants on random
 // layouts: it never splits a shard holding a known hot key, splits only
 // strictly inside the shard, merges only adjacent shards, touches a shard
-// at most once, and never goes beyond the daily or per-cycle cap; a uniform
+// at most once, and never goes beyond the daily or per-cycle cap; it
+// reports a hot key only in a child of a split with no divided range inside
+// it and none known yet; a uniform
 // reshard goes to fewer shards (at least half), alone, only with
 // UpdateShardCount calls to spare beyond the reserve.
 func FuzzDecideShards(f *testing.F) {
@@ -50,6 +52,10 @@ func FuzzDecideShards(f *testing.F) {
 		}
 		h := obs.Shards[int(hotAt)%n].Range
 		obs.HotKeys = []KeyRange{{Lo: h.Lo + h.Width()/3, Hi: h.Lo + h.Width()/2}}
+		if used%3 == 0 {
+			d := obs.Shards[int(used/3)%n].Range
+			obs.Divided = []KeyRange{{Lo: d.Lo + d.Width()/4, Hi: d.Lo + d.Width()/4}}
+		}
 		obs.Profile = []RangeLoad{{Range: KeyRange{0, 0.3}, Share: 0.5}, {Range: KeyRange{0.3, 1}, Share: 0.5}}
 		obs.Calls = repeatCalls(now.Add(-time.Hour), int(used)%60)
 		obs.UpdateCalls = repeatCalls(now.Add(-2*time.Hour), int(used)%(MaxUpdateCalls+1))
@@ -101,6 +107,9 @@ func FuzzDecideShards(f *testing.F) {
 				}
 				touched[a.Adjacent] = true
 			case ShardHotKey:
+				if sh.SplitFrom == nil || dividedInside(obs.Divided, sh.Range) || holdsHotKey(sh.Range, obs.HotKeys) {
+					t.Fatalf("hot key reported in %s %s: made by no split, or divided, or already known", a.ShardID, sh.Range)
+				}
 			default:
 				t.Fatalf("unknown action %q", a.Kind)
 			}

@@ -142,7 +142,7 @@ func (sl *shardLevel) cycle() {
 		idx := slices.Index(ids, a.ShardID)
 		switch a.Kind {
 		case policy.ShardHotKey:
-			sl.hotKeys = append(sl.hotKeys, a.Range)
+			sl.hotKeys = policy.AddHotKey(sl.hotKeys, a.Range)
 			sl.reports = append(sl.reports, fmt.Sprintf("%s: %s", now.UTC().Format(time.RFC3339), a.Reason))
 			sl.r.alerts.count(string(policy.ShardHotKey))
 		case policy.ShardSplit:
