@@ -228,7 +228,7 @@ func SplitMergeCallsUsed(calls []time.Time, now time.Time) int {
 //     window it accepted more than SkewFactor times its width's share of
 //     what the open shards accepted;
 //   - a skewed child of a split that, over its full minutes of the last
-//     ScaleUpAfter (at least one, each at ScaleDownThreshold or more), kept
+//     ScaleUpAfter (at least one, each of MinEvidenceRecords or more), kept
 //     at least HotKeyExcessShare of the excess load (above the stream's
 //     background density) of its parent range and its neighbours, with no
 //     range in Divided inside it, or a
@@ -291,12 +291,12 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 		if len(window) == 0 || !skewed(sh, totals(), window) {
 			continue
 		}
-		var peak, low = 0.0, math.Inf(1)
+		var peak, fewest = 0.0, math.Inf(1)
 		for _, m := range window {
-			peak, low = math.Max(peak, m.Utilisation()), math.Min(low, m.Utilisation())
+			peak, fewest = math.Max(peak, m.Utilisation()), math.Min(fewest, m.IncomingRecords)
 		}
-		if low < s.ScaleDownThreshold {
-			// Too little load to tell: a few records land anywhere.
+		if fewest < MinEvidenceRecords {
+			// Too few records to tell: a few land anywhere.
 			continue
 		}
 		share, ok := keptExcess(sh, obs.Shards, totals(), window)
@@ -513,6 +513,13 @@ func (m ShardMinute) Demand() float64 {
 	return math.Max(m.IncomingRecords/60/ShardWriteRecordsPerSecond, m.IncomingBytes/60/ShardWriteBytesPerSecond) +
 		m.WriteThrottled/60/ShardWriteRecordsPerSecond
 }
+
+// MinEvidenceRecords is the fewest records a child of a split must accept
+// in each minute for its figures to tell one hot key: 10 a second. Below
+// that a few records make the figures (CloudWatch's counts vary by about
+// the square root of the count, 4 % at 600; the simulator moves whole
+// records each second).
+const MinEvidenceRecords = 600
 
 // SkewFactor is how far above its width's share of the stream's accepted
 // records a shard must be, in every minute of its window, for the shard

@@ -99,10 +99,15 @@ func TestDecideShards(t *testing.T) {
 				shard("a2", 0.375, 0.5, 0.6, now), firstChild(child(shard("b1", 0.5, 0.75, 1.9, now), KeyRange{0.5, 1})),
 				child(shard("b2", 0.75, 1, 0.1, now), KeyRange{0.5, 1})}, StreamNeed: 2.75},
 			kinds: []ShardActionKind{ShardSplit}, shard: "b1", at: 0.625},
-		{name: "a child with too little load tells nothing",
+		{name: "a child of too few records tells nothing",
 			obs: ShardsObservation{Shards: []ShardObservation{
-				shard("a", 0, 0.5, 0.01, now), firstChild(child(shard("b1", 0.5, 0.75, 0.2, now), KeyRange{0.5, 1})),
-				child(shard("b2", 0.75, 1, 0.01, now), KeyRange{0.5, 1})}, StreamNeed: 0.22}},
+				shard("a", 0, 0.5, 0.0005, now), firstChild(child(shard("b1", 0.5, 0.75, 0.009, now), KeyRange{0.5, 1})),
+				child(shard("b2", 0.75, 1, 0.0005, now), KeyRange{0.5, 1})}, StreamNeed: 0.01}},
+		{name: "a child of enough records tells, however cold the stream",
+			obs: ShardsObservation{Shards: []ShardObservation{
+				shard("a", 0, 0.5, 0.001, now), firstChild(child(shard("b1", 0.5, 0.75, 0.011, now), KeyRange{0.5, 1})),
+				child(shard("b2", 0.75, 1, 0.0005, now), KeyRange{0.5, 1})}, StreamNeed: 0.0125},
+			kinds: []ShardActionKind{ShardHotKey}, shard: "b1", reason: "after one split"},
 		{name: "a hot key is reported while the stream as a whole is over the threshold",
 			obs: ShardsObservation{Shards: []ShardObservation{
 				shard("a", 0, 0.5, 0.8, now), firstChild(child(shard("b1", 0.5, 0.75, 3, now), KeyRange{0.5, 1})),
