@@ -37,8 +37,11 @@ type shardLevel struct {
 	need     float64
 
 	reports []string
-	// uniform counts the uniform reshards the shard level made.
+	// uniform counts the uniform reshards the shard level made; pending is
+	// one it asked for at pendingAt, which the controller makes.
 	uniform   int
+	pending   *policy.ShardAction
+	pendingAt time.Time
 	hotSplits int
 	// hotSplitsAfter counts those after the first hot-key report.
 	hotSplitsAfter int
@@ -59,7 +62,13 @@ func (r *runner) runShardLevel(s policy.Settings) {
 	}
 	r.shards = sl
 	p := skewAware{threshold: policy.Threshold{Settings: s}, shards: sl}
-	r.control(controller.StreamSpec{Name: StreamName, Settings: s, Policy: p}, r.sc.initialShards((s.ScaleUpThreshold+s.ScaleDownThreshold)/2), nil)
+	r.control(controller.StreamSpec{Name: StreamName, Settings: s, Policy: p}, r.sc.initialShards((s.ScaleUpThreshold+s.ScaleDownThreshold)/2),
+		func(o controller.Outcome) {
+			if o.Acted && sl.pending != nil && o.Decision.Target == sl.pending.Target {
+				sl.uniform++
+				sl.pending = nil
+			}
+		})
 	r.stream.TrackShards()
 }
 
@@ -85,7 +94,32 @@ func (p skewAware) Decide(obs policy.Observation) policy.Decision {
 		ms[i].WriteThrottled = max(m.WriteThrottled-skewRefused(figures), 0)
 	}
 	obs.Minutes = ms
-	return p.threshold.Decide(obs)
+	d := p.threshold.Decide(obs)
+	if u := p.shards.pending; u != nil && d.Direction == policy.DirectionNone && obs.Status == policy.StatusActive &&
+		obs.Now.Equal(p.shards.pendingAt) {
+		return uniformDecision(d, obs, p.threshold.Settings, *u)
+	}
+	return d
+}
+
+// uniformDecision turns the shard level's uniform reshard into the
+// controller's decision, held back by what the history says: the down
+// cooldown and the calls kept for scale-ups (the shard level saw the
+// history too, but the controller's copy is the one that counts).
+func uniformDecision(d policy.Decision, obs policy.Observation, s policy.Settings, u policy.ShardAction) policy.Decision {
+	if a := obs.History.LastAction; a != nil && obs.Now.Before(a.At.Add(s.CooldownDown)) {
+		d.Reason += fmt.Sprintf("; the shard level asks for a uniform reshard to %d shards, held in cooldown_down", u.Target)
+		return d
+	}
+	if d.CallsLeft <= policy.ReservedForScaleUp+1 {
+		d.Reason += fmt.Sprintf("; the shard level asks for a uniform reshard to %d shards, held: %d calls left", u.Target, d.CallsLeft)
+		return d
+	}
+	d.Direction, d.Target, d.Desired, d.Reason = policy.DirectionDown, u.Target, u.Target, u.Reason
+	if u.Target > obs.OpenShards {
+		d.Direction = policy.DirectionUp
+	}
+	return d
 }
 
 // skewRefused is the refused writes of the shards of a minute that accepted
@@ -138,6 +172,7 @@ func (sl *shardLevel) cycle() {
 		}
 		obs.Shards = append(obs.Shards, o)
 	}
+	sl.pending = nil
 	for _, a := range policy.DecideShards(obs, s) {
 		idx := slices.Index(ids, a.ShardID)
 		switch a.Kind {
@@ -169,19 +204,10 @@ func (sl *shardLevel) cycle() {
 			sl.calls = append(sl.calls, now)
 			return
 		case policy.ShardReshardUniform:
-			// The daemon records the call in the stream's history before it
-			// makes it, as the controller does its own; a refused call is
-			// taken back.
-			dir := policy.DirectionDown
-			if a.Target > len(ids) {
-				dir = policy.DirectionUp
-			}
-			if st.UpdateShardCount(context.Background(), StreamName, a.Target) != nil {
-				return
-			}
-			_ = sl.r.deps.History.SaveHistory(context.Background(), StreamName,
-				hist.Record(policy.Action{At: now, From: len(ids), To: a.Target, Direction: dir}))
-			sl.uniform++
+			// An UpdateShardCount: the controller makes it, this cycle, as
+			// its policy's decision (skewAware), so that it records the
+			// call, counts it against the quota and holds its cooldowns.
+			sl.pending, sl.pendingAt = &a, now
 			return
 		}
 	}

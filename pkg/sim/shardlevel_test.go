@@ -128,8 +128,8 @@ func TestShardLevelBuiltinTrace(t *testing.T) {
 
 // The simulator makes the shard level's uniform reshard: a stream split
 // unevenly earlier, now with nothing hot and its mean inside the band, is
-// resharded with one UpdateShardCount to fewer uniform shards, recorded in
-// the stream's history so that the controller counts it against the quota.
+// resharded with one UpdateShardCount to fewer uniform shards, which the
+// controller makes as its decision and records in the stream's history.
 func TestShardLevelReshardsUniformly(t *testing.T) {
 	sc := peak50(t, DefaultTrace())
 	r := sc.newRunner(PolicyShard)
@@ -163,6 +163,9 @@ func TestShardLevelReshardsUniformly(t *testing.T) {
 	}
 	r.clock.Set(45*60 + cycleOffset)
 	sl.cycle()
+	for _, o := range r.ctl.RunCycle(context.Background()) {
+		r.after(o)
+	}
 
 	if st.Status() != policy.StatusUpdating || sl.uniform != 1 {
 		t.Fatalf("status %s after %d uniform reshards, want UPDATING after 1; calls %+v", st.Status(), sl.uniform, st.Calls())
