@@ -307,7 +307,7 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 		out = append(out, ShardAction{
 			Kind: ShardHotKey, ShardID: sh.ShardID, Range: sh.Range, Utilisation: peak, Share: share,
 			Reason: fmt.Sprintf("hot partition key: shard %s %s kept %s of its parent's load above the stream's background after one split, "+
-				"its sibling little more than the background, at %s of a shard's capacity over the last %s; "+
+				"its sibling and neighbours little more than the background, at %s of a shard's capacity over the last %s; "+
 				"one key is hot (or keys narrower than the split could divide), no split can divide it: not splitting it again",
 				sh.ShardID, sh.Range, percent(share), percent(peak), s.ScaleUpAfter),
 		})
