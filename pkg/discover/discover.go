@@ -147,7 +147,7 @@ func (d *Discoverer) settings(name string, tags map[string]string, defaults conf
 	keyOf := map[string]string{}
 	for k, v := range tags {
 		setting, ok := strings.CutPrefix(k, SettingTagPrefix)
-		if !ok || k == stream.TagLastAction || k == stream.TagCalls {
+		if !ok || stream.IsStateTag(k) {
 			continue
 		}
 		values[setting], keyOf[setting] = v, k

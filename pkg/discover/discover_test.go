@@ -95,6 +95,7 @@ func TestSettingsFromTagsAndWarningsOnce(t *testing.T) {
 			"kinesis-autoscaler:cooldown_down": "2h",
 			"kinesis-autoscaler:last-action":   "up 2 4 2026-11-25T14:00:00Z", // history, not a setting
 			"kinesis-autoscaler:calls":         "1795608000",
+			"kinesis-autoscaler:shards":        "4",
 		},
 		"orders": {
 			"autoscale":                     "enabled",

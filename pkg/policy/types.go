@@ -202,6 +202,44 @@ type History struct {
 	LastAction *Action
 	// Calls are the times of UpdateShardCount calls, oldest first.
 	Calls []time.Time
+	// Shards is the open shard count the daemon's last change of any kind
+	// left (an UpdateShardCount, a split or a merge); 0 when unknown, and
+	// then LastAction.To, if any, stands for it.
+	Shards int
+}
+
+// Expected is the open shard count the history says the stream has, once
+// the daemon's last change is done; 0 when the history does not say.
+func (h History) Expected() int {
+	switch {
+	case h.Shards > 0:
+		return h.Shards
+	case h.LastAction != nil:
+		return h.LastAction.To
+	}
+	return 0
+}
+
+// Reconcile compares the history with the open shard count of the stream,
+// seen ACTIVE at now. When the stream has a count that no recorded change
+// explains, a reshard happened that the record missed: a call whose record
+// could not be written before a restart, or another tool's or a person's
+// call, which AWS counts against the same quota. It is counted as one
+// UpdateShardCount call at now, the latest it can have been, so that the
+// quota is not under-counted and the cooldowns hold from it; the returned
+// bool says so. A stream still at the count the last recorded action
+// started from explains itself (the call was recorded and never made) and
+// changes nothing.
+func (h History) Reconcile(open int, now time.Time) (History, bool) {
+	want := h.Expected()
+	if want == 0 || open == want || (h.LastAction != nil && open == h.LastAction.From && want == h.LastAction.To) {
+		return h, false
+	}
+	dir := DirectionUp
+	if open < want {
+		dir = DirectionDown
+	}
+	return h.Record(Action{At: now, From: want, To: open, Direction: dir}), true
 }
 
 // CallsUsed is how many UpdateShardCount calls fall inside the rolling quota
@@ -230,10 +268,10 @@ func (h History) NextCallFree(now time.Time) time.Time {
 	return now
 }
 
-// Record returns the history with one more action appended and calls older
-// than the quota window dropped.
+// Record returns the history with one more action appended, calls older
+// than the quota window dropped and Shards set to the action's target.
 func (h History) Record(a Action) History {
-	out := History{LastAction: &a}
+	out := History{LastAction: &a, Shards: a.To}
 	for _, c := range h.Calls {
 		if c.After(a.At.Add(-QuotaWindow)) {
 			out.Calls = append(out.Calls, c)

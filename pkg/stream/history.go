@@ -25,7 +25,17 @@ const (
 	// TagCalls holds the Unix seconds of the UpdateShardCount calls of the
 	// rolling quota window, oldest first, separated by spaces.
 	TagCalls = TagPrefix + "calls"
+	// TagShards holds the open shard count the daemon's last change left
+	// (an UpdateShardCount, a split or a merge), e.g. "8".
+	TagShards = TagPrefix + "shards"
 )
+
+// stateTags are the tags that hold the daemon's state, not settings.
+var stateTags = []string{TagLastAction, TagCalls, TagShards}
+
+// IsStateTag reports whether key is a tag the daemon writes to keep its
+// state, as opposed to a setting a person wrote.
+func IsStateTag(key string) bool { return slices.Contains(stateTags, key) }
 
 // Limits that keep a malformed tag from yielding absurd values.
 const (
@@ -78,7 +88,7 @@ func (k *Kinesis) SaveHistory(ctx context.Context, name string, h policy.History
 		}
 	}
 	var gone []string
-	for _, key := range []string{TagLastAction, TagCalls} {
+	for _, key := range stateTags {
 		if _, ok := tags[key]; !ok {
 			gone = append(gone, key)
 		}
@@ -120,13 +130,17 @@ func (k *Kinesis) ListTags(ctx context.Context, name string) (map[string]string,
 }
 
 // HistoryTags returns the tags that record h: TagLastAction when h has a last
-// action, TagCalls when it has calls. Only the calls that can still count
+// action, TagCalls when it has calls, TagShards when its shard count is
+// known. Only the calls that can still count
 // against the quota are kept: those within the quota window of the newest
 // call, at most policy.MaxUpdateCalls of them.
 func HistoryTags(h policy.History) map[string]string {
 	tags := map[string]string{}
 	if a := h.LastAction; a != nil {
 		tags[TagLastAction] = fmt.Sprintf("%s %d %d %s", a.Direction, a.From, a.To, a.At.UTC().Format(time.RFC3339))
+	}
+	if n := h.Expected(); n > 0 {
+		tags[TagShards] = strconv.Itoa(n)
 	}
 	calls := slices.Clone(h.Calls)
 	slices.SortFunc(calls, time.Time.Compare)
@@ -147,7 +161,8 @@ func HistoryTags(h policy.History) map[string]string {
 // trust are left out and described in the returned problems: a last action
 // must have a direction of up or down that matches its shard counts, counts
 // from 1 to 100,000 and a time not in the future; each call must be a
-// positive Unix time not in the future. Calls that left the quota window are
+// positive Unix time not in the future; a shard count a whole number from 1
+// to 100,000. Calls that left the quota window are
 // dropped; of the rest, the newest policy.MaxUpdateCalls are kept.
 func ParseHistory(tags map[string]string, now time.Time) (policy.History, []error) {
 	var h policy.History
@@ -158,6 +173,16 @@ func ParseHistory(tags map[string]string, now time.Time) (policy.History, []erro
 			problems = append(problems, &MalformedTagError{Key: TagLastAction, Value: v, Reason: reason})
 		} else {
 			h.LastAction = &a
+			h.Shards = a.To
+		}
+	}
+	if v, ok := tags[TagShards]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxShardCount {
+			problems = append(problems, &MalformedTagError{Key: TagShards, Value: v,
+				Reason: fmt.Sprintf("want a whole number of shards from 1 to %d", maxShardCount)})
+		} else {
+			h.Shards = n
 		}
 	}
 	if v, ok := tags[TagCalls]; ok {

@@ -36,6 +36,7 @@ func TestHistoryTags(t *testing.T) {
 			want: map[string]string{
 				TagLastAction: "up 2 4 2026-11-25T14:00:00Z",
 				TagCalls:      "1795611600 1795615200",
+				TagShards:     "4",
 			},
 		},
 		{
@@ -49,10 +50,16 @@ func TestHistoryTags(t *testing.T) {
 			want: map[string]string{TagCalls: "1795614600 1795614660 1795614720 1795614780 1795614840 1795614900 1795614960 1795615020 1795615080 1795615140"},
 		},
 		{
+			name: "a shard count left by a later split",
+			h: policy.History{LastAction: &policy.Action{At: at(30), From: 2, To: 4, Direction: policy.DirectionUp},
+				Shards: 5},
+			want: map[string]string{TagLastAction: "up 2 4 2026-11-25T13:30:00Z", TagShards: "5"},
+		},
+		{
 			name: "times in other zones are written in UTC",
 			h: policy.History{LastAction: &policy.Action{At: now.In(time.FixedZone("CET", 3600)), From: 8, To: 4,
 				Direction: policy.DirectionDown}},
-			want: map[string]string{TagLastAction: "down 8 4 2026-11-25T14:00:00Z"},
+			want: map[string]string{TagLastAction: "down 8 4 2026-11-25T14:00:00Z", TagShards: "4"},
 		},
 	}
 	for _, tt := range tests {
@@ -89,6 +96,13 @@ func TestParseHistory(t *testing.T) {
 			tags: map[string]string{TagCalls: "1795613400 1795436000 1795611600 1795613400"},
 			want: policy.History{Calls: []time.Time{at(60), at(30)}},
 		},
+		{
+			name: "a shard count after the last action",
+			tags: map[string]string{TagLastAction: "up 2 4 2026-11-25T13:30:00Z", TagShards: "6"},
+			want: policy.History{LastAction: up, Shards: 6},
+		},
+		{name: "bad shard count", tags: map[string]string{TagShards: "many"}, problems: 1},
+		{name: "zero shard count", tags: map[string]string{TagShards: "0"}, problems: 1},
 		{name: "unknown direction", tags: map[string]string{TagLastAction: "sideways 2 4 2026-11-25T13:30:00Z"}, problems: 1},
 		{name: "direction does not match counts", tags: map[string]string{TagLastAction: "up 4 2 2026-11-25T13:30:00Z"}, problems: 1},
 		{name: "no change", tags: map[string]string{TagLastAction: "down 4 4 2026-11-25T13:30:00Z"}, problems: 1},
@@ -137,7 +151,7 @@ func TestParseHistory(t *testing.T) {
 }
 
 func TestHistoryRoundTrip(t *testing.T) {
-	h := policy.History{LastAction: &policy.Action{At: at(5), From: 4, To: 2, Direction: policy.DirectionDown}}
+	h := policy.History{LastAction: &policy.Action{At: at(5), From: 4, To: 2, Direction: policy.DirectionDown}, Shards: 3}
 	for i := 9; i >= 0; i-- {
 		h.Calls = append(h.Calls, at(i*100+5))
 	}
@@ -195,9 +209,9 @@ func TestSaveHistory(t *testing.T) {
 		added   []string
 		removed []string
 	}{
-		{name: "full", h: full, added: []string{TagCalls, TagLastAction}},
-		{name: "empty removes both", h: policy.History{}, removed: []string{TagLastAction, TagCalls}},
-		{name: "calls only", h: policy.History{Calls: []time.Time{now}}, added: []string{TagCalls}, removed: []string{TagLastAction}},
+		{name: "full", h: full, added: []string{TagCalls, TagLastAction, TagShards}},
+		{name: "empty removes all", h: policy.History{}, removed: []string{TagLastAction, TagCalls, TagShards}},
+		{name: "calls only", h: policy.History{Calls: []time.Time{now}}, added: []string{TagCalls}, removed: []string{TagLastAction, TagShards}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -241,7 +255,7 @@ func historyEqual(a, b policy.History) bool {
 		a.LastAction.To != b.LastAction.To || a.LastAction.Direction != b.LastAction.Direction) {
 		return false
 	}
-	return slices.EqualFunc(a.Calls, b.Calls, time.Time.Equal)
+	return a.Expected() == b.Expected() && slices.EqualFunc(a.Calls, b.Calls, time.Time.Equal)
 }
 
 func describe(h policy.History) string {
