@@ -60,9 +60,11 @@ func status(ctx context.Context, cfg *config.Config, log *zap.Logger, w io.Write
 	if err != nil {
 		return err
 	}
+	opts := optionsOf(cfg)
+	opts.ReadAllHistory = true // status shows every stream's last action and calls left
 	d.ctrl = controller.New(nil, controller.Deps{
 		Load: d.load, Streams: d.kinesis, History: d.kinesis, Notifier: d.notifier, Clock: wallClock{}, Leader: standby{},
-	}, optionsOf(cfg), log)
+	}, opts, log)
 	d.discoverNow(ctx)
 	now := time.Now()
 	outcomes := d.ctrl.RunCycle(ctx)

@@ -22,8 +22,10 @@ const actTimeout = 20 * time.Second
 // crash, a redeploy or a lost lease between the two never forgets a call
 // that may have been made: whoever acts next reads the record and keeps the
 // cooldown and the quota. When the record cannot be written a scale-up goes
-// ahead all the same (a stream that throttles must not wait for its tags),
-// but a scale-down waits for a cycle when it can be recorded.
+// ahead all the same (a stream that throttles must not wait for its tags)
+// when a restart could recognise it by the stream's shard count: on a stream
+// whose tags record a count, and while no other action lacks its record.
+// Otherwise it waits, like a scale-down, for a cycle when it can be recorded.
 //
 // The lease is checked again just before the tags are written and just
 // before the call: a replica that has lost it writes nothing more and calls
@@ -38,16 +40,25 @@ func (c *Controller) act(ctx context.Context, st *streamState, d policy.Decision
 			zap.Int("from", d.Current), zap.Int("to", d.Target))
 		return ResultLeaseLost, nil
 	}
-	before := st.history
+	before, unrecorded := st.history, st.unsaved
 	st.history = before.Record(policy.Action{At: now, From: d.Current, To: d.Target, Direction: d.Direction})
 	if err := c.deps.History.SaveHistory(ctx, d.Stream, st.history); err != nil {
-		if d.Direction == policy.DirectionDown {
+		if d.Direction == policy.DirectionDown || unrecorded || before.Expected() == 0 {
+			// A scale-down can wait for its record. So can a scale-up that a
+			// restart could not recognise by the stream's shard count
+			// (History.Reconcile): a second one while the first still lacks
+			// its record, or one of a stream without a recorded count.
 			st.history = before
-			err = fmt.Errorf("record scale-down of %q in its tags: %w", d.Stream, err)
-			log.Warn("scale-down not made: its record could not be written; the next cycle tries again", zap.Error(err))
+			what := "scale-down"
+			next := "no scale-down is made until it can be recorded in the stream's tags (check kinesis:AddTagsToStream); scale-ups go ahead"
+			if d.Direction == policy.DirectionUp {
+				what = "scale-up"
+				next = "a scale-up goes ahead without its record only when a restart can recognise it by the stream's shard count: once, on a stream with a recorded count; check kinesis:AddTagsToStream"
+			}
+			err = fmt.Errorf("record %s of %q in its tags: %w", what, d.Stream, err)
+			log.Warn(what+" not made: its record could not be written; the next cycle tries again", zap.Error(err))
 			if st.alerts.start(policy.AlertScaleFailed, now, c.opts.DedupWindow) {
-				c.notify(ctx, policy.Alert{Kind: policy.AlertScaleFailed, Stream: d.Stream, At: now, Decision: d, Err: err.Error(),
-					Next: "no scale-down is made until it can be recorded in the stream's tags (check kinesis:AddTagsToStream); scale-ups go ahead"})
+				c.notify(ctx, policy.Alert{Kind: policy.AlertScaleFailed, Stream: d.Stream, At: now, Decision: d, Err: err.Error(), Next: next})
 			}
 			return ResultNotRecorded, err
 		}
@@ -131,7 +142,7 @@ func (c *Controller) requested(ctx context.Context, st *streamState, d policy.De
 // saveUnsaved tries once more to write a history that went unsaved, while
 // this replica leads.
 func (c *Controller) saveUnsaved(ctx context.Context, st *streamState, stream string, log *zap.Logger) {
-	if !st.unsaved || !c.stillLeading() {
+	if !st.unsaved || !st.loaded || !c.stillLeading() {
 		return
 	}
 	if err := c.deps.History.SaveHistory(ctx, stream, st.history); err != nil {
@@ -150,7 +161,9 @@ func (c *Controller) takeBack(ctx context.Context, st *streamState, stream strin
 	}
 	if err := c.deps.History.SaveHistory(ctx, stream, before); err != nil {
 		log.Warn("save scaling history", zap.Error(err))
+		return
 	}
+	st.unsaved = false
 }
 
 // stillLeading reports whether this replica may still act.

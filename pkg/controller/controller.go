@@ -94,6 +94,9 @@ type Options struct {
 	// DedupWindow is how long an ongoing condition (throttling, held at max,
 	// quota spent, AWS errors) stays quiet after its alert.
 	DedupWindow time.Duration
+	// ReadAllHistory reads every stream's history, not only those of streams
+	// whose decision would act (the status command shows them all).
+	ReadAllHistory bool
 }
 
 // Deps are the parts the loop talks to. Leader and Observer are optional:
@@ -219,8 +222,10 @@ type Outcome struct {
 	// Observed is true when the stream's state was read; State is that state.
 	Observed bool
 	State    policy.StreamState
-	// History is the scaling history the decision saw.
-	History policy.History
+	// History is the scaling history the decision saw; HistoryRead is false
+	// when it was not read, because the decision would not act without it.
+	History     policy.History
+	HistoryRead bool
 	// Minutes are the metrics the decision saw, oldest first.
 	Minutes []policy.Minute
 	// Leading is true when this replica could act this cycle.
@@ -310,10 +315,13 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 	started := time.Now()
 	term, leading := c.leading()
 	if !leading || term != c.term {
-		// A standby reads every stream's history each cycle, and a new term
-		// starts from the tags: another replica may have acted meanwhile.
+		// A standby reads a stream's history afresh whenever its decision
+		// would act, and a new term starts from the tags: another replica may
+		// have acted meanwhile.
+		// What went unsaved is left to whoever leads: it recognises the
+		// reshard by the stream's shard count (History.Reconcile).
 		for _, st := range c.state {
-			st.loaded = false
+			st.loaded, st.history, st.unsaved = false, policy.History{}, false
 		}
 	}
 	if leading {
@@ -385,18 +393,6 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	o := Outcome{Stream: spec.Name, Leading: leading}
 	log := c.log.With(zap.String("stream", spec.Name))
 
-	if !st.loaded {
-		callCtx, cancel := c.callContext(ctx, 4)
-		h, err := c.deps.History.LoadHistory(callCtx, spec.Name)
-		cancel()
-		if err != nil {
-			o.Err = fmt.Errorf("load scaling history of %q: %w", spec.Name, err)
-			c.awsError(ctx, st, spec.Name, now, o.Err, leading, log)
-			return o
-		}
-		st.history, st.loaded = h, true
-		st.seed(h, now, spec.Settings.Lookback())
-	}
 	if st.unsaved && leading {
 		// An action went ahead without its record: write it as soon as the
 		// tags take it, so that a restart does not forget the call.
@@ -404,7 +400,6 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		c.saveUnsaved(callCtx, st, spec.Name, log)
 		cancel()
 	}
-	o.History = st.history
 	callCtx, cancel := c.callContext(ctx, 4)
 	state, err := c.deps.Streams.Describe(callCtx, spec.Name)
 	cancel()
@@ -413,19 +408,28 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		c.awsError(ctx, st, spec.Name, now, o.Err, leading, log)
 		return o
 	}
-	o.Observed, o.State = true, state
+	st.observe(state, now)
+
+	// The history only ever holds an action back (cooldowns, the quota,
+	// the shards a recent action started from): a decision that does not
+	// act without it does not act with it. So it is read from the tags
+	// (ListTagsForStream, 5 calls a second per account) only for a stream
+	// whose decision would act, and then kept while this replica leads.
+	d := c.decide(spec, st, state, minutes, now)
+	if !st.loaded && state.Mode != policy.ModeOnDemand && (d.Scales() || c.opts.ReadAllHistory) {
+		if err := c.loadHistory(ctx, st, spec, state, now, leading, log); err != nil {
+			o.Err = err
+			c.awsError(ctx, st, spec.Name, now, o.Err, leading, log)
+			return o
+		}
+		d = c.decide(spec, st, state, minutes, now)
+	}
+	o.Observed, o.State, o.Decision = true, state, d
+	o.History, o.HistoryRead = st.history, st.loaded
+	o.Minutes = st.withShards(minutes)
 	if leading {
 		st.alerts.end(policy.AlertAWSError)
 	}
-	st.observe(state, now)
-
-	o.Minutes = st.withShards(minutes)
-	obs := policy.Observation{
-		Stream: spec.Name, Now: now, OpenShards: state.OpenShards, Status: state.Status, Mode: state.Mode,
-		Minutes: o.Minutes, History: st.history, ConsumersSeen: st.consumersSeen(o.Minutes, now),
-	}
-	d := spec.Policy.Decide(obs)
-	o.Decision = d
 	if state.Mode == policy.ModeOnDemand {
 		if !st.onDemandLogged {
 			log.Info("stream is ON_DEMAND: left alone", zap.String("mode", string(state.Mode)))
@@ -434,7 +438,7 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		return o
 	}
 	st.onDemandLogged = false
-	logDecision(log, d, state, leading)
+	logDecision(log, d, state, leading, st.loaded)
 	if !leading {
 		// A standby decides and reports, and leaves acting and alerting to
 		// the leader.
@@ -472,11 +476,55 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	return o
 }
 
-func logDecision(log *zap.Logger, d policy.Decision, s policy.StreamState, leading bool) {
+// decide asks the stream's policy, with the history known so far.
+func (c *Controller) decide(spec StreamSpec, st *streamState, state policy.StreamState, minutes []policy.Minute, now time.Time) policy.Decision {
+	ms := st.withShards(minutes)
+	return spec.Policy.Decide(policy.Observation{
+		Stream: spec.Name, Now: now, OpenShards: state.OpenShards, Status: state.Status, Mode: state.Mode,
+		Minutes: ms, History: st.history, ConsumersSeen: st.consumersSeen(ms, now),
+	})
+}
+
+// loadHistory reads the stream's history from its tags and reconciles it
+// with the stream: a count that no recorded change explains is a reshard the
+// record missed (a call whose record failed before a restart, or another
+// tool's), counted as one call now and written back while leading.
+func (c *Controller) loadHistory(ctx context.Context, st *streamState, spec StreamSpec, state policy.StreamState, now time.Time, leading bool, log *zap.Logger) error {
+	callCtx, cancel := c.callContext(ctx, 4)
+	h, err := c.deps.History.LoadHistory(callCtx, spec.Name)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("load scaling history of %q: %w", spec.Name, err)
+	}
+	// The shard-count record is seeded from the recorded action, never from
+	// one inferred now.
+	st.seed(h, now, spec.Settings.Lookback())
+	if state.Status == policy.StatusActive {
+		var missed bool
+		if h, missed = h.Reconcile(state.OpenShards, now); missed {
+			log.Warn("stream has a shard count its recorded history does not explain: counting one UpdateShardCount call now, the latest it can have been",
+				zap.Int("recorded", h.LastAction.From), zap.Int("open_shards", state.OpenShards))
+			st.unsaved = true
+		}
+	}
+	st.history, st.loaded = h, true
+	if st.unsaved && leading {
+		callCtx, cancel := c.callContext(ctx, 4)
+		c.saveUnsaved(callCtx, st, spec.Name, log)
+		cancel()
+	}
+	return nil
+}
+
+func logDecision(log *zap.Logger, d policy.Decision, s policy.StreamState, leading, historyRead bool) {
 	u := d.Utilisation
 	role := "leader"
 	if !leading {
 		role = "standby"
+	}
+	callsLeft := zap.Skip() // unknown until the history is read
+	if historyRead {
+		callsLeft = zap.Int("calls_left", d.CallsLeft)
 	}
 	log.Info("cycle",
 		zap.Int("shards", s.OpenShards),
@@ -487,7 +535,7 @@ func logDecision(log *zap.Logger, d policy.Decision, s policy.StreamState, leadi
 		zap.Bool("throttled", d.Throttled),
 		zap.String("decision", string(d.Direction)),
 		zap.Int("target", d.Target),
-		zap.Int("calls_left", d.CallsLeft),
+		callsLeft,
 		zap.String("role", role),
 		zap.String("reason", d.Reason),
 	)

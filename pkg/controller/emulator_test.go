@@ -87,7 +87,14 @@ func TestEmulatorRestartMidEpisode(t *testing.T) {
 			if o.State.Status != wantStatus || o.State.OpenShards != 4 && wantStatus == policy.StatusActive {
 				t.Errorf("%s, %s: state %+v, want %s with 4 shards", when, o.Stream, o.State, wantStatus)
 			}
-			if o.Decision.CallsLeft != policy.MaxUpdateCalls-1 || o.History.LastAction == nil {
+			// The history is read when the decision would act without it:
+			// once ACTIVE, both streams would (the hot one throttled at 2
+			// shards, the idle one far below the band), and their history
+			// holds them back.
+			if wantStatus == policy.StatusActive && !o.HistoryRead {
+				t.Errorf("%s, %s: the history was not read", when, o.Stream)
+			}
+			if o.HistoryRead && (o.Decision.CallsLeft != policy.MaxUpdateCalls-1 || o.History.LastAction == nil) {
 				t.Errorf("%s, %s: calls left %d, history %+v: the restart forgot the action", when, o.Stream, o.Decision.CallsLeft, o.History)
 			}
 		}

@@ -193,3 +193,14 @@ type observed struct {
 
 func (o *observed) ObserveStream(out Outcome)  { o.streams = append(o.streams, out) }
 func (o *observed) ObserveCycle(r CycleReport) { o.cycles = append(o.cycles, r) }
+
+// count is how many alerts of kind were sent.
+func (r *recorder) count(kind policy.AlertKind) int {
+	n := 0
+	for _, a := range r.alerts {
+		if a.Kind == kind {
+			n++
+		}
+	}
+	return n
+}

@@ -27,9 +27,10 @@ func TestStandbyDecidesButNeverActsOrAlerts(t *testing.T) {
 	if out[0].Leading || out[0].Decision.Direction != policy.DirectionUp || out[0].Decision.Target != 4 || out[0].Result != "" {
 		t.Errorf("standby outcome = %+v, want the decision up to 4, no result", out[0])
 	}
-	// A standby reads each stream's history every cycle: the leader writes it.
-	if r.history.loads != 6 {
-		t.Errorf("history loads = %d over 3 cycles of 2 streams, want 6", r.history.loads)
+	// A standby reads a stream's history afresh every cycle its decision
+	// would act (the leader writes it), and never for a stream left alone.
+	if r.history.loads != 3 {
+		t.Errorf("history loads = %d over 3 cycles of one stream to scale and one to leave, want 3", r.history.loads)
 	}
 	if len(obs.cycles) != 3 || obs.cycles[0].Leading || len(obs.streams) != 6 {
 		t.Errorf("observer told %d cycles (%+v) and %d stream outcomes", len(obs.cycles), obs.cycles, len(obs.streams))
@@ -91,13 +92,17 @@ func TestHandoverNeitherRepeatsNorForgets(t *testing.T) {
 }
 
 func TestNewTermReloadsHistory(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 4}, map[string]float64{"clicks": 0.5})
+	// A stream that would scale up, held by the cooldown of a recorded
+	// action: its history is read once a term.
+	r := newRig(t, Options{}, map[string]int{"clicks": 4}, map[string]float64{"clicks": 0.9})
+	r.history.h = map[string]policy.History{"clicks": policy.History{}.Record(
+		policy.Action{At: r.clock.Now(), From: 2, To: 4, Direction: policy.DirectionUp})}
 	l := &fakeLeader{term: 1, ok: true}
 	r.leader = l
 	r.c = r.newController(t, Options{}, []string{"clicks"})
 	r.cycles(3)
-	if r.history.loads != 1 {
-		t.Fatalf("history loads in one term = %d, want 1", r.history.loads)
+	if r.history.loads != 1 || len(r.streams.updates) != 0 {
+		t.Fatalf("history loads in one term = %d (want 1), updates %v (want none: cooldown)", r.history.loads, r.streams.updates)
 	}
 	// Another replica led meanwhile and scaled: a new term starts from tags.
 	other := policy.History{LastAction: &policy.Action{At: r.clock.Now(), From: 2, To: 4, Direction: policy.DirectionUp},
@@ -159,6 +164,13 @@ func TestActionReportedEvenIfLeaseLostDuringCall(t *testing.T) {
 
 func TestUnrecordedScaleDownWaitsScaleUpGoesAhead(t *testing.T) {
 	r := newRig(t, Options{}, map[string]int{"hot": 2, "idle": 8}, map[string]float64{"hot": 0.9, "idle": 0.05})
+	// The tags record both streams' counts (actions of two days ago), so
+	// that a restart would recognise an unrecorded reshard.
+	old := start.Add(-48 * time.Hour)
+	r.history.h = map[string]policy.History{
+		"hot":  policy.History{}.Record(policy.Action{At: old, From: 1, To: 2, Direction: policy.DirectionUp}),
+		"idle": policy.History{}.Record(policy.Action{At: old, From: 4, To: 8, Direction: policy.DirectionUp}),
+	}
 	r.history.saveErr = errors.New("AccessDeniedException: not authorized to perform kinesis:AddTagsToStream")
 	r.load.delay = 0
 	out := r.cycles(1)

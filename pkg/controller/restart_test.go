@@ -104,10 +104,14 @@ func TestRestartMidEpisodeNeitherRepeatsNorUndoes(t *testing.T) {
 			if len(r.streams.updates) != 1 {
 				t.Fatalf("updates = %v, want only the first 2 -> 4", r.streams.updates)
 			}
-			if d := out[0].Decision; d.CallsLeft != policy.MaxUpdateCalls-1 {
+			if d := out[0].Decision; out[0].HistoryRead && d.CallsLeft != policy.MaxUpdateCalls-1 {
 				t.Errorf("calls left = %d, want %d", d.CallsLeft, policy.MaxUpdateCalls-1)
 			}
-			if got := r.history.h["clicks"]; got.LastAction == nil || got.LastAction.At != start {
+			got := r.history.h["clicks"]
+			if n := got.CallsUsed(r.clock.Now()); n != 1 {
+				t.Errorf("the tags record %d calls, want 1", n)
+			}
+			if got.LastAction == nil || got.LastAction.At != start {
 				t.Errorf("history = %+v, want the action of the first cycle", got)
 			}
 		})

@@ -12,12 +12,11 @@ type streamState struct {
 	history policy.History
 	// pending is the reshard requested and not yet seen complete.
 	pending *policy.Action
-	// seeded is the recorded action the shard-count record starts from,
-	// until the stream is first seen ACTIVE.
-	seeded *policy.Action
 	// spans records the open shard count seen over time, so that a throttled
-	// minute is judged against the shards it really had.
+	// minute is judged against the shards it really had; watchedSince is
+	// when the first span was seen.
 	spans          []shardSpan
+	watchedSince   time.Time
 	onDemandLogged bool
 	// quotaRefusedAt is when AWS last refused UpdateShardCount as over quota.
 	quotaRefusedAt time.Time
@@ -46,18 +45,11 @@ func (s *streamState) observe(st policy.StreamState, now time.Time) {
 	if s.pending != nil && st.OpenShards == s.pending.To {
 		s.pending = nil
 	}
-	if a := s.seeded; a != nil {
-		s.seeded = nil
-		if st.OpenShards != a.From && st.OpenShards != a.To {
-			// The record does not describe this stream's shards (edited by
-			// hand, or changed by another tool since): it is not trusted.
-			s.spans = nil
-		}
-	}
 	if len(s.spans) == 0 {
 		// Minutes before the first look had, as far as anyone knows, the
 		// count seen then (seed knows better after a recent action).
 		s.spans = append(s.spans, shardSpan{shards: st.OpenShards})
+		s.watchedSince = now
 		return
 	}
 	if s.spans[len(s.spans)-1].shards != st.OpenShards {
@@ -68,20 +60,25 @@ func (s *streamState) observe(st policy.StreamState, now time.Time) {
 	}
 }
 
-// seed starts the shard-count record of a stream the controller has not
-// watched before from its last action, when that action is recent enough
-// for its minutes to be in a decision window (horizon): until the stream is
-// seen ACTIVE with another count, its minutes are judged against the shards
-// it had before the action. So a restart in the middle of a reshard does not
-// judge the throttled minutes that caused it against the new count, and
-// repeat it.
+// seed completes the shard-count record of a stream with its last action,
+// read from its history, when that action is recent enough for its minutes
+// to be in a decision window (horizon) and the stream was first seen at the
+// action's target: the minutes before that first look are judged against
+// the shards the stream had before the action. So a restart in the middle
+// of a reshard does not judge the throttled minutes that caused it against
+// the new count, and repeat it. A record that does not describe the shards
+// seen (edited by hand, or changed by another tool since) is not trusted.
 func (s *streamState) seed(h policy.History, now time.Time, horizon time.Duration) {
 	a := h.LastAction
-	if len(s.spans) > 0 || a == nil || now.Sub(a.At) > horizon {
+	if a == nil || now.Sub(a.At) > horizon || len(s.spans) == 0 || !s.spans[0].from.IsZero() ||
+		s.spans[0].shards != a.To || a.From == a.To {
 		return
 	}
-	s.spans = []shardSpan{{shards: a.From}}
-	s.seeded = a
+	s.spans[0].from = s.watchedSince
+	s.spans = append([]shardSpan{{shards: a.From}}, s.spans...)
+	if len(s.spans) > maxSpans {
+		s.spans = s.spans[len(s.spans)-maxSpans:]
+	}
 }
 
 // withShards fills Minute.Shards from the recorded spans where known.

@@ -4,14 +4,18 @@
 // Each stream has six metrics, each read as 1-minute values: the Sum of
 // IncomingBytes, IncomingRecords, GetRecords.Bytes,
 // WriteProvisionedThroughputExceeded and ReadProvisionedThroughputExceeded,
-// and the Maximum of GetRecords.IteratorAgeMilliseconds. The queries of many
-// streams share calls, up to CloudWatch's limit per call.
+// and the Maximum of GetRecords.IteratorAgeMilliseconds. Shards asked for have
+// three enhanced shard-level metrics (dimensions StreamName and ShardId): the
+// Sum of IncomingBytes, IncomingRecords and WriteProvisionedThroughputExceeded.
+// All queries of a read are packed into calls of CloudWatch's limit per call,
+// across stream boundaries, so that N queries take ceil(N / 500) calls.
 package metrics
 
 import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,7 +41,9 @@ const (
 const (
 	namespace = "AWS/Kinesis"
 	dimension = "StreamName"
-	period    = 60 // seconds
+	// shardDimension is the enhanced shard-level metrics' second dimension.
+	shardDimension = "ShardId"
+	period         = 60 // seconds
 )
 
 // cloudwatchAPI is the part of the CloudWatch client this package uses.
@@ -47,32 +53,79 @@ type cloudwatchAPI interface {
 
 var _ cloudwatchAPI = (*cloudwatch.Client)(nil)
 
-// streamMetric is one of the metrics read for every stream.
-type streamMetric struct {
+// metricSpec is one metric read for every stream or every shard.
+type metricSpec struct {
 	name string
 	stat string
-	// add merges a value into a minute; values of one minute are combined
-	// with the metric's statistic first.
-	add func(m *policy.Minute, v float64)
+	// marksKnown is true for the metrics whose datapoints together make a
+	// minute Known: IncomingBytes and IncomingRecords.
+	marksKnown bool
 }
 
 // MetricsPerStream is how many queries each stream needs.
 const MetricsPerStream = 6
 
-// StreamsPerCall is how many streams share one GetMetricData call.
-const StreamsPerCall = MaxQueriesPerCall / MetricsPerStream
+// MetricsPerShard is how many queries each shard needs.
+const MetricsPerShard = 3
 
-// streamMetrics are the metrics read per stream. The first two decide
-// whether a minute is Known.
-var streamMetrics = [MetricsPerStream]streamMetric{
-	{name: "IncomingBytes", stat: "Sum", add: func(m *policy.Minute, v float64) { m.IncomingBytes = v }},
-	{name: "IncomingRecords", stat: "Sum", add: func(m *policy.Minute, v float64) { m.IncomingRecords = v }},
-	{name: "GetRecords.Bytes", stat: "Sum", add: func(m *policy.Minute, v float64) { m.ReadBytes, m.HasReadBytes = v, true }},
-	{name: "WriteProvisionedThroughputExceeded", stat: "Sum", add: func(m *policy.Minute, v float64) { m.WriteThrottled = v }},
-	{name: "ReadProvisionedThroughputExceeded", stat: "Sum", add: func(m *policy.Minute, v float64) { m.ReadThrottled = v }},
-	{name: "GetRecords.IteratorAgeMilliseconds", stat: "Maximum", add: func(m *policy.Minute, v float64) {
-		m.IteratorAge, m.HasIteratorAge = time.Duration(v*float64(time.Millisecond)), true
-	}},
+// streamMetrics are the metrics read per stream, in the order of mergeStream.
+var streamMetrics = [MetricsPerStream]metricSpec{
+	{name: "IncomingBytes", stat: "Sum", marksKnown: true},
+	{name: "IncomingRecords", stat: "Sum", marksKnown: true},
+	{name: "GetRecords.Bytes", stat: "Sum"},
+	{name: "WriteProvisionedThroughputExceeded", stat: "Sum"},
+	{name: "ReadProvisionedThroughputExceeded", stat: "Sum"},
+	{name: "GetRecords.IteratorAgeMilliseconds", stat: "Maximum"},
+}
+
+// shardMetrics are the enhanced shard-level metrics read per shard, in the
+// order of mergeShard.
+var shardMetrics = [MetricsPerShard]metricSpec{
+	{name: "IncomingBytes", stat: "Sum", marksKnown: true},
+	{name: "IncomingRecords", stat: "Sum", marksKnown: true},
+	{name: "WriteProvisionedThroughputExceeded", stat: "Sum"},
+}
+
+// mergeStream merges value v of stream metric k into a minute. Several raw
+// points in one minute (as emulators return them) add up for a Sum and keep
+// the highest for a Maximum.
+func mergeStream(m *policy.Minute, k int, v float64) {
+	switch k {
+	case 0:
+		m.IncomingBytes += v
+	case 1:
+		m.IncomingRecords += v
+	case 2:
+		m.ReadBytes, m.HasReadBytes = m.ReadBytes+v, true
+	case 3:
+		m.WriteThrottled += v
+	case 4:
+		m.ReadThrottled += v
+	case 5:
+		if age := time.Duration(v * float64(time.Millisecond)); !m.HasIteratorAge || age > m.IteratorAge {
+			m.IteratorAge, m.HasIteratorAge = age, true
+		}
+	}
+}
+
+// mergeShard merges value v of shard metric k into a minute, like
+// mergeStream.
+func mergeShard(m *policy.ShardMinute, k int, v float64) {
+	switch k {
+	case 0:
+		m.IncomingBytes += v
+	case 1:
+		m.IncomingRecords += v
+	case 2:
+		m.WriteThrottled += v
+	}
+}
+
+// ShardQuery asks for the enhanced shard-level metrics of some open shards of
+// a stream.
+type ShardQuery struct {
+	Stream   string
+	ShardIDs []string
 }
 
 // CloudWatch reads stream load from CloudWatch. It implements
@@ -99,7 +152,7 @@ func New(client cloudwatchAPI, opts ...Option) *CloudWatch {
 	c := &CloudWatch{
 		client:         client,
 		limiter:        rate.NewLimiter(DefaultCallsPerSecond, DefaultCallsPerSecond),
-		historyMinutes: MaxDatapointsPerCall / len(streamMetrics),
+		historyMinutes: MaxDatapointsPerCall / MetricsPerStream,
 	}
 	for _, o := range opts {
 		o(c)
@@ -112,22 +165,38 @@ func New(client cloudwatchAPI, opts ...Option) *CloudWatch {
 // IncomingBytes and IncomingRecords had a datapoint for it; other metrics
 // without a datapoint count as 0, and the iterator age as absent. Every
 // requested stream is in the map, with unknown minutes if CloudWatch has
-// nothing for it. The streams share as few calls as the query limit allows.
+// nothing for it. It is ReadLoadWithShards without shards.
 func (c *CloudWatch) ReadLoad(ctx context.Context, streams []string, start, end time.Time) (map[string][]policy.Minute, error) {
+	out, _, err := c.ReadLoadWithShards(ctx, streams, nil, start, end)
+	return out, err
+}
+
+// ReadLoadWithShards reads the streams' minutes like ReadLoad and, in the
+// same calls, the enhanced shard-level metrics of the shards asked for: per
+// stream and shard id, one ShardMinute per minute in [start, end), oldest
+// first, Known when both IncomingBytes and IncomingRecords had a datapoint.
+// Every requested shard is in the second map. The queries of all streams and
+// shards are packed into calls of MaxQueriesPerCall regardless of which
+// stream they belong to, so a read makes exactly ceil(queries / 500) calls
+// (plus pages when CloudWatch pages).
+func (c *CloudWatch) ReadLoadWithShards(ctx context.Context, streams []string, shards []ShardQuery, start, end time.Time) (map[string][]policy.Minute, map[string]map[string][]policy.ShardMinute, error) {
 	start, end = start.Truncate(time.Minute), end.Truncate(time.Minute)
-	unique := dedupe(streams)
-	out := make(map[string][]policy.Minute, len(unique))
-	for first := 0; first < len(unique); first += StreamsPerCall {
-		batch := unique[first:min(first+StreamsPerCall, len(unique))]
-		got, err := c.read(ctx, batch, start, end)
-		if err != nil {
-			return nil, err
-		}
-		for i, name := range batch {
-			out[name] = got[i]
-		}
+	r := newRead(dedupe(streams), dedupeShards(shards), start, end)
+	if err := r.run(ctx, c); err != nil {
+		return nil, nil, err
 	}
-	return out, nil
+	out := make(map[string][]policy.Minute, len(r.streams))
+	for i, name := range r.streams {
+		out[name] = r.streamGrid[i]
+	}
+	shardOut := make(map[string]map[string][]policy.ShardMinute)
+	for i, sh := range r.shards {
+		if shardOut[sh.stream] == nil {
+			shardOut[sh.stream] = map[string][]policy.ShardMinute{}
+		}
+		shardOut[sh.stream][sh.id] = r.shardGrid[i]
+	}
+	return out, shardOut, nil
 }
 
 // ReadHistory returns one stream's minutes in [start, end) like ReadLoad,
@@ -143,147 +212,237 @@ func (c *CloudWatch) ReadHistory(ctx context.Context, stream string, start, end 
 		if to.After(end) {
 			to = end
 		}
-		got, err := c.read(ctx, []string{stream}, from, to)
-		if err != nil {
+		r := newRead([]string{stream}, nil, from, to)
+		if err := r.run(ctx, c); err != nil {
 			return nil, fmt.Errorf("read history of %q from %s: %w", stream, from.UTC().Format(time.RFC3339), err)
 		}
-		out = append(out, got[0]...)
+		out = append(out, r.streamGrid[0]...)
 	}
 	return out, nil
 }
 
-// read makes the calls for up to StreamsPerCall streams, following
-// NextToken, and returns their minutes in the order of streams.
-func (c *CloudWatch) read(ctx context.Context, streams []string, start, end time.Time) ([][]policy.Minute, error) {
-	grid := make([][]policy.Minute, len(streams))
-	n := 0
-	if end.After(start) {
-		n = int(end.Sub(start) / time.Minute)
-	}
-	for i := range grid {
-		grid[i] = make([]policy.Minute, n)
-		for j := range grid[i] {
-			grid[i][j].Start = start.Add(time.Duration(j) * time.Minute)
-		}
-	}
-	if n == 0 || len(streams) == 0 {
-		return grid, nil
-	}
+// shardKey names one shard of one stream.
+type shardKey struct{ stream, id string }
 
-	queries := make([]types.MetricDataQuery, 0, len(streams)*len(streamMetrics))
-	for s, name := range streams {
-		for m, metric := range streamMetrics {
-			queries = append(queries, types.MetricDataQuery{
-				Id: aws.String(queryID(s, m)),
-				MetricStat: &types.MetricStat{
-					Metric: &types.Metric{
-						Namespace:  aws.String(namespace),
-						MetricName: aws.String(metric.name),
-						Dimensions: []types.Dimension{{Name: aws.String(dimension), Value: aws.String(name)}},
-					},
-					Period: aws.Int32(period),
-					Stat:   aws.String(metric.stat),
-				},
-				ReturnData: aws.Bool(true),
-			})
+// Bits of a minute's flags while a read collects it.
+const (
+	seenBytes   uint8 = 1 << iota // an IncomingBytes datapoint arrived
+	seenRecords                   // an IncomingRecords datapoint arrived
+	invalid                       // a value that is not a count arrived
+)
+
+// read is one ReadLoadWithShards: its queries in order (every stream's six,
+// then every shard's three) and the minutes they fill.
+type read struct {
+	streams    []string
+	shards     []shardKey
+	start, end time.Time
+	minutes    int
+
+	streamGrid [][]policy.Minute
+	shardGrid  [][]policy.ShardMinute
+	// flags[row][minute] with rows of streams first, then shards.
+	flags [][]uint8
+}
+
+func newRead(streams []string, shards []shardKey, start, end time.Time) *read {
+	r := &read{streams: streams, shards: shards, start: start, end: end}
+	if end.After(start) {
+		r.minutes = int(end.Sub(start) / time.Minute)
+	}
+	r.streamGrid = make([][]policy.Minute, len(streams))
+	for i := range r.streamGrid {
+		r.streamGrid[i] = make([]policy.Minute, r.minutes)
+		for j := range r.streamGrid[i] {
+			r.streamGrid[i][j].Start = start.Add(time.Duration(j) * time.Minute)
 		}
+	}
+	r.shardGrid = make([][]policy.ShardMinute, len(shards))
+	for i := range r.shardGrid {
+		r.shardGrid[i] = make([]policy.ShardMinute, r.minutes)
+		for j := range r.shardGrid[i] {
+			r.shardGrid[i][j].Start = start.Add(time.Duration(j) * time.Minute)
+		}
+	}
+	r.flags = make([][]uint8, len(streams)+len(shards))
+	for i := range r.flags {
+		r.flags[i] = make([]uint8, r.minutes)
+	}
+	return r
+}
+
+// queries is how many queries the read has in all.
+func (r *read) queries() int { return len(r.streams)*MetricsPerStream + len(r.shards)*MetricsPerShard }
+
+// locate returns the grid row of query q (streams first, then shards), the
+// metric's index in its table, and whether it is a shard's.
+func (r *read) locate(q int) (row, metric int, shard bool) {
+	if n := len(r.streams) * MetricsPerStream; q >= n {
+		q -= n
+		return len(r.streams) + q/MetricsPerShard, q % MetricsPerShard, true
+	}
+	return q / MetricsPerStream, q % MetricsPerStream, false
+}
+
+// spec is the metric of query q.
+func (r *read) spec(q int) metricSpec {
+	if _, m, shard := r.locate(q); shard {
+		return shardMetrics[m]
+	}
+	return streamMetrics[q%MetricsPerStream]
+}
+
+// owner names the stream or shard of query q for error messages.
+func (r *read) owner(q int) string {
+	row, _, shard := r.locate(q)
+	if shard {
+		sh := r.shards[row-len(r.streams)]
+		return fmt.Sprintf("shard %s of %q", sh.id, sh.stream)
+	}
+	return fmt.Sprintf("%q", r.streams[row])
+}
+
+// query builds the MetricDataQuery of query q.
+func (r *read) query(q int) types.MetricDataQuery {
+	row, _, shard := r.locate(q)
+	spec := r.spec(q)
+	var dims []types.Dimension
+	if shard {
+		sh := r.shards[row-len(r.streams)]
+		dims = []types.Dimension{
+			{Name: aws.String(dimension), Value: aws.String(sh.stream)},
+			{Name: aws.String(shardDimension), Value: aws.String(sh.id)},
+		}
+	} else {
+		dims = []types.Dimension{{Name: aws.String(dimension), Value: aws.String(r.streams[row])}}
+	}
+	return types.MetricDataQuery{
+		Id: aws.String(queryID(q)),
+		MetricStat: &types.MetricStat{
+			Metric: &types.Metric{
+				Namespace:  aws.String(namespace),
+				MetricName: aws.String(spec.name),
+				Dimensions: dims,
+			},
+			Period: aws.Int32(period),
+			Stat:   aws.String(spec.stat),
+		},
+		ReturnData: aws.Bool(true),
+	}
+}
+
+// run makes the calls: queries in order, MaxQueriesPerCall to a call, each
+// call followed through its pages; then it marks the Known minutes.
+func (r *read) run(ctx context.Context, c *CloudWatch) error {
+	if r.minutes > 0 {
+		total := r.queries()
+		for first := 0; first < total; first += MaxQueriesPerCall {
+			if err := r.call(ctx, c, first, min(first+MaxQueriesPerCall, total)); err != nil {
+				return err
+			}
+		}
+	}
+	for row, flags := range r.flags {
+		for j, f := range flags {
+			known := f&seenBytes != 0 && f&seenRecords != 0 && f&invalid == 0
+			if row < len(r.streams) {
+				r.streamGrid[row][j].Known = known
+			} else {
+				r.shardGrid[row-len(r.streams)][j].Known = known
+			}
+		}
+	}
+	return nil
+}
+
+// call makes one GetMetricData call of queries [first, last), following
+// NextToken.
+func (r *read) call(ctx context.Context, c *CloudWatch, first, last int) error {
+	queries := make([]types.MetricDataQuery, 0, last-first)
+	for q := first; q < last; q++ {
+		queries = append(queries, r.query(q))
 	}
 	in := &cloudwatch.GetMetricDataInput{
-		StartTime:         aws.Time(start),
-		EndTime:           aws.Time(end),
+		StartTime:         aws.Time(r.start),
+		EndTime:           aws.Time(r.end),
 		MetricDataQueries: queries,
 		ScanBy:            types.ScanByTimestampAscending,
 	}
-
-	// values[stream][metric] collects each minute's combined value.
-	values := make([][]map[int]float64, len(streams))
-	// invalid[stream] marks minutes with a value that is not a count.
-	invalid := make([]map[int]bool, len(streams))
-	for s := range values {
-		invalid[s] = map[int]bool{}
-		values[s] = make([]map[int]float64, len(streamMetrics))
-		for m := range values[s] {
-			values[s][m] = map[int]float64{}
-		}
-	}
 	for {
 		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("get metric data (%d queries): %w", len(queries), err)
+			return fmt.Errorf("get metric data (%d queries): %w", len(queries), err)
 		}
 		page, err := c.client.GetMetricData(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("get metric data (%d queries): %w", len(queries), err)
+			return fmt.Errorf("get metric data (%d queries): %w", len(queries), err)
 		}
-		for _, r := range page.MetricDataResults {
-			s, m, ok := parseQueryID(aws.ToString(r.Id), len(streams))
-			if !ok {
-				return nil, fmt.Errorf("get metric data (%d queries): result for unknown query id %q", len(queries), aws.ToString(r.Id))
+		for _, res := range page.MetricDataResults {
+			q, ok := parseQueryID(aws.ToString(res.Id))
+			if !ok || q < first || q >= last {
+				return fmt.Errorf("get metric data (%d queries): result for unknown query id %q", len(queries), aws.ToString(res.Id))
 			}
-			if r.StatusCode == types.StatusCodeInternalError || r.StatusCode == types.StatusCodeForbidden {
-				return nil, fmt.Errorf("get metric data (%d queries): %s of %q: status %s%s",
-					len(queries), streamMetrics[m].name, streams[s], r.StatusCode, messages(r.Messages))
-			}
-			if len(r.Timestamps) != len(r.Values) {
-				return nil, fmt.Errorf("get metric data (%d queries): %s of %q: %d timestamps for %d values",
-					len(queries), streamMetrics[m].name, streams[s], len(r.Timestamps), len(r.Values))
-			}
-			for k, ts := range r.Timestamps {
-				j := int(ts.Truncate(time.Minute).Sub(start) / time.Minute)
-				if ts.Before(start) || j >= n {
-					continue
-				}
-				if v := r.Values[k]; math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-					// Not a count: the minute is unknown, never zero load.
-					invalid[s][j] = true
-					continue
-				}
-				combine(values[s][m], j, r.Values[k], streamMetrics[m].stat)
+			if err := r.merge(q, res); err != nil {
+				return fmt.Errorf("get metric data (%d queries): %w", len(queries), err)
 			}
 		}
 		if aws.ToString(page.NextToken) == "" {
-			break
+			return nil
 		}
 		in.NextToken = page.NextToken
 	}
+}
 
-	for s := range streams {
-		for m, metric := range streamMetrics {
-			for j, v := range values[s][m] {
-				metric.add(&grid[s][j], v)
+// merge adds one result of query q to its minutes.
+func (r *read) merge(q int, res types.MetricDataResult) error {
+	spec := r.spec(q)
+	if res.StatusCode == types.StatusCodeInternalError || res.StatusCode == types.StatusCodeForbidden {
+		return fmt.Errorf("%s of %s: status %s%s", spec.name, r.owner(q), res.StatusCode, messages(res.Messages))
+	}
+	if len(res.Timestamps) != len(res.Values) {
+		return fmt.Errorf("%s of %s: %d timestamps for %d values", spec.name, r.owner(q), len(res.Timestamps), len(res.Values))
+	}
+	row, m, shard := r.locate(q)
+	for k, ts := range res.Timestamps {
+		j := int(ts.Truncate(time.Minute).Sub(r.start) / time.Minute)
+		if ts.Before(r.start) || j >= r.minutes {
+			continue
+		}
+		v := res.Values[k]
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			// Not a count: the minute is unknown, never zero load.
+			r.flags[row][j] |= invalid
+			continue
+		}
+		if spec.marksKnown {
+			if m == 0 {
+				r.flags[row][j] |= seenBytes
+			} else {
+				r.flags[row][j] |= seenRecords
 			}
 		}
-		for j := range grid[s] {
-			_, bytes := values[s][0][j]
-			_, records := values[s][1][j]
-			grid[s][j].Known = bytes && records && !invalid[s][j]
+		if shard {
+			mergeShard(&r.shardGrid[row-len(r.streams)][j], m, v)
+		} else {
+			mergeStream(&r.streamGrid[row][j], m, v)
 		}
 	}
-	return grid, nil
+	return nil
 }
 
-// combine merges a value into minute j: several raw points in one minute (as
-// emulators return them) add up for a Sum and keep the highest for a Maximum.
-func combine(minutes map[int]float64, j int, v float64, stat string) {
-	old, ok := minutes[j]
-	switch {
-	case !ok:
-		minutes[j] = v
-	case stat == "Maximum":
-		minutes[j] = max(old, v)
-	default:
-		minutes[j] = old + v
-	}
-}
+// queryID names query q of a read. Ids must match ^[a-z][a-zA-Z0-9_]*$,
+// which stream names need not, hence indexes; they are unique within a read,
+// so within each of its calls.
+func queryID(q int) string { return "q" + strconv.Itoa(q) }
 
-// queryID names the query of metric m of stream s in a call. Ids must match
-// ^[a-z][a-zA-Z0-9_]*$, which stream names need not, hence indexes.
-func queryID(s, m int) string { return fmt.Sprintf("s%d_m%d", s, m) }
-
-func parseQueryID(id string, streams int) (s, m int, ok bool) {
-	if _, err := fmt.Sscanf(id, "s%d_m%d", &s, &m); err != nil || queryID(s, m) != id {
-		return 0, 0, false
+func parseQueryID(id string) (int, bool) {
+	if len(id) < 2 || id[0] != 'q' {
+		return 0, false
 	}
-	return s, m, s >= 0 && s < streams && m >= 0 && m < len(streamMetrics)
+	q, err := strconv.Atoi(id[1:])
+	if err != nil || q < 0 || queryID(q) != id {
+		return 0, false
+	}
+	return q, true
 }
 
 func messages(ms []types.MessageData) string {
@@ -301,6 +460,22 @@ func dedupe(names []string) []string {
 		if !seen[n] {
 			seen[n] = true
 			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// dedupeShards lists each (stream, shard) once, in the order asked.
+func dedupeShards(qs []ShardQuery) []shardKey {
+	seen := map[shardKey]bool{}
+	var out []shardKey
+	for _, q := range qs {
+		for _, id := range q.ShardIDs {
+			k := shardKey{stream: q.Stream, id: id}
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
 		}
 	}
 	return out

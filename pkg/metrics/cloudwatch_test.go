@@ -47,6 +47,9 @@ func (f *fakeCloudWatch) GetMetricData(_ context.Context, in *cloudwatch.GetMetr
 
 var t0 = time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
 
+// sid is the query id of metric m of the s-th stream of a read.
+func sid(s, m int) string { return queryID(s*MetricsPerStream + m) }
+
 func minute(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
 
 func result(id string, values map[time.Time]float64) types.MetricDataResult {
@@ -64,15 +67,15 @@ var unlimited = WithRateLimit(1e9, 1000)
 func TestReadLoadMapsResults(t *testing.T) {
 	fake := (&fakeCloudWatch{}).returns(&cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
 		// stream 1 ("b") first: results are matched by id, not order
-		result("s1_m0", map[time.Time]float64{minute(0): 600}),
-		result("s1_m1", map[time.Time]float64{minute(0): 60}),
+		result(sid(1, 0), map[time.Time]float64{minute(0): 600}),
+		result(sid(1, 1), map[time.Time]float64{minute(0): 60}),
 		// stream 0 ("a"): minute 0 known, minute 1 has bytes only, minute 2 nothing
-		result("s0_m0", map[time.Time]float64{minute(0): 1000, minute(1): 5}),
-		result("s0_m1", map[time.Time]float64{minute(0): 10}),
-		result("s0_m2", map[time.Time]float64{minute(0): 2000}),
-		result("s0_m3", map[time.Time]float64{minute(0): 3}),
-		result("s0_m4", map[time.Time]float64{minute(0): 4}),
-		result("s0_m5", map[time.Time]float64{minute(0): 1500}),
+		result(sid(0, 0), map[time.Time]float64{minute(0): 1000, minute(1): 5}),
+		result(sid(0, 1), map[time.Time]float64{minute(0): 10}),
+		result(sid(0, 2), map[time.Time]float64{minute(0): 2000}),
+		result(sid(0, 3), map[time.Time]float64{minute(0): 3}),
+		result(sid(0, 4), map[time.Time]float64{minute(0): 4}),
+		result(sid(0, 5), map[time.Time]float64{minute(0): 1500}),
 	}}, nil)
 	got, err := New(fake, unlimited).ReadLoad(context.Background(), []string{"a", "b", "a"}, minute(0).Add(20*time.Second), minute(3).Add(59*time.Second))
 	if err != nil {
@@ -140,11 +143,11 @@ func TestReadLoadCombinesRawPoints(t *testing.T) {
 	// Emulators return every raw point; a minute's points are combined with
 	// the metric's statistic.
 	fake := (&fakeCloudWatch{}).returns(&cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
-		{Id: aws.String("s0_m0"), Timestamps: []time.Time{minute(0).Add(10 * time.Second), minute(0).Add(40 * time.Second), minute(1)}, Values: []float64{100, 50, 7}},
-		{Id: aws.String("s0_m1"), Timestamps: []time.Time{minute(0).Add(10 * time.Second), minute(0).Add(40 * time.Second), minute(1)}, Values: []float64{1, 2, 3}},
-		{Id: aws.String("s0_m5"), Timestamps: []time.Time{minute(0).Add(10 * time.Second), minute(0).Add(40 * time.Second)}, Values: []float64{900, 300}},
+		{Id: aws.String(sid(0, 0)), Timestamps: []time.Time{minute(0).Add(10 * time.Second), minute(0).Add(40 * time.Second), minute(1)}, Values: []float64{100, 50, 7}},
+		{Id: aws.String(sid(0, 1)), Timestamps: []time.Time{minute(0).Add(10 * time.Second), minute(0).Add(40 * time.Second), minute(1)}, Values: []float64{1, 2, 3}},
+		{Id: aws.String(sid(0, 5)), Timestamps: []time.Time{minute(0).Add(10 * time.Second), minute(0).Add(40 * time.Second)}, Values: []float64{900, 300}},
 		// outside the window: ignored
-		{Id: aws.String("s0_m3"), Timestamps: []time.Time{minute(-1), minute(2)}, Values: []float64{5, 5}},
+		{Id: aws.String(sid(0, 3)), Timestamps: []time.Time{minute(-1), minute(2)}, Values: []float64{5, 5}},
 	}}, nil)
 	got, err := New(fake, unlimited).ReadLoad(context.Background(), []string{"a"}, minute(0), minute(2))
 	if err != nil {
@@ -165,9 +168,10 @@ func TestReadLoadBatches(t *testing.T) {
 		{streams: 0, calls: nil},
 		{streams: 1, calls: []int{6}},
 		{streams: 83, calls: []int{498}},
-		{streams: 84, calls: []int{498, 6}},
-		{streams: 100, calls: []int{498, 102}},
-		{streams: 250, calls: []int{498, 498, 498, 6}},
+		{streams: 84, calls: []int{500, 4}},
+		{streams: 100, calls: []int{500, 100}},
+		{streams: 250, calls: []int{500, 500, 500}},
+		{streams: 251, calls: []int{500, 500, 500, 6}},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.streams), func(t *testing.T) {
@@ -202,12 +206,12 @@ func TestReadLoadBatches(t *testing.T) {
 func TestReadLoadPages(t *testing.T) {
 	fake := (&fakeCloudWatch{}).
 		returns(&cloudwatch.GetMetricDataOutput{NextToken: aws.String("page2"), MetricDataResults: []types.MetricDataResult{
-			result("s0_m0", map[time.Time]float64{minute(0): 1}),
-			result("s0_m1", map[time.Time]float64{minute(0): 2}),
+			result(sid(0, 0), map[time.Time]float64{minute(0): 1}),
+			result(sid(0, 1), map[time.Time]float64{minute(0): 2}),
 		}}, nil).
 		returns(&cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
-			result("s0_m0", map[time.Time]float64{minute(1): 3}),
-			result("s0_m1", map[time.Time]float64{minute(1): 4}),
+			result(sid(0, 0), map[time.Time]float64{minute(1): 3}),
+			result(sid(0, 1), map[time.Time]float64{minute(1): 4}),
 		}}, nil)
 	got, err := New(fake, unlimited).ReadLoad(context.Background(), []string{"a"}, minute(0), minute(2))
 	if err != nil {
@@ -230,12 +234,14 @@ func TestReadLoadErrors(t *testing.T) {
 		want string
 	}{
 		{name: "call fails", err: awsErr, want: "get metric data (6 queries): "},
-		{name: "unknown id", out: &cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{{Id: aws.String("s7_m0")}}},
-			want: `unknown query id "s7_m0"`},
+		{name: "unknown id", out: &cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{{Id: aws.String("s0_m0")}}},
+			want: `unknown query id "s0_m0"`},
+		{name: "id of no query of the call", out: &cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{{Id: aws.String("q6")}}},
+			want: `unknown query id "q6"`},
 		{name: "internal error", out: &cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
-			{Id: aws.String("s0_m3"), StatusCode: types.StatusCodeInternalError}}}, want: "WriteProvisionedThroughputExceeded"},
+			{Id: aws.String(sid(0, 3)), StatusCode: types.StatusCodeInternalError}}}, want: "WriteProvisionedThroughputExceeded"},
 		{name: "mismatched lengths", out: &cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
-			{Id: aws.String("s0_m0"), Timestamps: []time.Time{minute(0)}}}}, want: "1 timestamps for 0 values"},
+			{Id: aws.String(sid(0, 0)), Timestamps: []time.Time{minute(0)}}}}, want: "1 timestamps for 0 values"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -281,8 +287,8 @@ func TestRateLimitHonoursContext(t *testing.T) {
 
 func TestReadHistoryChunks(t *testing.T) {
 	fake := (&fakeCloudWatch{}).returns(&cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
-		result("s0_m0", map[time.Time]float64{minute(0): 1, minute(4): 1}),
-		result("s0_m1", map[time.Time]float64{minute(0): 1, minute(4): 1}),
+		result(sid(0, 0), map[time.Time]float64{minute(0): 1, minute(4): 1}),
+		result(sid(0, 1), map[time.Time]float64{minute(0): 1, minute(4): 1}),
 	}}, nil)
 	cw := New(fake, unlimited)
 	cw.historyMinutes = 4
@@ -328,7 +334,7 @@ func TestReadLoadInvalidValuesMakeMinutesUnknown(t *testing.T) {
 					v = bad
 				}
 				out.MetricDataResults = append(out.MetricDataResults, types.MetricDataResult{
-					Id: aws.String(queryID(0, m)), Timestamps: []time.Time{start}, Values: []float64{v}, StatusCode: types.StatusCodeComplete})
+					Id: aws.String(sid(0, m)), Timestamps: []time.Time{start}, Values: []float64{v}, StatusCode: types.StatusCodeComplete})
 			}
 			fake := (&fakeCloudWatch{}).returns(&out, nil)
 			got, err := New(fake).ReadLoad(context.Background(), []string{"a"}, start, start.Add(time.Minute))
@@ -339,5 +345,145 @@ func TestReadLoadInvalidValuesMakeMinutesUnknown(t *testing.T) {
 				t.Fatalf("minute with IncomingRecords %v is known: %+v", bad, m)
 			}
 		})
+	}
+}
+
+// Queries are packed across stream and shard boundaries: calls are exactly
+// ceil(queries / MaxQueriesPerCall), every query is asked once, and a stream
+// whose queries straddle two calls is put together again.
+func TestReadLoadWithShardsPacksAcrossStreams(t *testing.T) {
+	tests := []struct {
+		name    string
+		streams int
+		shards  int // per stream
+	}{
+		{name: "10000 streams", streams: 10_000},
+		{name: "streams and shards", streams: 90, shards: 4},
+		{name: "shards only where asked", streams: 7, shards: 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			names := make([]string, tt.streams)
+			var shards []ShardQuery
+			for i := range names {
+				names[i] = fmt.Sprintf("stream-%d", i)
+				q := ShardQuery{Stream: names[i]}
+				for k := range tt.shards {
+					q.ShardIDs = append(q.ShardIDs, fmt.Sprintf("shardId-%012d", k))
+				}
+				shards = append(shards, q)
+			}
+			fake := &fakeCloudWatch{}
+			loads, shardLoads, err := New(fake, unlimited).ReadLoadWithShards(context.Background(), names, shards, minute(0), minute(5))
+			if err != nil {
+				t.Fatal(err)
+			}
+			queries := tt.streams*MetricsPerStream + tt.streams*tt.shards*MetricsPerShard
+			if want := (queries + MaxQueriesPerCall - 1) / MaxQueriesPerCall; len(fake.inputs) != want {
+				t.Errorf("%d calls for %d queries, want %d", len(fake.inputs), queries, want)
+			}
+			// Every (stream or shard, metric) asked exactly once.
+			asked := map[string]int{}
+			for _, in := range fake.inputs {
+				if len(in.MetricDataQueries) > MaxQueriesPerCall {
+					t.Errorf("call with %d queries", len(in.MetricDataQueries))
+				}
+				for _, q := range in.MetricDataQueries {
+					key := aws.ToString(q.MetricStat.Metric.MetricName)
+					for _, d := range q.MetricStat.Metric.Dimensions {
+						key += "/" + aws.ToString(d.Name) + "=" + aws.ToString(d.Value)
+					}
+					asked[key]++
+				}
+			}
+			if len(asked) != queries {
+				t.Errorf("%d distinct queries, want %d", len(asked), queries)
+			}
+			for k, n := range asked {
+				if n != 1 {
+					t.Errorf("%s asked %d times", k, n)
+				}
+			}
+			if len(loads) != tt.streams {
+				t.Errorf("%d streams in the answer", len(loads))
+			}
+			for _, q := range shards {
+				for _, id := range q.ShardIDs {
+					if ms := shardLoads[q.Stream][id]; len(ms) != 5 || ms[0].Known || !ms[4].Start.Equal(minute(4)) {
+						t.Errorf("%s %s: %+v", q.Stream, id, ms)
+					}
+				}
+			}
+		})
+	}
+}
+
+// A stream's queries split between two calls, and shards' queries after
+// them, land in the right minutes.
+func TestReadLoadWithShardsMapsResults(t *testing.T) {
+	names := make([]string, 84) // stream 83's queries are 498..503: two calls
+	for i := range names {
+		names[i] = fmt.Sprintf("s-%d", i)
+	}
+	shards := []ShardQuery{{Stream: "s-1", ShardIDs: []string{"shardId-a", "shardId-b", "shardId-a"}}}
+	shardQ := 84 * MetricsPerStream // first shard query
+	fake := (&fakeCloudWatch{}).
+		returns(&cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
+			result(sid(83, 0), map[time.Time]float64{minute(1): 1000}),
+			result(sid(83, 1), map[time.Time]float64{minute(1): 10}),
+		}}, nil).
+		returns(&cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
+			result(sid(83, 5), map[time.Time]float64{minute(1): 250}),
+			// shardId-a: bytes, records, throttled; shardId-b: bytes only
+			result(queryID(shardQ+0), map[time.Time]float64{minute(0): 600, minute(1): 5}),
+			result(queryID(shardQ+1), map[time.Time]float64{minute(0): 6}),
+			result(queryID(shardQ+2), map[time.Time]float64{minute(0): 2}),
+			result(queryID(shardQ+3), map[time.Time]float64{minute(0): 900}),
+		}}, nil)
+	loads, shardLoads, err := New(fake, unlimited).ReadLoadWithShards(context.Background(), names, shards, minute(0), minute(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fake.inputs) != 2 || len(fake.inputs[0].MetricDataQueries) != 500 || len(fake.inputs[1].MetricDataQueries) != 4+2*MetricsPerShard {
+		t.Fatalf("%d calls", len(fake.inputs))
+	}
+	if m := loads["s-83"][1]; !m.Known || m.IncomingBytes != 1000 || m.IncomingRecords != 10 || m.IteratorAge != 250*time.Millisecond {
+		t.Errorf("straddling stream: %+v", m)
+	}
+	want := map[string][]policy.ShardMinute{
+		"shardId-a": {
+			{Start: minute(0), Known: true, IncomingBytes: 600, IncomingRecords: 6, WriteThrottled: 2},
+			{Start: minute(1), IncomingBytes: 5},
+		},
+		"shardId-b": {
+			{Start: minute(0), IncomingBytes: 900},
+			{Start: minute(1)},
+		},
+	}
+	if fmt.Sprint(shardLoads["s-1"]) != fmt.Sprint(want) || len(shardLoads) != 1 {
+		t.Errorf("shards\ngot  %+v\nwant %+v", shardLoads, want)
+	}
+	q := fake.inputs[1].MetricDataQueries[4]
+	if dims := q.MetricStat.Metric.Dimensions; len(dims) != 2 || aws.ToString(dims[0].Name) != "StreamName" || aws.ToString(dims[0].Value) != "s-1" ||
+		aws.ToString(dims[1].Name) != "ShardId" || aws.ToString(dims[1].Value) != "shardId-a" ||
+		aws.ToString(q.MetricStat.Stat) != "Sum" || aws.ToInt32(q.MetricStat.Period) != 60 {
+		t.Errorf("shard query %+v", q.MetricStat)
+	}
+}
+
+// An invalid shard value makes the shard's minute unknown, like a stream's.
+func TestReadLoadWithShardsInvalidValue(t *testing.T) {
+	fake := (&fakeCloudWatch{}).returns(&cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
+		result(queryID(MetricsPerStream+0), map[time.Time]float64{minute(0): 100}),
+		result(queryID(MetricsPerStream+1), map[time.Time]float64{minute(0): 1}),
+		result(queryID(MetricsPerStream+2), map[time.Time]float64{minute(0): math.NaN()}),
+	}}, nil)
+	_, shardLoads, err := New(fake, unlimited).ReadLoadWithShards(context.Background(), []string{"a"},
+		[]ShardQuery{{Stream: "a", ShardIDs: []string{"shardId-0"}}}, minute(0), minute(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := shardLoads["a"]["shardId-0"][0]; m.Known {
+		t.Errorf("minute with a NaN is known: %+v", m)
 	}
 }

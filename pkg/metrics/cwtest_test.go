@@ -148,3 +148,42 @@ func TestCWTestReadHistory(t *testing.T) {
 		}
 	}
 }
+
+// Shard-level metrics come back through the real SDK in the same calls as
+// the streams', summed per minute.
+func TestCWTestReadLoadWithShards(t *testing.T) {
+	srv := cwtest.New(t)
+	names := make([]string, 100)
+	for i := range names {
+		names[i] = fmt.Sprintf("stream-%03d", i)
+		srv.Put(names[i], "IncomingBytes", minute(0), float64(i))
+		srv.Put(names[i], "IncomingRecords", minute(0), 1)
+	}
+	shards := []ShardQuery{{Stream: "stream-099", ShardIDs: []string{"shardId-000000000000", "shardId-000000000001"}}}
+	for _, s := range []int{0, 30} {
+		at := minute(1).Add(time.Duration(s) * time.Second)
+		srv.PutShard("stream-099", "shardId-000000000000", "IncomingBytes", at, 1000)
+		srv.PutShard("stream-099", "shardId-000000000000", "IncomingRecords", at, 10)
+		srv.PutShard("stream-099", "shardId-000000000000", "WriteProvisionedThroughputExceeded", at, 1)
+	}
+	srv.PutShard("stream-099", "shardId-000000000001", "IncomingBytes", minute(1), 5) // no records: unknown
+
+	loads, shardLoads, err := New(srv.Client()).ReadLoadWithShards(context.Background(), names, shards, minute(0), minute(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries := len(names)*MetricsPerStream + 2*MetricsPerShard
+	if got, want := len(srv.Calls()), (queries+MaxQueriesPerCall-1)/MaxQueriesPerCall; got != want {
+		t.Errorf("%d calls, want %d", got, want)
+	}
+	if m := loads["stream-099"][0]; !m.Known || m.IncomingBytes != 99 {
+		t.Errorf("stream: %+v", m)
+	}
+	hot := shardLoads["stream-099"]["shardId-000000000000"]
+	if len(hot) != 2 || hot[0].Known || !hot[1].Known || hot[1].IncomingBytes != 2000 || hot[1].IncomingRecords != 20 || hot[1].WriteThrottled != 2 {
+		t.Errorf("shard 0: %+v", hot)
+	}
+	if cold := shardLoads["stream-099"]["shardId-000000000001"]; len(cold) != 2 || cold[1].Known || cold[1].IncomingBytes != 5 {
+		t.Errorf("shard 1: %+v", cold)
+	}
+}

@@ -92,7 +92,7 @@ func TestEmulatorBatches(t *testing.T) {
 	defer cancel()
 	client := kumo.Get(t).CloudWatch()
 
-	names := make([]string, StreamsPerCall+7)
+	names := make([]string, MaxQueriesPerCall/MetricsPerStream+7) // one stream straddles two calls
 	for i := range names {
 		names[i] = emulator.UniqueName(fmt.Sprintf("batch-%d", i))
 		put(ctx, t, client, names[i], map[string]float64{"IncomingBytes": float64(i), "IncomingRecords": float64(1 + i)})
@@ -111,5 +111,64 @@ func TestEmulatorBatches(t *testing.T) {
 		if sum.IncomingBytes != float64(i) || sum.IncomingRecords != float64(1+i) {
 			t.Errorf("stream %d: %+v", i, got[name])
 		}
+	}
+}
+
+// kumo routes shard-level datapoints (dimensions StreamName and ShardId) to
+// the shard queries, read in the same calls as the streams'.
+func TestEmulatorReadLoadWithShards(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	client := kumo.Get(t).CloudWatch()
+
+	name := emulator.UniqueName("sharded")
+	put(ctx, t, client, name, map[string]float64{"IncomingBytes": 3000, "IncomingRecords": 30})
+	in := &cloudwatch.PutMetricDataInput{Namespace: aws.String("AWS/Kinesis")}
+	for shard, bytes := range map[string]float64{"shardId-000000000000": 1000, "shardId-000000000001": 2000} {
+		for metric, v := range map[string]float64{"IncomingBytes": bytes, "IncomingRecords": bytes / 100, "WriteProvisionedThroughputExceeded": 1} {
+			in.MetricData = append(in.MetricData, types.MetricDatum{
+				MetricName: aws.String(metric),
+				Dimensions: []types.Dimension{
+					{Name: aws.String("StreamName"), Value: aws.String(name)},
+					{Name: aws.String("ShardId"), Value: aws.String(shard)},
+				},
+				Value: aws.Float64(v),
+			})
+		}
+	}
+	if _, err := client.PutMetricData(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	start, end := window()
+	loads, shardLoads, err := New(client).ReadLoadWithShards(ctx, []string{name},
+		[]ShardQuery{{Stream: name, ShardIDs: []string{"shardId-000000000000", "shardId-000000000001", "shardId-000000000002"}}}, start, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func(ms []policy.ShardMinute) (bytes, records, throttled float64, known int) {
+		for _, m := range ms {
+			bytes, records, throttled = bytes+m.IncomingBytes, records+m.IncomingRecords, throttled+m.WriteThrottled
+			if m.Known {
+				known++
+			}
+		}
+		return
+	}
+	for shard, want := range map[string]float64{"shardId-000000000000": 1000, "shardId-000000000001": 2000, "shardId-000000000002": 0} {
+		bytes, records, throttled, known := sum(shardLoads[name][shard])
+		wantKnown, wantThrottled := 1, 1.0
+		if want == 0 {
+			wantKnown, wantThrottled = 0, 0
+		}
+		if bytes != want || records != want/100 || throttled != wantThrottled || known != wantKnown {
+			t.Errorf("%s: bytes %v records %v throttled %v known %d in %+v", shard, bytes, records, throttled, known, shardLoads[name][shard])
+		}
+	}
+	var bytes float64
+	for _, m := range loads[name] {
+		bytes += m.IncomingBytes
+	}
+	if bytes != 3000 {
+		t.Errorf("stream bytes %v (the shards' datapoints must not count): %+v", bytes, loads[name])
 	}
 }

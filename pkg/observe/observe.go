@@ -93,7 +93,7 @@ func New(version string, role RoleFunc) *Metrics {
 	m.targetShards = m.gaugeVec("target_shards",
 		"Shard count the policy asked for at the last cycle; equal to open_shards when it asked for no change.", stream)
 	m.callsLeft = m.gaugeVec("reshard_calls_left",
-		"UpdateShardCount calls left to the stream in AWS's rolling 24 h window, as the daemon's record counts them.", stream)
+		"UpdateShardCount calls left to the stream in AWS's rolling 24 h window, as the daemon's record counts them; set once the record was read (when a decision would act).", stream)
 	m.actions = m.counterVec("scaling_actions_total",
 		"Scaling actions the policy asked for, by direction and result: requested, dry_run, busy, quota_exceeded, failed, "+
 			"not_recorded, lease_lost.", []string{"stream", "direction", "result"})
@@ -160,7 +160,10 @@ func (m *Metrics) ObserveStream(o controller.Outcome) {
 	d := o.Decision
 	m.openShards.WithLabelValues(o.Stream).Set(float64(o.State.OpenShards))
 	m.targetShards.WithLabelValues(o.Stream).Set(float64(d.Target))
-	m.callsLeft.WithLabelValues(o.Stream).Set(float64(d.CallsLeft))
+	if o.HistoryRead {
+		// Without the history the decision does not know the calls used.
+		m.callsLeft.WithLabelValues(o.Stream).Set(float64(d.CallsLeft))
+	}
 	m.utilisation.WithLabelValues(o.Stream, DimensionWriteBytes).Set(d.Utilisation.WriteBytes)
 	m.utilisation.WithLabelValues(o.Stream, DimensionWriteRecords).Set(d.Utilisation.WriteRecords)
 	m.utilisation.WithLabelValues(o.Stream, DimensionReadBytes).Set(d.Utilisation.ReadBytes)

@@ -35,7 +35,7 @@ func outcome(stream string, shards int, ms []policy.Minute) controller.Outcome {
 		State: policy.StreamState{OpenShards: shards, Status: policy.StatusActive, Mode: policy.ModeProvisioned},
 		Decision: policy.Decision{Stream: stream, Direction: policy.DirectionUp, Current: shards, Target: 2 * shards, CallsLeft: 7,
 			Utilisation: policy.Utilisation{WriteBytes: 0.5, WriteRecords: 0.9, ReadBytes: 0.1}},
-		Result: controller.ResultRequested, Acted: true,
+		Result: controller.ResultRequested, Acted: true, HistoryRead: true,
 	}
 }
 
@@ -48,7 +48,7 @@ func TestStreamMetrics(t *testing.T) {
 # HELP kinesis_autoscaler_open_shards Open shards of the stream at the last cycle.
 # TYPE kinesis_autoscaler_open_shards gauge
 kinesis_autoscaler_open_shards{stream="clicks"} 2
-# HELP kinesis_autoscaler_reshard_calls_left UpdateShardCount calls left to the stream in AWS's rolling 24 h window, as the daemon's record counts them.
+# HELP kinesis_autoscaler_reshard_calls_left UpdateShardCount calls left to the stream in AWS's rolling 24 h window, as the daemon's record counts them; set once the record was read (when a decision would act).
 # TYPE kinesis_autoscaler_reshard_calls_left gauge
 kinesis_autoscaler_reshard_calls_left{stream="clicks"} 7
 # HELP kinesis_autoscaler_target_shards Shard count the policy asked for at the last cycle; equal to open_shards when it asked for no change.

@@ -36,7 +36,7 @@ func TestDesignStaysUnderLimits(t *testing.T) {
 			t.Errorf("%s: %d calls in one second, limit %v/s", op, f.maxPerSecond[op], l.PerSecond)
 		}
 	}
-	if want := (n + metrics.StreamsPerCall - 1) / metrics.StreamsPerCall; f.calls["GetMetricData"] > want {
+	if want := (n*metrics.MetricsPerStream + metrics.MaxQueriesPerCall - 1) / metrics.MaxQueriesPerCall; f.calls["GetMetricData"] > want {
 		t.Errorf("%d GetMetricData calls, want at most %d", f.calls["GetMetricData"], want)
 	}
 	if f.took > 10*time.Second {

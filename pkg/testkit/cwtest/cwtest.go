@@ -9,8 +9,10 @@
 // configurable number of datapoints. It refuses more than 500 queries per
 // call, and it counts calls and can fail the next ones on request.
 //
-// It does not do metric math, units, dimensions other than StreamName, or
-// anything but GetMetricData.
+// Datapoints carry the dimension StreamName, or StreamName and ShardId for
+// the enhanced shard-level metrics (PutShard); like CloudWatch, a query
+// matches only the series with exactly its dimensions. It does not do metric
+// math, units, other dimensions, or anything but GetMetricData.
 package cwtest
 
 import (
@@ -34,8 +36,10 @@ import (
 const (
 	// Namespace is the only namespace the server keeps datapoints for.
 	Namespace = "AWS/Kinesis"
-	// Dimension is the only dimension datapoints carry: the stream name.
+	// Dimension is the dimension every datapoint carries: the stream name.
 	Dimension = "StreamName"
+	// ShardDimension is the second dimension of shard-level datapoints.
+	ShardDimension = "ShardId"
 	// MaxQueries is how many queries CloudWatch accepts in one call.
 	MaxQueries = 500
 	// DefaultPageSize is CloudWatch's default MaxDatapoints per call.
@@ -57,8 +61,8 @@ type Server struct {
 	failures []failure
 }
 
-// series names one stream's metric.
-type series struct{ stream, metric string }
+// series names one stream's metric, or one shard's when shard is not empty.
+type series struct{ stream, shard, metric string }
 
 type point struct {
 	at    time.Time
@@ -126,6 +130,15 @@ func (s *Server) Put(stream, metric string, at time.Time, value float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := series{stream: stream, metric: metric}
+	s.points[k] = append(s.points[k], point{at: at, value: value})
+}
+
+// PutShard stores one datapoint of a shard's enhanced shard-level metric
+// (dimensions StreamName and ShardId), like Put.
+func (s *Server) PutShard(stream, shard, metric string, at time.Time, value float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := series{stream: stream, shard: shard, metric: metric}
 	s.points[k] = append(s.points[k], point{at: at, value: value})
 }
 
@@ -263,13 +276,18 @@ func (s *Server) answer(req request) (cbor.Map, *apiError) {
 // aggregate returns the query's values per period in [start, end), newest
 // first unless ascending.
 func (s *Server) aggregate(q query, start, end time.Time, ascending bool) []point {
-	if q.namespace != Namespace || len(q.dimensions) != 1 || q.dimensions[Dimension] == "" {
+	key := series{stream: q.dimensions[Dimension], shard: q.dimensions[ShardDimension], metric: q.metric}
+	want := 1
+	if key.shard != "" {
+		want = 2
+	}
+	if q.namespace != Namespace || len(q.dimensions) != want || key.stream == "" {
 		return nil
 	}
 	period := time.Duration(q.period) * time.Second
 	from := start.Truncate(period)
 	buckets := map[time.Time][]float64{}
-	for _, p := range s.points[series{stream: q.dimensions[Dimension], metric: q.metric}] {
+	for _, p := range s.points[key] {
 		b := p.at.Truncate(period)
 		if b.Before(from) || !b.Before(end) {
 			continue

@@ -119,6 +119,42 @@ func TestResultsByID(t *testing.T) {
 	}
 }
 
+// Shard-level series match only queries with both dimensions, and stream
+// series only queries with StreamName alone, as in CloudWatch.
+func TestShardDimension(t *testing.T) {
+	s := New(t)
+	s.Put("a", "IncomingBytes", minute(0), 100)
+	s.PutShard("a", "shardId-000000000001", "IncomingBytes", minute(0), 30)
+	s.PutShard("a", "shardId-000000000001", "IncomingBytes", minute(0).Add(20*time.Second), 10)
+	s.PutShard("a", "shardId-000000000002", "IncomingBytes", minute(0), 70)
+	shardQuery := func(id, shard string) types.MetricDataQuery {
+		q := statQuery(id, "a", "IncomingBytes", "Sum", 60)
+		q.MetricStat.Metric.Dimensions = append(q.MetricStat.Metric.Dimensions,
+			types.Dimension{Name: aws.String(ShardDimension), Value: aws.String(shard)})
+		return q
+	}
+	out, err := s.Client().GetMetricData(context.Background(), &cloudwatch.GetMetricDataInput{
+		StartTime: aws.Time(minute(0)), EndTime: aws.Time(minute(1)),
+		MetricDataQueries: []types.MetricDataQuery{
+			statQuery("stream", "a", "IncomingBytes", "Sum", 60),
+			shardQuery("one", "shardId-000000000001"),
+			shardQuery("two", "shardId-000000000002"),
+			shardQuery("none", "shardId-000000000003"),
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]float64{}
+	for _, r := range out.MetricDataResults {
+		got[aws.ToString(r.Id)] = r.Values
+	}
+	want := map[string][]float64{"stream": {100}, "one": {40}, "two": {70}, "none": {}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
 func TestPaging(t *testing.T) {
 	s := New(t, WithPageSize(4))
 	for i := range 5 {

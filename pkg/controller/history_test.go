@@ -1,0 +1,110 @@
+package controller
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+)
+
+// A stream whose decision would not act has its history left unread
+// (ListTagsForStream is limited to 5 calls a second per account); one whose
+// decision would act reads it once and keeps it while leading.
+func TestHistoryReadOnlyWhenTheDecisionWouldAct(t *testing.T) {
+	r := newRig(t, Options{}, map[string]int{"calm": 4, "hot": 2}, map[string]float64{"calm": 0.5, "hot": 0.9})
+	out := r.cycles(5)
+	if r.history.loads != 1 {
+		t.Fatalf("history loads = %d over 5 cycles, want 1 (the hot stream, once)", r.history.loads)
+	}
+	for _, o := range out {
+		if o.HistoryRead != (o.Stream == "hot") {
+			t.Errorf("%s: history read = %v", o.Stream, o.HistoryRead)
+		}
+	}
+	if len(r.streams.updates) != 1 {
+		t.Errorf("updates = %v, want the hot stream's one", r.streams.updates)
+	}
+}
+
+// ReadAllHistory (the status command) reads every stream's history.
+func TestReadAllHistory(t *testing.T) {
+	r := newRig(t, Options{ReadAllHistory: true}, map[string]int{"calm": 4, "hot": 2}, map[string]float64{"calm": 0.5, "hot": 0.9})
+	out := r.cycles(2)
+	if r.history.loads != 2 || !out[0].HistoryRead || !out[1].HistoryRead {
+		t.Fatalf("history loads = %d, outcomes %+v, want both streams read once", r.history.loads, out)
+	}
+}
+
+// B3: a scale-up whose record cannot be written goes ahead once (a throttled
+// stream must not wait for its tags), but no further reshard is made until
+// the record lands; a restart meanwhile recognises the unrecorded reshard by
+// the stream's shard count, counts the call and keeps the cooldown.
+func TestUnrecordedScaleUpIsNotForgotten(t *testing.T) {
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.95})
+	// The tags record the stream's count: an action of two days ago.
+	r.history.h = map[string]policy.History{"clicks": policy.History{}.Record(
+		policy.Action{At: start.Add(-48 * time.Hour), From: 1, To: 2, Direction: policy.DirectionUp})}
+	r.history.saveErr = errors.New("InternalFailure")
+	r.cycles(1)
+	if len(r.streams.updates) != 1 || r.streams.updates[0].target != 4 {
+		t.Fatalf("updates = %v, want the scale-up 2 -> 4 although its record failed", r.streams.updates)
+	}
+	// The cooldown over, the load still high: a second scale-up would be
+	// made without a record. It waits.
+	r.clock.Advance(settings().CooldownUp)
+	out := r.cycles(3)
+	if len(r.streams.updates) != 1 {
+		t.Fatalf("updates = %v: a second unrecorded reshard", r.streams.updates)
+	}
+	if out[0].Result != ResultNotRecorded {
+		t.Errorf("result %q, want %q", out[0].Result, ResultNotRecorded)
+	}
+	if got := r.alerts.count(policy.AlertScaleFailed); got != 1 {
+		t.Errorf("scale_failed alerts = %d, want 1 for the episode", got)
+	}
+
+	// A restart forgets the unsaved record; the tags say nothing.
+	r.c = r.newController(t, Options{}, []string{"clicks"})
+	restartedAt := r.clock.Now()
+	out = r.cycles(1)
+	if !out[0].HistoryRead || out[0].History.CallsUsed(restartedAt) != 1 || out[0].Decision.Scales() {
+		t.Fatalf("after the restart: history %+v, decision %+v: want the unrecorded call counted and its cooldown kept",
+			out[0].History, out[0].Decision)
+	}
+	// The tags work again: the inferred call is written, and the stream
+	// scales once the cooldown from the restart has run.
+	r.history.saveErr = nil
+	r.cycles(1)
+	if got := r.history.h["clicks"]; got.CallsUsed(r.clock.Now()) != 1 || got.Expected() != 4 {
+		t.Fatalf("saved history %+v, want the inferred call to 4 shards", got)
+	}
+	for r.clock.Now().Before(restartedAt.Add(settings().CooldownUp + 2*time.Minute)) {
+		r.cycles(1)
+	}
+	if len(r.streams.updates) != 2 || r.streams.updates[1].target != 8 {
+		t.Fatalf("updates = %v, want 4 -> 8 after the cooldown", r.streams.updates)
+	}
+	if got := r.history.h["clicks"].CallsUsed(r.clock.Now()); got != 2 {
+		t.Errorf("calls recorded = %d, want 2", got)
+	}
+}
+
+// A stream whose tags record no count has no way to show a restart that an
+// unrecorded reshard happened: its scale-up waits for its record.
+func TestScaleUpWithoutRecordedCountWaitsForItsRecord(t *testing.T) {
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.95})
+	r.history.saveErr = errors.New("AccessDeniedException")
+	out := r.cycles(3)
+	if len(r.streams.updates) != 0 || out[0].Result != ResultNotRecorded {
+		t.Fatalf("updates %v, result %q: want no reshard without a record", r.streams.updates, out[0].Result)
+	}
+	if got := r.alerts.count(policy.AlertScaleFailed); got != 1 {
+		t.Errorf("scale_failed alerts = %d, want 1", got)
+	}
+	r.history.saveErr = nil
+	r.cycles(1)
+	if len(r.streams.updates) != 1 || r.history.h["clicks"].CallsUsed(r.clock.Now()) != 1 {
+		t.Fatalf("updates %v, history %+v: want the scale-up, recorded, once the tags work", r.streams.updates, r.history.h["clicks"])
+	}
+}
