@@ -75,7 +75,7 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 				continue
 			}
 			changed = true
-			out.Result = c.changeShards(ctx, spec.Name, st, o, a, settings, out, now, log)
+			out.Result = c.changeShards(ctx, spec, st, o, a, out, now, log)
 		}
 	}
 	out.HotKeys = slices.Clone(st.history.HotKeys)
@@ -146,8 +146,9 @@ func (c *Controller) shardAlert(st *shardState, a policy.ShardAction, out *Shard
 // checked before each write and the call, and a definite refusal takes the
 // record back. A merge whose record cannot be written waits; a split goes
 // ahead.
-func (c *Controller) changeShards(ctx context.Context, stream string, st *shardState, o Outcome, a policy.ShardAction,
-	settings policy.ShardSettings, out *ShardOutcome, now time.Time, log *zap.Logger) Result {
+func (c *Controller) changeShards(ctx context.Context, spec StreamSpec, st *shardState, o Outcome, a policy.ShardAction,
+	out *ShardOutcome, now time.Time, log *zap.Logger) Result {
+	stream, settings := spec.Name, spec.Shards.Settings
 	split := a.Kind == policy.ShardSplit
 	delta, done, would := 1, policy.AlertShardSplit, policy.AlertWouldSplitShard
 	if !split {
@@ -172,6 +173,15 @@ func (c *Controller) changeShards(ctx context.Context, stream string, st *shardS
 		}
 	}
 
+	ss := c.state[stream]
+	if !ss.loaded {
+		// The stream's history is read lazily; the count this change leaves
+		// is recorded in it, so that a restart recognises the change.
+		if err := c.loadHistory(ctx, ss, spec, o.State, now, true, log); err != nil {
+			log.Warn("shard change not made: the stream's history could not be read to record it; the next cycle tries again", zap.Error(err))
+			return ResultNotRecorded
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), actTimeout)
 	defer cancel()
 	if !c.stillLeading() {
@@ -196,7 +206,6 @@ func (c *Controller) changeShards(ctx context.Context, stream string, st *shardS
 	} else {
 		st.unsaved = false
 	}
-	ss := c.state[stream]
 	streamBefore := ss.history
 	ss.history.Shards = o.State.OpenShards + delta
 	c.saveStreamHistory(ctx, stream, ss, log)
