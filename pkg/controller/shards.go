@@ -268,14 +268,22 @@ type skewAware struct {
 
 // Decide implements policy.Policy.
 func (p skewAware) Decide(obs policy.Observation) policy.Decision {
+	throttled := false
+	for _, m := range obs.Minutes {
+		if m.Known {
+			throttled = m.WriteThrottled > 0
+		}
+	}
 	obs.Minutes = withoutSkewRefusals(obs.Minutes, p.shards.figures())
 	d := p.inner.Decide(obs)
+	// The refusals still happened: they are reported.
+	d.Throttled = d.Throttled || throttled
 	if d.Direction != policy.DirectionDown || !d.Scales() {
 		return d
 	}
 	why := ""
 	switch {
-	case p.shards.hot:
+	case p.shards.hot || p.shards.anyHot(obs.Now, p.settings):
 		why = "the shard level has a hot shard to split"
 	case !p.shards.changedAt.IsZero() && obs.Now.Sub(p.shards.changedAt) < p.settings.CooldownDown:
 		why = "a shard was split or merged at " + p.shards.changedAt.UTC().Format(time.RFC3339) + ", within cooldown_down"
@@ -285,6 +293,31 @@ func (p skewAware) Decide(obs policy.Observation) policy.Decision {
 		d.Direction, d.Target = policy.DirectionNone, d.Current
 	}
 	return d
+}
+
+// anyHot reports whether an open shard's last ScaleUpAfter of known minutes
+// were all above ScaleUpThreshold.
+func (st *shardState) anyHot(now time.Time, s policy.Settings) bool {
+	n := int(s.ScaleUpAfter / time.Minute)
+	for _, sh := range st.shards {
+		var recent []policy.ShardMinute
+		for _, m := range st.minutes[sh.ID] {
+			if m.Known && !m.Start.Add(time.Minute).After(now) && now.Sub(m.Start) <= policy.MaxMetricDelay+time.Minute {
+				recent = append(recent, m)
+			}
+		}
+		if n < 1 || len(recent) < n {
+			continue
+		}
+		hot := true
+		for _, m := range recent[len(recent)-n:] {
+			hot = hot && m.Utilisation() > s.ScaleUpThreshold
+		}
+		if hot {
+			return true
+		}
+	}
+	return false
 }
 
 // shardFigure is one shard's minute, with its range.
