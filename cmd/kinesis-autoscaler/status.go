@@ -64,6 +64,7 @@ func status(ctx context.Context, cfg *config.Config, log *zap.Logger, w io.Write
 	opts.ReadAllHistory = true // status shows every stream's last action and calls left
 	d.ctrl = controller.New(nil, controller.Deps{
 		Load: d.load, Streams: d.kinesis, History: d.kinesis, Notifier: d.notifier, Clock: wallClock{}, Leader: standby{},
+		ShardLoad: shardMetrics{cw: d.cw}, Shards: d.kinesis,
 	}, opts, log)
 	d.discoverNow(ctx)
 	now := time.Now()
