@@ -67,7 +67,7 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 	for _, a := range actions {
 		switch a.Kind {
 		case policy.ShardHotKey:
-			c.hotKey(ctx, spec.Name, st, o, a, out, now, log)
+			c.hotKey(ctx, spec.Name, st, o, a, out, settings.MaxCallsPerDay, now, log)
 		case policy.ShardSplit, policy.ShardMerge:
 			if changed {
 				// A stream takes one change at a time: the next waits for
@@ -109,7 +109,8 @@ func logShards(log *zap.Logger, out *ShardOutcome, leading bool) {
 
 // hotKey remembers a range that holds a hot key, so that its shard is not
 // split for it again, and alerts once.
-func (c *Controller) hotKey(ctx context.Context, stream string, st *shardState, o Outcome, a policy.ShardAction, out *ShardOutcome, now time.Time, log *zap.Logger) {
+func (c *Controller) hotKey(ctx context.Context, stream string, st *shardState, o Outcome, a policy.ShardAction, out *ShardOutcome,
+	perDay int, now time.Time, log *zap.Logger) {
 	if !slices.Contains(st.history.HotKeys, a.Range) {
 		st.history.HotKeys = append(st.history.HotKeys, a.Range)
 	}
@@ -120,7 +121,7 @@ func (c *Controller) hotKey(ctx context.Context, stream string, st *shardState, 
 	}
 	c.notify(ctx, policy.Alert{Kind: policy.AlertHotPartitionKey, Stream: stream, At: now, DryRun: c.opts.DryRun,
 		Decision: shardDecision(o, a, 0),
-		Shard:    c.shardAlert(st, a, out, now),
+		Shard:    shardAlert(st, a, out, perDay, now),
 		Next: "no split can divide one key's load, so the daemon does not split this shard for it again; " +
 			"spread the key's records (for example a suffix on the partition key), or accept the throttling"})
 }
@@ -135,9 +136,11 @@ func shardDecision(o Outcome, a policy.ShardAction, delta int) policy.Decision {
 	return d
 }
 
-func (c *Controller) shardAlert(st *shardState, a policy.ShardAction, out *ShardOutcome, now time.Time) *policy.ShardAlert {
-	return &policy.ShardAlert{Action: a, Loads: alertLoads(out.Loads, a), CallsLeft: out.CallsLeft, CallsPerDay: out.CallsLeft +
-		policy.SplitMergeCallsUsed(st.history.Calls, now)}
+// shardAlert is the shard-level part of an alert: the action, the loads
+// and the calls the daily cap leaves, as the history now counts them.
+func shardAlert(st *shardState, a policy.ShardAction, out *ShardOutcome, perDay int, now time.Time) *policy.ShardAlert {
+	return &policy.ShardAlert{Action: a, Loads: alertLoads(out.Loads, a), CallsPerDay: perDay,
+		CallsLeft: max(perDay-policy.SplitMergeCallsUsed(st.history.Calls, now), 0)}
 }
 
 // changeShards makes one split or merge, the way act makes a reshard: the
@@ -157,7 +160,7 @@ func (c *Controller) changeShards(ctx context.Context, spec StreamSpec, st *shar
 	d := shardDecision(o, a, delta)
 	if c.opts.DryRun {
 		if st.alerts.start(would, now, c.opts.DedupWindow) {
-			c.notify(ctx, policy.Alert{Kind: would, Stream: stream, At: now, DryRun: true, Decision: d, Shard: c.shardAlert(st, a, out, now),
+			c.notify(ctx, policy.Alert{Kind: would, Stream: stream, At: now, DryRun: true, Decision: d, Shard: shardAlert(st, a, out, settings.MaxCallsPerDay, now),
 				Next: "dry run: nothing was changed; turn dry_run off to let the daemon split and merge shards"})
 		}
 		return ResultDryRun
@@ -226,7 +229,7 @@ func (c *Controller) changeShards(ctx context.Context, spec StreamSpec, st *shar
 		left := max(out.CallsLeft-1, 0)
 		log.Info("shard change requested", zap.String("action", string(a.Kind)), zap.String("shard", a.ShardID),
 			zap.String("adjacent", a.Adjacent), zap.Stringer("range", a.Range), zap.Float64("at", a.At))
-		c.send(ctx, policy.Alert{Kind: done, Stream: stream, At: now, Decision: d, Shard: c.shardAlert(st, a, out, now),
+		c.send(ctx, policy.Alert{Kind: done, Stream: stream, At: now, Decision: d, Shard: shardAlert(st, a, out, settings.MaxCallsPerDay, now),
 			Next: fmt.Sprintf("the stream is UPDATING until AWS finishes (usually seconds to minutes); consumers drain the closed shard "+
 				"and lease its children; %d of %d split and merge calls are left in the rolling 24 h", left, settings.MaxCallsPerDay)})
 		return ResultRequested
@@ -260,7 +263,7 @@ func (c *Controller) changeShards(ctx context.Context, spec StreamSpec, st *shar
 	}
 	if result != ResultBusy && st.alerts.start(policy.AlertShardChangeFailed, now, c.opts.DedupWindow) {
 		c.send(ctx, policy.Alert{Kind: policy.AlertShardChangeFailed, Stream: stream, At: now, Decision: d, Err: err.Error(),
-			Shard: c.shardAlert(st, a, out, now),
+			Shard: shardAlert(st, a, out, settings.MaxCallsPerDay, now),
 			Next:  "the shards are listed again and the next cycle decides again"})
 	}
 	return result

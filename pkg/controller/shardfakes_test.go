@@ -21,8 +21,8 @@ type fakeShards struct {
 	// open: from born, until died when set.
 	made       map[string]policy.OpenShard
 	born, died map[string]time.Time
-	next    map[string]int
-	history map[string]policy.ShardLevelHistory
+	next       map[string]int
+	history    map[string]policy.ShardLevelHistory
 
 	lists, monitors, historySaves int
 	splits                        []fakeSplit
