@@ -132,7 +132,45 @@ func writeStatus(w io.Writer, outcomes []controller.Outcome, now time.Time) int 
 		}
 		fmt.Fprintf(w, "  %s: %s\n", o.Stream, oneLine(why))
 	}
+	for _, o := range outcomes {
+		if o.Shards != nil {
+			fmt.Fprintln(w)
+			writeShardStatus(w, o.Stream, o.Shards)
+		}
+	}
 	return failed
+}
+
+// writeShardStatus prints the shards of a stream with shard-level scaling:
+// which shard, its share of the key space, how hot in its latest minute of
+// enhanced metrics, and what the shard level would do now.
+func writeShardStatus(w io.Writer, stream string, s *controller.ShardOutcome) {
+	fmt.Fprintf(w, "Shards of %s (shard-level scaling; %d split and merge calls left in the rolling 24 h):\n", stream, s.CallsLeft)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  SHARD\tKEY SPACE\tHASH-KEY RANGE\tLOAD\tRECORDS/S\tBYTES/S\tTHROTTLED\tMINUTE")
+	for _, l := range s.Loads {
+		r := fmt.Sprintf("%.6f-%.6f", l.Range.Lo, l.Range.Hi)
+		if !l.Known {
+			fmt.Fprintf(tw, "  %s\t%.1f%%\t%s\t-\t-\t-\t-\tno data yet\n", l.ShardID, l.Range.Width()*100, r)
+			continue
+		}
+		m := l.Minute
+		fmt.Fprintf(tw, "  %s\t%.1f%%\t%s\t%.0f%%\t%.0f\t%.0f\t%.0f\t%s\n", l.ShardID, l.Range.Width()*100, r,
+			l.Utilisation()*100, m.IncomingRecords/60, m.IncomingBytes/60, m.WriteThrottled, m.Start.UTC().Format("15:04"))
+	}
+	_ = tw.Flush()
+	for _, h := range s.HotKeys {
+		fmt.Fprintf(w, "  hot partition key in %.6f-%.6f: shards there are not split for it\n", h.Lo, h.Hi)
+	}
+	switch {
+	case s.Waiting != "":
+		fmt.Fprintf(w, "  shard level now: waiting: %s\n", oneLine(s.Waiting))
+	case len(s.Actions) == 0:
+		fmt.Fprintln(w, "  shard level now: nothing")
+	}
+	for _, a := range s.Actions {
+		fmt.Fprintf(w, "  shard level now: %s: %s\n", strings.ReplaceAll(string(a.Kind), "_", " "), oneLine(a.Reason))
+	}
 }
 
 func lastAction(h policy.History) string {
