@@ -269,15 +269,23 @@ type skewAware struct {
 // Decide implements policy.Policy.
 func (p skewAware) Decide(obs policy.Observation) policy.Decision {
 	throttled := false
+	raw := map[time.Time]policy.Minute{}
 	for _, m := range obs.Minutes {
 		if m.Known {
 			throttled = m.WriteThrottled > 0
 		}
+		raw[m.Start] = m
 	}
 	obs.Minutes = withoutSkewRefusals(obs.Minutes, p.shards.figures())
 	d := p.inner.Decide(obs)
-	// The refusals still happened: they are reported.
+	// The refusals still happened: they are reported, with the minute's
+	// figures as CloudWatch gave them.
 	d.Throttled = d.Throttled || throttled
+	if d.Trigger != nil {
+		if m, ok := raw[d.Trigger.Start]; ok {
+			d.Trigger = &m
+		}
+	}
 	if d.Direction != policy.DirectionDown || !d.Scales() {
 		return d
 	}
