@@ -26,7 +26,9 @@ mode and status, open shards, utilisation per dimension (write bytes, write
 records, read bytes) of the minute the decision looks at, the last scaling
 action and when, the UpdateShardCount calls left in the rolling 24 h, and what
 the policy would do now, with its reason. With a lease table, it also says
-which replica holds the lease.
+which replica holds the lease. For streams with shard_level, it lists each open
+shard: its share of the hash-key space, its latest minute's load and refused
+writes, the hot keys known and what the shard level would do now.
 
 It reads only: it runs the daemon's own cycle as a standby, so it never
 reshards, never writes tags and never alerts. Exit status 1 if a stream could

@@ -33,6 +33,10 @@ const (
 	TagSplits = TagPrefix + "splits"
 )
 
+// shardStateTags are the tags of the shard-level history, state tags like
+// those of the stream's history: never read as settings.
+var shardStateTags = []string{TagShardCalls, TagHotKeys, TagSplits}
+
 // MaxShardCalls is the most SplitShard and MergeShards calls TagShardCalls
 // records: a daily cap above it could not be kept across restarts.
 const MaxShardCalls = 48
@@ -69,7 +73,7 @@ func (k *Kinesis) SaveShardHistory(ctx context.Context, name string, h policy.Sh
 		}
 	}
 	var gone []string
-	for _, key := range []string{TagShardCalls, TagHotKeys, TagSplits} {
+	for _, key := range shardStateTags {
 		if _, ok := tags[key]; !ok {
 			gone = append(gone, key)
 		}

@@ -249,6 +249,14 @@ func TestShardHistoryTagsStayBounded(t *testing.T) {
 	}
 }
 
+func TestShardHistoryTagsAreStateTags(t *testing.T) {
+	for _, k := range []string{TagShardCalls, TagHotKeys, TagSplits} {
+		if !IsStateTag(k) {
+			t.Errorf("%s is not a state tag: discovery would read it as a setting", k)
+		}
+	}
+}
+
 func TestParseShardHistoryRefusesNonsense(t *testing.T) {
 	now := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
 	tags := map[string]string{
