@@ -314,12 +314,13 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 	now := c.deps.Clock.Now()
 	started := time.Now()
 	term, leading := c.leading()
-	if !leading || term != c.term {
-		// A standby reads a stream's history afresh whenever its decision
-		// would act, and a new term starts from the tags: another replica may
-		// have acted meanwhile.
-		// What went unsaved is left to whoever leads: it recognises the
-		// reshard by the stream's shard count (History.Reconcile).
+	if leading && term != c.term {
+		// A new term starts from the tags: another replica may have acted
+		// meanwhile. A standby keeps what it read: it only reports, and
+		// re-reading would spend the account's ListTagsForStream calls the
+		// leader needs. What went unsaved is left to whoever leads: it
+		// recognises the reshard by the stream's shard count
+		// (History.Reconcile).
 		for _, st := range c.state {
 			st.loaded, st.history, st.unsaved = false, policy.History{}, false
 		}

@@ -136,7 +136,7 @@ var scenarios = []scenario{
 	{name: "UpdateShardCount slow (300 ms)", inject: onKinesis("UpdateShardCount", "", faultproxy.Delay(300*time.Millisecond)),
 		alerts: map[string]int{}},
 	{name: "AddTagsToStream 500, restart every 3 cycles", inject: onKinesis("AddTagsToStream", "hot", faultproxy.ServerError()),
-		affects: []string{"hot"}, restartEvery: 3, alerts: nil, bug: "B3"},
+		affects: []string{"hot"}, restartEvery: 3, alerts: nil},
 
 	// CloudWatch fails the batched call: every stream's data is unknown.
 	{name: "GetMetricData 500", inject: onCloudWatch(faultproxy.ServerError()), dataFault: true,

@@ -503,16 +503,19 @@ func (w *world) judge(now time.Time, c faultproxy.Call, before map[string]int, f
 	}
 }
 
-// checkTags compares the calls the stream's tags record in the quota window
-// with those AWS accepted: fewer is a wrong quota count, more is a phantom
-// call, counted to be safe.
+// checkTags compares the calls the stream's record counts in the quota
+// window with those AWS accepted: fewer is a wrong quota count, more is a
+// phantom call, counted to be safe. The record is what the daemon reads when
+// it next decides to act: the tags, and a reshard they missed, recognised by
+// the stream's settled shard count (History.Reconcile).
 func (w *world) checkTags(s *simStream, now time.Time) {
 	tags, err := w.backend.tags(w.ctx, s.name)
 	if err != nil {
 		w.t.Fatalf("tags of %s: %v", s.name, err)
 	}
 	h, _ := stream.ParseHistory(tags, now)
-	recorded := h.CallsUsed(now)
+	read, _ := h.Reconcile(s.shards, now)
+	recorded := read.CallsUsed(now)
 	accepted := 0
 	for _, a := range s.accepted {
 		if a.at.After(now.Add(-policy.QuotaWindow)) {
@@ -521,7 +524,7 @@ func (w *world) checkTags(s *simStream, now time.Time) {
 	}
 	if recorded < accepted && !s.underCounted {
 		s.underCounted = true
-		w.wrong = append(w.wrong, fmt.Sprintf("cycle %d, %s: tags record %d calls in 24 h, AWS accepted %d: quota under-counted",
+		w.wrong = append(w.wrong, fmt.Sprintf("cycle %d, %s: tags and shard count record %d calls in 24 h, AWS accepted %d: quota under-counted",
 			w.cycle, s.role, recorded, accepted))
 	}
 	w.phantom = max(w.phantom, recorded-accepted)
