@@ -134,12 +134,13 @@ func (c *Controller) shardState(name string) *shardState {
 // per stream: the open ones and those closed within lookback.
 func (c *Controller) prepareShards(ctx context.Context, now time.Time, term uint64, leading bool, lookback time.Duration) map[string][]string {
 	keep := map[string]bool{}
-	if !leading || term != c.shardLevel.term {
+	if leading && term != c.shardLevel.term {
+		// A new term starts from the tags: another replica may have split or
+		// merged meanwhile. A standby keeps what it read, as it does the
+		// stream's history: it only reports.
 		for _, st := range c.shardLevel.states {
-			st.loaded = false
+			st.loaded, st.unsaved = false, false
 		}
-	}
-	if leading {
 		c.shardLevel.term = term
 	}
 	queries := map[string][]string{}

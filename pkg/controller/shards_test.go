@@ -348,3 +348,21 @@ func TestShardLevelSplitIsNotUndoneByAScaleDown(t *testing.T) {
 		t.Errorf("UpdateShardCount %v within cooldown_down of a split", r.streams.updates)
 	}
 }
+
+func TestShardLevelNewTermRereadsTheTags(t *testing.T) {
+	leader := &fakeLeader{term: 1, ok: false}
+	r := newShardRig(t, Options{}, 4, hotspot, leader, true)
+	r.spec.Shards.Settings.MaxCallsPerDay = 2
+	r.c = New([]StreamSpec{r.spec}, r.c.deps, r.c.opts, zaptest.NewLogger(t))
+	r.cycles(3) // a standby reads the (empty) shard-level history once
+	// Meanwhile the replica that led spent the daily cap.
+	r.shards.history[shardStream] = policy.ShardLevelHistory{Calls: []time.Time{r.clock.now.Add(-time.Hour), r.clock.now.Add(-time.Minute)}}
+	leader.ok = true
+	outs := r.cycles(3)
+	if len(r.shards.splits) != 0 {
+		t.Errorf("splits %v: the new leader did not read the cap the other replica spent", r.shards.splits)
+	}
+	if left := outs[len(outs)-1].Shards.CallsLeft; left != 0 {
+		t.Errorf("calls left %d, want 0", left)
+	}
+}
