@@ -125,7 +125,8 @@ func openShard(s types.Shard) (policy.OpenShard, error) {
 // policy.ErrQuotaExceeded (LimitExceededException: the account's shard
 // limit, or the call rate), policy.ErrStreamNotFound and
 // policy.ErrInvalidTarget (InvalidArgumentException: a key outside the
-// shard, or a closed shard).
+// shard, or a closed shard); the caller names the call in the error, as it
+// does for UpdateShardCount.
 func (k *Kinesis) SplitShard(ctx context.Context, name, shardID string, newStartingHashKey *big.Int) error {
 	if newStartingHashKey == nil || newStartingHashKey.Sign() <= 0 || newStartingHashKey.BitLen() > 128 {
 		return fmt.Errorf("%w: new starting hash key %v", policy.ErrInvalidTarget, newStartingHashKey)
@@ -139,7 +140,7 @@ func (k *Kinesis) SplitShard(ctx context.Context, name, shardID string, newStart
 		NewStartingHashKey: aws.String(newStartingHashKey.String()),
 	}, func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
 	if err != nil {
-		return fmt.Errorf("split shard %s of stream %q: %w", shardID, name, classify(err, true))
+		return classify(err, true)
 	}
 	return nil
 }
@@ -157,7 +158,7 @@ func (k *Kinesis) MergeShards(ctx context.Context, name, shardID, adjacentShardI
 		AdjacentShardToMerge: aws.String(adjacentShardID),
 	}, func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
 	if err != nil {
-		return fmt.Errorf("merge shards %s and %s of stream %q: %w", shardID, adjacentShardID, name, classify(err, true))
+		return classify(err, true)
 	}
 	return nil
 }
