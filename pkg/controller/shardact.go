@@ -55,7 +55,7 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 	if st.unsaved && leading && !c.opts.DryRun {
 		c.saveShardHistory(ctx, spec.Name, st, log)
 	}
-	st.updateProfile(now)
+	st.updateProfile(now, int(settings.ScaleUpAfter/time.Minute))
 	actions := policy.DecideShards(st.observation(spec.Name, o.State, now), settings)
 	out.Actions = actions
 	st.hot = slices.ContainsFunc(actions, func(a policy.ShardAction) bool { return a.Kind == policy.ShardSplit })

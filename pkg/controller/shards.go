@@ -403,11 +403,19 @@ func withoutSkewRefusals(ms []policy.Minute, figures map[time.Time][]shardFigure
 	return out
 }
 
-// updateProfile folds the newest minute whose shards cover the key space
-// once into the profile, and takes its load as the stream's need: only
-// minutes without refused writes tell where the keys are (a refused attempt
-// is counted again at every retry).
-func (st *shardState) updateProfile(now time.Time) {
+// updateProfile takes the load of the newest minute whose shards cover the
+// key space once as the stream's need, and folds the minute into the
+// profile when it is settled: no refused writes (a refused attempt is
+// counted again at every retry, so only clean minutes tell where the keys
+// are) and every one of its shards known for the settle minutes up to it.
+//
+// Settling keeps a new child of a split out of the profile until it has a
+// decision window of its own: the decision then judges it by its window
+// and the share of its parent's load it kept, which is how a hot key is
+// told from a slice of keys. Folded at its first minute, the profile would
+// predict the child hot and have it split again without that evidence,
+// over and over for a key below one shard's capacity.
+func (st *shardState) updateProfile(now time.Time, settle int) {
 	figures := st.figures()
 	starts := make([]time.Time, 0, len(figures))
 	for t := range figures {
@@ -431,7 +439,7 @@ func (st *shardState) updateProfile(now time.Time) {
 			return
 		}
 		st.need = total
-		if refused > 0 {
+		if refused > 0 || !settled(figures, t, fs, settle) {
 			return
 		}
 		loads := make([]policy.RangeLoad, len(fs))
@@ -441,6 +449,20 @@ func (st *shardState) updateProfile(now time.Time) {
 		st.profile = policy.ObserveLayout(st.profile, loads)
 		return
 	}
+}
+
+// settled reports whether every shard of the layout fs of minute t had
+// known minutes in the n-1 minutes before it too.
+func settled(figures map[time.Time][]shardFigure, t time.Time, fs []shardFigure, n int) bool {
+	for k := 1; k < n; k++ {
+		before := figures[t.Add(-time.Duration(k)*time.Minute)]
+		for _, f := range fs {
+			if !slices.ContainsFunc(before, func(b shardFigure) bool { return b.Range == f.Range }) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // observation is what DecideShards sees of the stream now.

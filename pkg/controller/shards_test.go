@@ -187,6 +187,24 @@ func TestShardLevelReportsAHotKeyAndStopsSplitting(t *testing.T) {
 	}
 }
 
+func TestShardLevelReportsAHotKeyBelowOneShardsCapacity(t *testing.T) {
+	// One key at 0.3 carries 0.85 of a shard: it throttles nothing, and no
+	// split can divide it.
+	keys := keyLoad{{lo: 0, hi: 1, load: 1.2}, {lo: 0.3, hi: 0.3 + 1e-9, load: 0.85}}
+	r := newShardRig(t, Options{}, 4, keys, nil, true)
+	r.cycles(60)
+	holdsKey := 0
+	for _, s := range r.shards.splits {
+		if sh := r.shards.made[s.shard]; sh.Range.Lo <= 0.3 && 0.3 < sh.Range.Hi {
+			holdsKey++
+		}
+	}
+	if got := countKind(r.alerts.kinds(), policy.AlertHotPartitionKey); got != 1 || holdsKey > 2 {
+		t.Errorf("%d hot partition key alerts, %d splits of the shard holding the key; want 1 and at most 2: %v",
+			got, holdsKey, r.alerts.kinds())
+	}
+}
+
 func TestShardLevelMergesColdNeighbours(t *testing.T) {
 	// The first half of the keys is nearly idle, the second half busy: the
 	// stream as a whole is inside the band.
