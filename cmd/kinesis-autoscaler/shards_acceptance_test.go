@@ -161,6 +161,21 @@ func TestShardLevelAcceptance(t *testing.T) {
 		}
 		got = a.alerts(1)
 		checkAlert(t, got[name], "shards_merged", []string{"merged shards #4 and #5 (5 -> 4 shards)"}, []string{low.ID, high.ID})
+
+		// status shows each shard, and changes nothing.
+		a.playShards(name, keySpots{{0, 1, 1.2}, {0.3, 0.32, 0.5}}, 15)
+		code, stdout, stderr := runCLI(t, "status", "--config", a.config([]string{name}, map[string]string{name: "shard_level: true"}))
+		if code != 0 {
+			t.Fatalf("status exit %d: %s", code, stderr)
+		}
+		for _, want := range []string{"Shards of " + name, "KEY SPACE", m.ID + "  25.0%", "80%", "shard level now: split: shard " + m.ID} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("status lacks %q:\n%s", want, stdout)
+			}
+		}
+		if n := len(a.openShards(name)); n != 4 {
+			t.Errorf("status changed the stream: %d shards", n)
+		}
 		a.kumo.ReceiveNone(a.ctx, t, a.queueURL, time.Second)
 	})
 
