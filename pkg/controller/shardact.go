@@ -78,6 +78,11 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 			out.Result = c.changeShards(ctx, spec, st, o, a, out, now, log)
 		}
 	}
+	if !changed {
+		// No split or merge wanted: a dry run's next one alerts again.
+		st.alerts.end(policy.AlertWouldSplitShard)
+		st.alerts.end(policy.AlertWouldMergeShards)
+	}
 	out.HotKeys = slices.Clone(st.history.HotKeys)
 	return out
 }
