@@ -168,4 +168,3 @@ func withoutSkewRefusals(ms []policy.Minute, figures map[time.Time][]shardFigure
 	}
 	return out
 }
-
