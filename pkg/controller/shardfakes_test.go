@@ -29,6 +29,8 @@ type fakeShards struct {
 	merges                        [][2]string
 	splitErr, mergeErr, listErr   error
 	saveErr                       error
+	// onSave, when set, runs after each saved history.
+	onSave func()
 }
 
 type fakeSplit struct {
@@ -133,6 +135,9 @@ func (f *fakeShards) SaveShardHistory(_ context.Context, name string, h policy.S
 	}
 	f.historySaves++
 	f.history[name] = h
+	if f.onSave != nil {
+		f.onSave()
+	}
 	return nil
 }
 

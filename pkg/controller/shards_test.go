@@ -384,3 +384,26 @@ func TestShardLevelNewTermRereadsTheTags(t *testing.T) {
 		t.Errorf("calls left %d, want 0", left)
 	}
 }
+
+func TestShardLevelLeaseLostBeforeTheSplit(t *testing.T) {
+	leader := &fakeLeader{term: 1, ok: true}
+	r := newShardRig(t, Options{}, 4, hotspot, leader, true)
+	// The lease is lost right after the split's record is written.
+	r.shards.onSave = func() { leader.ok = false }
+	var result Result
+	for i := 0; i < 10 && result == ""; i++ {
+		result = r.cycles(1)[0].Shards.Result
+	}
+	if result != ResultLeaseLost || len(r.shards.splits) != 0 {
+		t.Fatalf("result %q, splits %v: want the lease lost and no SplitShard call", result, r.shards.splits)
+	}
+	// The record stays for the new leader: it costs one call of the cap.
+	if got := len(r.shards.history[shardStream].Calls); got != 1 {
+		t.Errorf("%d calls recorded, want the 1 recorded before the lease was lost", got)
+	}
+	alerts := len(r.alerts.alerts)
+	r.cycles(5)
+	if len(r.shards.splits) != 0 || len(r.alerts.alerts) != alerts {
+		t.Errorf("a standby split %v or alerted %v", r.shards.splits, r.alerts.kinds()[alerts:])
+	}
+}
