@@ -52,11 +52,15 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 		log.Debug("shard level waits", zap.String("why", out.Waiting))
 		return out
 	}
+	st.updateProfile(now, int(settings.ScaleUpAfter/time.Minute), settings.ScaleDownThreshold)
 	if st.unsaved && leading && !c.opts.DryRun {
 		c.saveShardHistory(ctx, spec.Name, st, log)
 	}
-	st.updateProfile(now, int(settings.ScaleUpAfter/time.Minute))
-	actions := policy.DecideShards(st.observation(spec.Name, o.State, now), settings)
+	// A uniform reshard spends an UpdateShardCount call: the decision sees
+	// the calls the stream's history counts, when it was read (lazily; it
+	// is read before such a call is made).
+	ss := c.state[spec.Name]
+	actions := policy.DecideShards(st.observation(spec.Name, o.State, ss.history.Calls, now), settings)
 	out.Actions = actions
 	st.hot = slices.ContainsFunc(actions, func(a policy.ShardAction) bool { return a.Kind == policy.ShardSplit })
 	logShards(log, out, leading)
@@ -68,6 +72,12 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 		switch a.Kind {
 		case policy.ShardHotKey:
 			c.hotKey(ctx, spec.Name, st, o, a, out, settings.MaxCallsPerDay, now, log)
+		case policy.ShardReshardUniform:
+			if changed {
+				continue
+			}
+			changed = true
+			out.Result = c.reshardUniform(ctx, spec, st, o, a, now, log)
 		case policy.ShardSplit, policy.ShardMerge:
 			if changed {
 				// A stream takes one change at a time: the next waits for
@@ -270,6 +280,46 @@ func (c *Controller) changeShards(ctx context.Context, spec StreamSpec, st *shar
 		c.send(ctx, policy.Alert{Kind: policy.AlertShardChangeFailed, Stream: stream, At: now, Decision: d, Err: err.Error(),
 			Shard: shardAlert(st, a, out, settings.MaxCallsPerDay, now),
 			Next:  "the shards are listed again and the next cycle decides again"})
+	}
+	return result
+}
+
+// reshardUniform makes the uniform UpdateShardCount a very uneven layout
+// calls for, through act, as a stream-level reshard: recorded in the
+// stream's history first, under its daily quota, alerted as scaled_up or
+// scaled_down (would_scale in a dry run).
+func (c *Controller) reshardUniform(ctx context.Context, spec StreamSpec, st *shardState, o Outcome, a policy.ShardAction, now time.Time, log *zap.Logger) Result {
+	ss := c.state[spec.Name]
+	if !ss.loaded {
+		if err := c.loadHistory(ctx, ss, spec, o.State, now, true, log); err != nil {
+			log.Warn("uniform reshard not made: the stream's history could not be read", zap.Error(err))
+			return ResultNotRecorded
+		}
+	}
+	used := ss.history.CallsUsed(now)
+	if policy.MaxUpdateCalls-used <= policy.ReservedForScaleUp+1 {
+		log.Info("uniform reshard not made: the stream's UpdateShardCount calls are kept for scale-ups", zap.Int("calls_used", used))
+		return ""
+	}
+	d := o.Decision
+	d.Direction, d.Current, d.Target, d.Desired = policy.DirectionDown, o.State.OpenShards, a.Target, a.Target
+	if a.Target > o.State.OpenShards {
+		d.Direction = policy.DirectionUp
+	}
+	d.Reason, d.CallsLeft = a.Reason, policy.MaxUpdateCalls-used
+	if c.opts.DryRun {
+		if st.alerts.start(policy.AlertWouldScale, now, c.opts.DedupWindow) {
+			c.notify(ctx, policy.Alert{Kind: policy.AlertWouldScale, Stream: spec.Name, At: now, Decision: d, DryRun: true,
+				Next: "dry run: nothing was changed; turn dry_run off to let the daemon act"})
+		}
+		return ResultDryRun
+	}
+	result, err := c.act(ctx, ss, d, now, log)
+	if err != nil {
+		log.Warn("uniform reshard", zap.Error(err))
+	}
+	if result == ResultRequested {
+		st.changedAt, st.stale = now, true
 	}
 	return result
 }

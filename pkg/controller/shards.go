@@ -254,7 +254,10 @@ func (c *Controller) readLoad(ctx context.Context, names []string, shards map[st
 // told from a slice of keys. Folded at its first minute, the profile would
 // predict the child hot and have it split again without that evidence,
 // over and over for a key below one shard's capacity.
-func (st *shardState) updateProfile(now time.Time, settle int) {
+//
+// A folded minute also updates the ranges its layout shows divided
+// (policy.ObserveDivided, floor as its least load), which the history keeps.
+func (st *shardState) updateProfile(now time.Time, settle int, floor float64) {
 	figures := st.figures()
 	starts := make([]time.Time, 0, len(figures))
 	for t := range figures {
@@ -286,6 +289,9 @@ func (st *shardState) updateProfile(now time.Time, settle int) {
 			loads[i] = policy.RangeLoad{Range: f.Range, Share: f.Minute.Accepted() / total}
 		}
 		st.profile = policy.ObserveLayout(st.profile, loads)
+		if divided := policy.ObserveDivided(st.history.Divided, loads, total, floor); !slices.Equal(divided, st.history.Divided) {
+			st.history.Divided, st.unsaved = divided, true
+		}
 		return
 	}
 }
@@ -305,10 +311,10 @@ func settled(figures map[time.Time][]shardFigure, t time.Time, fs []shardFigure,
 }
 
 // observation is what DecideShards sees of the stream now.
-func (st *shardState) observation(stream string, state policy.StreamState, now time.Time) policy.ShardsObservation {
+func (st *shardState) observation(stream string, state policy.StreamState, updateCalls []time.Time, now time.Time) policy.ShardsObservation {
 	obs := policy.ShardsObservation{
 		Stream: stream, Now: now, Status: state.Status, Profile: st.profile, StreamNeed: st.need,
-		HotKeys: st.history.HotKeys, Calls: st.history.Calls,
+		HotKeys: st.history.HotKeys, Calls: st.history.Calls, Divided: st.history.Divided, UpdateCalls: updateCalls,
 	}
 	splits := map[string]policy.SplitRecord{}
 	for _, s := range st.history.Splits {

@@ -408,3 +408,30 @@ func TestShardLevelLeaseLostBeforeTheSplit(t *testing.T) {
 		t.Errorf("a standby split %v or alerted %v", r.shards.splits, r.alerts.kinds()[alerts:])
 	}
 }
+
+func TestShardLevelUniformReshardOfAVeryUnevenLayout(t *testing.T) {
+	// The layout two splits left, the hot spot gone: even keys.
+	r := newShardRig(t, Options{}, 4, keyLoad{{lo: 0, hi: 1, load: 1.8}}, nil, true)
+	for _, id := range []string{"shardId-000000000001", "shardId-000000000004"} {
+		s := r.shards.shard(shardStream, id)
+		if err := r.shards.SplitShard(context.Background(), shardStream, id, policy.HashKey((s.Range.Lo+s.Range.Hi)/2)); err != nil {
+			t.Fatal(err)
+		}
+		r.streams.finish()
+	}
+	r.shards.splits = nil
+	for id := range r.shards.made {
+		r.shards.born[id] = time.Time{} // as if the layout had always been
+	}
+	r.cycles(40)
+	if len(r.streams.updates) != 1 || r.streams.updates[0].target >= 6 {
+		t.Fatalf("UpdateShardCount calls %v, want one uniform reshard to fewer than 6 shards", r.streams.updates)
+	}
+	h := r.history.h[shardStream]
+	if h.LastAction == nil || h.LastAction.To != r.streams.updates[0].target || len(h.Calls) != 1 {
+		t.Errorf("stream history %+v: want the uniform reshard recorded as an UpdateShardCount call", h)
+	}
+	if countKind(r.alerts.kinds(), policy.AlertScaledDown) != 1 {
+		t.Errorf("alerts %v, want one scaled_down", r.alerts.kinds())
+	}
+}

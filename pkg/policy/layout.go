@@ -51,9 +51,12 @@ type ShardLevelHistory struct {
 	Calls   []time.Time
 	HotKeys []KeyRange
 	Splits  []SplitRecord
+	// Divided are the ranges in which a layout showed excess load on both
+	// sides of a boundary (ObserveDivided).
+	Divided []KeyRange
 }
 
 // Empty is true when the history holds nothing.
 func (h ShardLevelHistory) Empty() bool {
-	return len(h.Calls) == 0 && len(h.HotKeys) == 0 && len(h.Splits) == 0
+	return len(h.Calls) == 0 && len(h.HotKeys) == 0 && len(h.Splits) == 0 && len(h.Divided) == 0
 }

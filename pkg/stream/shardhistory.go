@@ -31,11 +31,14 @@ const (
 	// the shard split (its number, shardId- and leading zeros left out), its
 	// range and the share of its parent's load it had kept.
 	TagSplits = TagPrefix + "splits"
+	// TagDivided holds the ranges in which a layout showed excess load on
+	// both sides of a boundary as "LO:HI ...": many hot keys, not one.
+	TagDivided = TagPrefix + "divided"
 )
 
 // shardStateTags are the tags of the shard-level history, state tags like
 // those of the stream's history: never read as settings.
-var shardStateTags = []string{TagShardCalls, TagHotKeys, TagSplits}
+var shardStateTags = []string{TagShardCalls, TagHotKeys, TagSplits, TagDivided}
 
 // MaxShardCalls is the most SplitShard and MergeShards calls TagShardCalls
 // records: a daily cap above it could not be kept across restarts.
@@ -115,6 +118,13 @@ func ShardHistoryTags(h policy.ShardLevelHistory) map[string]string {
 	}
 	if v := newestThatFit(hot); v != "" {
 		tags[TagHotKeys] = v
+	}
+	var divided []string
+	for _, r := range h.Divided {
+		divided = append(divided, fraction(r.Lo)+":"+fraction(r.Hi))
+	}
+	if v := newestThatFit(divided); v != "" {
+		tags[TagDivided] = v
 	}
 	var splits []string
 	for _, s := range h.Splits {
@@ -203,6 +213,23 @@ func ParseShardHistory(tags map[string]string, now time.Time) (policy.ShardLevel
 				continue
 			}
 			h.HotKeys = append(h.HotKeys, r)
+		}
+	}
+	if v, ok := tags[TagDivided]; ok {
+		for _, part := range strings.Fields(v) {
+			f := strings.Split(part, ":")
+			r, ok := parseRange(f)
+			if len(f) != 2 || !ok {
+				// A divided range may be a single point (LO = HI).
+				lo, err1 := strconv.ParseFloat(f[0], 64)
+				hi, err2 := strconv.ParseFloat(f[len(f)-1], 64)
+				if len(f) != 2 || err1 != nil || err2 != nil || !(lo >= 0 && lo == hi && hi <= 1) {
+					bad(TagDivided, v, fmt.Sprintf("%q is not LO:HI with 0 <= LO <= HI <= 1", part))
+					continue
+				}
+				r = policy.KeyRange{Lo: lo, Hi: hi}
+			}
+			h.Divided = append(h.Divided, r)
 		}
 	}
 	if v, ok := tags[TagSplits]; ok {

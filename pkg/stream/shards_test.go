@@ -190,6 +190,7 @@ func TestShardHistoryTagsRoundTrip(t *testing.T) {
 	h := policy.ShardLevelHistory{
 		Calls:   []time.Time{now.Add(-23 * time.Hour), now.Add(-90 * time.Second), now},
 		HotKeys: []policy.KeyRange{{Lo: 0.1, Hi: 0.30000000000000004}},
+		Divided: []policy.KeyRange{{Lo: 0.5, Hi: 0.5}, {Lo: 0.25, Hi: 0.375}},
 		Splits: []policy.SplitRecord{
 			{Parent: "shardId-000000000000", Range: policy.KeyRange{Lo: 0, Hi: 1}, Kept: 0},
 			{Parent: "shardId-000000000012", Range: policy.KeyRange{Lo: 0.25, Hi: 0.5}, Kept: 0.8125},
@@ -209,7 +210,7 @@ func TestShardHistoryTagsRoundTrip(t *testing.T) {
 	if !slices.EqualFunc(got.Calls, wantCalls, time.Time.Equal) {
 		t.Errorf("calls %v, want %v", got.Calls, wantCalls)
 	}
-	if !slices.Equal(got.HotKeys, h.HotKeys) || !slices.Equal(got.Splits, h.Splits) {
+	if !slices.Equal(got.HotKeys, h.HotKeys) || !slices.Equal(got.Splits, h.Splits) || !slices.Equal(got.Divided, h.Divided) {
 		t.Errorf("read back %+v, want %+v", got, h)
 	}
 	for k, v := range tags {
@@ -250,7 +251,7 @@ func TestShardHistoryTagsStayBounded(t *testing.T) {
 }
 
 func TestShardHistoryTagsAreStateTags(t *testing.T) {
-	for _, k := range []string{TagShardCalls, TagHotKeys, TagSplits} {
+	for _, k := range []string{TagShardCalls, TagHotKeys, TagSplits, TagDivided} {
 		if !IsStateTag(k) {
 			t.Errorf("%s is not a state tag: discovery would read it as a setting", k)
 		}
