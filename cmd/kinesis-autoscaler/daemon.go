@@ -48,6 +48,7 @@ type daemon struct {
 	metrics  *observe.Metrics
 	clients  awsclient.Clients
 	load     controller.LoadReader
+	cw       *metrics.CloudWatch
 	kinesis  *stream.Kinesis
 	lease    *lease.Lease // nil without a lease table
 	finder   *discover.Discoverer
@@ -83,7 +84,8 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 		return nil, fmt.Errorf("set up AWS clients: %w", err)
 	}
 	d.clients = clients
-	d.load = metrics.New(clients.CloudWatch)
+	d.cw = metrics.New(clients.CloudWatch)
+	d.load = d.cw
 	d.kinesis = stream.New(clients.Kinesis, stream.WithTagWarnings(func(name string, problem error) {
 		log.Warn("ignoring malformed state tag", zap.String("stream", name), zap.Error(problem))
 	}))
@@ -113,6 +115,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 		Clock:    wallClock{},
 		Leader:   leader,
 		Observer: d.metrics,
+
+		ShardLoad: shardMetrics{cw: d.cw},
+		Shards:    d.kinesis,
 	}, optionsOf(cfg), log)
 	return d, nil
 }
@@ -145,6 +150,9 @@ func specsOf(streams []config.Stream) []controller.StreamSpec {
 	specs := make([]controller.StreamSpec, len(streams))
 	for i, s := range streams {
 		specs[i] = controller.StreamSpec{Name: s.Name, Settings: s.Settings.Policy()}
+		if s.Settings.ShardLevel {
+			specs[i].Shards = &controller.ShardLevel{Settings: s.Settings.ShardPolicy()}
+		}
 	}
 	return specs
 }
