@@ -127,7 +127,7 @@ func logShards(log *zap.Logger, out *ShardOutcome, leading bool) {
 func (c *Controller) hotKey(ctx context.Context, stream string, st *shardState, o Outcome, a policy.ShardAction, out *ShardOutcome,
 	perDay int, now time.Time, log *zap.Logger) {
 	if !slices.Contains(st.history.HotKeys, a.Range) {
-		st.history.HotKeys = append(st.history.HotKeys, a.Range)
+		st.history.HotKeys = policy.AddHotKey(st.history.HotKeys, a.Range)
 	}
 	log.Warn("hot partition key", zap.String("shard", a.ShardID), zap.Float64("key_share", round3(a.Range.Width())),
 		zap.Float64("util", round3(a.Utilisation)), zap.Float64("kept", round3(a.Share)))
