@@ -24,7 +24,9 @@ import (
 // kumo for SNS (delivered to a kumo SQS queue) and the project's CloudWatch
 // test server, which unlike kumo takes datapoints in the past.
 var (
-	kinesisMock = emulator.SharedKinesis(emulator.KinesisOptions{UpdateShardCountDuration: 500 * time.Millisecond})
+	// The tests of this binary share kinesis-mock's account: its shard limit
+	// (50 by default) is raised so that they do not run into it together.
+	kinesisMock = emulator.SharedKinesis(emulator.KinesisOptions{UpdateShardCountDuration: 500 * time.Millisecond, ShardLimit: 1000})
 	kumo        = emulator.SharedKumo()
 )
 

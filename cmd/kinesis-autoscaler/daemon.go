@@ -19,6 +19,7 @@ import (
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/discover"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/lease"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/metrics"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/notify"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/observe"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
@@ -48,6 +49,7 @@ type daemon struct {
 	metrics  *observe.Metrics
 	clients  awsclient.Clients
 	load     controller.LoadReader
+	cw       *metrics.CloudWatch
 	kinesis  *stream.Kinesis
 	streams  *stream.Cache
 	lease    *lease.Lease // nil without a lease table
@@ -85,7 +87,8 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 	}
 	d.clients = clients
 	built := adapters.New(clients, log)
-	d.load, d.kinesis, d.streams = built.Load, built.Kinesis, built.Streams
+	d.cw, d.kinesis, d.streams = built.Load, built.Kinesis, built.Streams
+	d.load = d.cw
 	if cfg.Lease.Enabled() {
 		d.lease, err = lease.New(clients.DynamoDB, lease.Config{
 			Table: cfg.Lease.Table, Name: cfg.Lease.Name, Holder: lease.NewHolderID(), Duration: cfg.Lease.Duration,
@@ -112,6 +115,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 		Clock:    wallClock{},
 		Leader:   leader,
 		Observer: d.metrics,
+
+		ShardLoad: shardMetrics{cw: d.cw},
+		Shards:    d.kinesis,
 	}, optionsOf(cfg), log)
 	return d, nil
 }
@@ -144,6 +150,9 @@ func specsOf(streams []config.Stream) []controller.StreamSpec {
 	specs := make([]controller.StreamSpec, len(streams))
 	for i, s := range streams {
 		specs[i] = controller.StreamSpec{Name: s.Name, Settings: s.Settings.Policy()}
+		if s.Settings.ShardLevel {
+			specs[i].Shards = &controller.ShardLevel{Settings: s.Settings.ShardPolicy()}
+		}
 	}
 	return specs
 }

@@ -26,7 +26,9 @@ mode and status, open shards, utilisation per dimension (write bytes, write
 records, read bytes) of the minute the decision looks at, the last scaling
 action and when, the UpdateShardCount calls left in the rolling 24 h, and what
 the policy would do now, with its reason. With a lease table, it also says
-which replica holds the lease.
+which replica holds the lease. For streams with shard_level, it lists each open
+shard: its share of the hash-key space, its latest minute's load and refused
+writes, the hot keys known and what the shard level would do now.
 
 It reads only: it runs the daemon's own cycle as a standby, so it never
 reshards, never writes tags and never alerts. Exit status 1 if a stream could
@@ -64,6 +66,7 @@ func status(ctx context.Context, cfg *config.Config, log *zap.Logger, w io.Write
 	opts.ReadAllHistory = true // status shows every stream's last action and calls left
 	d.ctrl = controller.New(nil, controller.Deps{
 		Load: d.load, Streams: d.kinesis, History: d.kinesis, Notifier: d.notifier, Clock: wallClock{}, Leader: standby{},
+		ShardLoad: shardMetrics{cw: d.cw}, Shards: d.kinesis,
 	}, opts, log)
 	d.discoverNow(ctx)
 	now := time.Now()
@@ -131,7 +134,45 @@ func writeStatus(w io.Writer, outcomes []controller.Outcome, now time.Time) int 
 		}
 		fmt.Fprintf(w, "  %s: %s\n", o.Stream, oneLine(why))
 	}
+	for _, o := range outcomes {
+		if o.Shards != nil {
+			fmt.Fprintln(w)
+			writeShardStatus(w, o.Stream, o.Shards)
+		}
+	}
 	return failed
+}
+
+// writeShardStatus prints the shards of a stream with shard-level scaling:
+// which shard, its share of the key space, how hot in its latest minute of
+// enhanced metrics, and what the shard level would do now.
+func writeShardStatus(w io.Writer, stream string, s *controller.ShardOutcome) {
+	fmt.Fprintf(w, "Shards of %s (shard-level scaling; %d split and merge calls left in the rolling 24 h):\n", stream, s.CallsLeft)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  SHARD\tKEY SPACE\tHASH-KEY RANGE\tLOAD\tRECORDS/S\tBYTES/S\tTHROTTLED\tMINUTE")
+	for _, l := range s.Loads {
+		r := fmt.Sprintf("%.6f-%.6f", l.Range.Lo, l.Range.Hi)
+		if !l.Known {
+			fmt.Fprintf(tw, "  %s\t%.1f%%\t%s\t-\t-\t-\t-\tno data yet\n", l.ShardID, l.Range.Width()*100, r)
+			continue
+		}
+		m := l.Minute
+		fmt.Fprintf(tw, "  %s\t%.1f%%\t%s\t%.0f%%\t%.0f\t%.0f\t%.0f\t%s\n", l.ShardID, l.Range.Width()*100, r,
+			l.Utilisation()*100, m.IncomingRecords/60, m.IncomingBytes/60, m.WriteThrottled, m.Start.UTC().Format("15:04"))
+	}
+	_ = tw.Flush()
+	for _, h := range s.HotKeys {
+		fmt.Fprintf(w, "  hot partition key in %.6f-%.6f: shards there are not split for it\n", h.Lo, h.Hi)
+	}
+	switch {
+	case s.Waiting != "":
+		fmt.Fprintf(w, "  shard level now: waiting: %s\n", oneLine(s.Waiting))
+	case len(s.Actions) == 0:
+		fmt.Fprintln(w, "  shard level now: nothing")
+	}
+	for _, a := range s.Actions {
+		fmt.Fprintf(w, "  shard level now: %s: %s\n", strings.ReplaceAll(string(a.Kind), "_", " "), oneLine(a.Reason))
+	}
 }
 
 func lastAction(h policy.History) string {

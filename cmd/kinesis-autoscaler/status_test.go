@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/stream"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/emulator"
@@ -88,5 +89,33 @@ func TestHealthcheckCommand(t *testing.T) {
 	srv.Close()
 	if code, _, _ := runCLI(t, "healthcheck", "--url", srv.URL, "--timeout", "1s"); code != 1 {
 		t.Errorf("nobody listening: exit %d", code)
+	}
+}
+
+// The status of a stream with shard-level scaling lists its shards.
+func TestWriteShardStatus(t *testing.T) {
+	now := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
+	hot := policy.ShardMinute{Start: now.Add(-3 * time.Minute), Known: true, IncomingRecords: 0.9 * 60 * 1000, IncomingBytes: 60 * 1000, WriteThrottled: 12}
+	out := &controller.ShardOutcome{
+		Loads: []policy.ShardLoad{
+			{ShardID: "shardId-000000000001", Range: policy.KeyRange{Lo: 0.25, Hi: 0.5}, Minute: hot, Known: true},
+			{ShardID: "shardId-000000000005", Range: policy.KeyRange{Lo: 0.5, Hi: 0.625}},
+		},
+		Actions: []policy.ShardAction{{Kind: policy.ShardSplit, ShardID: "shardId-000000000001", Reason: "shard shardId-000000000001 at 90%"}},
+		HotKeys: []policy.KeyRange{{Lo: 0.75, Hi: 0.8125}}, CallsLeft: 47,
+	}
+	var b strings.Builder
+	writeShardStatus(&b, "clicks", out)
+	for _, want := range []string{
+		"Shards of clicks (shard-level scaling; 47 split and merge calls left in the rolling 24 h):",
+		"SHARD", "KEY SPACE", "LOAD", "THROTTLED",
+		"shardId-000000000001  25.0%      0.250000-0.500000  100%  900        1000     12         13:57", // throttled: at least 100 %
+		"shardId-000000000005  12.5%      0.500000-0.625000  -     -          -        -          no data yet",
+		"hot partition key in 0.750000-0.812500",
+		"shard level now: split: shard shardId-000000000001 at 90%",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("shard status lacks %q:\n%s", want, b.String())
+		}
 	}
 }

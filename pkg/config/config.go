@@ -179,6 +179,12 @@ type StreamSettings struct {
 	// MaxIteratorAge is the consumers' iterator age above which the stream
 	// is not scaled down (key max_iterator_age).
 	MaxIteratorAge time.Duration
+	// ShardLevel turns on shard-level scaling: hot shards split, cold
+	// neighbours merged, hot partition keys reported (key shard_level).
+	ShardLevel bool
+	// MaxShardChangesPerDay caps SplitShard plus MergeShards calls in any
+	// rolling 24 h (key max_shard_changes_per_day).
+	MaxShardChangesPerDay int
 }
 
 // Stream is one stream to autoscale.

@@ -33,6 +33,7 @@ type setting struct {
 	def     any // built-in default, of the kind's Go type
 	lo, hi  any // bounds of the kind's Go type; nil means unbounded
 	loOpen  bool
+	allowed string // allowed values, when bounds do not say it
 	meaning string
 	field   func(*StreamSettings) any // pointer to the field the key sets
 }
@@ -86,7 +87,23 @@ var settings = []setting{
 		meaning: "no scale-down while the consumers' iterator age is above this",
 		field:   func(s *StreamSettings) any { return &s.MaxIteratorAge },
 	},
+	{
+		name: "shard_level", kind: kindBool, def: false, allowed: "true or false",
+		meaning: "also split hot shards and merge cold neighbours one at a time (SplitShard, MergeShards), and report hot " +
+			"partition keys; turns on enhanced shard-level metrics for the stream, which AWS bills (see Shard-level scaling)",
+		field: func(s *StreamSettings) any { return &s.ShardLevel },
+	},
+	{
+		name: "max_shard_changes_per_day", kind: kindInt, def: 48, lo: 1, hi: MaxShardChangesPerDay,
+		meaning: "most SplitShard plus MergeShards calls in any rolling 24 h for a stream with shard_level; " +
+			"each closes shards that consumers must drain",
+		field: func(s *StreamSettings) any { return &s.MaxShardChangesPerDay },
+	},
 }
+
+// MaxShardChangesPerDay is the largest max_shard_changes_per_day: the most
+// calls the stream's tag of the shard-level history records.
+const MaxShardChangesPerDay = 48
 
 // key describes one scalar key of a Config.
 type key struct {
@@ -228,7 +245,7 @@ func buildKeys() []key {
 	for _, s := range settings {
 		field := s.field
 		ks = append(ks, key{
-			path: "defaults." + s.name, kind: s.kind, def: s.def, lo: s.lo, hi: s.hi, loOpen: s.loOpen,
+			path: "defaults." + s.name, kind: s.kind, def: s.def, lo: s.lo, hi: s.hi, loOpen: s.loOpen, allowed: s.allowed,
 			meaning: s.meaning + " (for every stream that does not set it)",
 			field:   func(c *Config) any { return field(&c.Defaults) },
 		})

@@ -31,6 +31,8 @@ var builtIn = StreamSettings{
 	CooldownUp:         5 * time.Minute,
 	CooldownDown:       time.Hour,
 	MaxIteratorAge:     5 * time.Minute,
+
+	MaxShardChangesPerDay: 48,
 }
 
 // The built-in defaults of the daemon-wide blocks, written out too.
@@ -72,9 +74,13 @@ func TestLoadGood(t *testing.T) {
 					CooldownUp:         0,
 					CooldownDown:       0,
 					MaxIteratorAge:     90 * time.Minute,
+
+					ShardLevel:            true,
+					MaxShardChangesPerDay: 12,
 				}
 				events := defaults
 				events.CooldownUp = 24 * time.Hour
+				events.ShardLevel = false
 				return Config{
 					AWS: AWS{
 						Region: "us-east-1",
@@ -119,6 +125,8 @@ func TestLoadGood(t *testing.T) {
 					CooldownUp:         10 * time.Minute,
 					CooldownDown:       3 * time.Hour,
 					MaxIteratorAge:     30 * time.Second,
+
+					MaxShardChangesPerDay: 48,
 				}
 				return Config{
 					PollInterval: time.Minute,

@@ -102,6 +102,7 @@ func TestValidate(t *testing.T) {
 				{Key: "defaults.scale_up_after", Reason: "0s is below the minimum 1m"},
 				{Key: "defaults.scale_down_after", Reason: "0s is below the minimum 5m"},
 				{Key: "defaults.max_iterator_age", Reason: "0s is not positive"},
+				{Key: "defaults.max_shard_changes_per_day", Reason: "0 is below the minimum 1"},
 				{Key: "streams", Reason: noStreams},
 			},
 		},

@@ -81,6 +81,8 @@ type StreamSpec struct {
 	Settings policy.Settings
 	// Policy decides for the stream; nil means policy.Threshold{Settings}.
 	Policy policy.Policy
+	// Shards, when set, turns on shard-level scaling (shards.go).
+	Shards *ShardLevel
 }
 
 // Options are daemon-wide settings of the loop.
@@ -108,6 +110,10 @@ type Deps struct {
 	Clock    Clock
 	Leader   Leadership
 	Observer Observer
+	// ShardLoad and Shards serve streams with shard-level scaling; without
+	// Shards, none has it.
+	ShardLoad ShardLoadReader
+	Shards    ShardStreams
 }
 
 // QuotaRefusalBackoff is how long a stream whose UpdateShardCount AWS refused
@@ -135,6 +141,8 @@ type Controller struct {
 	term uint64
 	// daemon-wide alert episodes (failed metric reads)
 	daemon episodes
+	// shardLevel is what shard-level scaling keeps (shards.go).
+	shardLevel shardLevels
 }
 
 // New returns a controller for the streams.
@@ -229,6 +237,9 @@ type Outcome struct {
 	Acted bool
 	// Err is the first error met for the stream, nil if none.
 	Err error
+	// Shards is what the shard level saw and did; nil for streams without
+	// shard-level scaling.
+	Shards *ShardOutcome
 }
 
 // Result is what became of a scaling action the policy asked for.
@@ -328,8 +339,9 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 	var loads map[string][]policy.Minute
 	if len(names) > 0 {
 		end := now.Truncate(time.Minute)
+		shards := c.prepareShards(ctx, now, term, leading, lookback)
 		callCtx, cancel := c.callContext(ctx, 2)
-		loads, report.LoadErr = c.deps.Load.ReadLoad(callCtx, names, end.Add(-lookback), end)
+		loads, report.LoadErr = c.readLoad(callCtx, names, shards, end.Add(-lookback), end)
 		cancel()
 	}
 	if err := report.LoadErr; err != nil {
@@ -348,7 +360,8 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 		if ctx.Err() != nil {
 			break
 		}
-		o := c.cycleStream(ctx, spec, loads[spec.Name], now, leading)
+		o := c.cycleStream(ctx, c.shardAware(spec), loads[spec.Name], now, leading)
+		o.Shards = c.cycleShards(ctx, spec, o, now, leading)
 		if !o.Observed {
 			report.Failed++
 		}

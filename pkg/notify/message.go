@@ -65,9 +65,50 @@ func subjectAction(a policy.Alert) string {
 		return "AWS calls failed"
 	case AlertConfigRejected:
 		return "new configuration rejected, the old one stays"
-	default:
-		return "event " + string(a.Kind)
 	}
+	if s := a.Shard; s != nil {
+		// Subjects name shards by number (#12 for shardId-000000000012);
+		// bodies give the whole id.
+		one, two := shortShard(s.Action.ShardID), shortShard(s.Action.Adjacent)
+		switch a.Kind {
+		case policy.AlertShardSplit:
+			return fmt.Sprintf("split shard %s (%s)", one, move)
+		case policy.AlertShardsMerged:
+			return fmt.Sprintf("merged shards %s and %s (%s)", one, two, move)
+		case policy.AlertWouldSplitShard:
+			return fmt.Sprintf("would split shard %s (%s)", one, move)
+		case policy.AlertWouldMergeShards:
+			return fmt.Sprintf("would merge shards %s and %s (%s)", one, two, move)
+		case policy.AlertShardChangeFailed:
+			if s.Action.Kind == policy.ShardMerge {
+				return fmt.Sprintf("merge of shards %s and %s failed", one, two)
+			}
+			return fmt.Sprintf("split of shard %s failed", one)
+		case policy.AlertHotPartitionKey:
+			return "hot partition key in shard " + one
+		}
+	}
+	return "event " + string(a.Kind)
+}
+
+// shortShard is "#12" for "shardId-000000000012", other ids as they are.
+func shortShard(id string) string {
+	num, ok := strings.CutPrefix(id, "shardId-")
+	if !ok || num == "" || strings.Trim(num, "0123456789") != "" {
+		return id
+	}
+	if n := strings.TrimLeft(num, "0"); n != "" {
+		return "#" + n
+	}
+	return "#0"
+}
+
+// shardChange names a split or merge: "split of shard X".
+func shardChange(a policy.ShardAction) string {
+	if a.Kind == policy.ShardMerge {
+		return fmt.Sprintf("merge of shards %s and %s", a.ShardID, a.Adjacent)
+	}
+	return "split of shard " + a.ShardID
 }
 
 func direction(d policy.Decision) string {
@@ -121,6 +162,10 @@ func Body(a policy.Alert) string {
 		}
 		line("UpdateShardCount calls left in the rolling 24 h: %d of %d%s", calls, policy.MaxUpdateCalls, note)
 	}
+	if a.Shard != nil {
+		line("")
+		writeShards(&b, a.Shard)
+	}
 	if a.Err != "" {
 		line("")
 		line("Error:")
@@ -155,8 +200,68 @@ func headline(a policy.Alert, stream string) string {
 		return fmt.Sprintf("AWS calls for %s failed.", stream)
 	case AlertConfigRejected:
 		return "A reloaded configuration was rejected; the configuration in force before stays in force."
-	default:
-		return fmt.Sprintf("Event %s for stream %s.", printable(string(a.Kind)), stream)
+	}
+	if s := a.Shard; s != nil {
+		act := s.Action
+		switch a.Kind {
+		case policy.AlertShardSplit:
+			return fmt.Sprintf("Shard %s of stream %s, %s of the hash-key space, is being split in two.", act.ShardID, stream, share(act.Range))
+		case policy.AlertShardsMerged:
+			return fmt.Sprintf("Shards %s and %s of stream %s are being merged into one shard of %s of the hash-key space.",
+				act.ShardID, act.Adjacent, stream, share(act.Range))
+		case policy.AlertWouldSplitShard:
+			return fmt.Sprintf("Dry run: shard %s of stream %s, %s of the hash-key space, would be split in two. Nothing was changed.",
+				act.ShardID, stream, share(act.Range))
+		case policy.AlertWouldMergeShards:
+			return fmt.Sprintf("Dry run: shards %s and %s of stream %s would be merged. Nothing was changed.", act.ShardID, act.Adjacent, stream)
+		case policy.AlertShardChangeFailed:
+			return fmt.Sprintf("The %s of stream %s failed.", shardChange(act), stream)
+		case policy.AlertHotPartitionKey:
+			return fmt.Sprintf("Shard %s of stream %s, %s of the hash-key space, carries one hot partition key: no split can divide its load.",
+				act.ShardID, stream, share(act.Range))
+		}
+	}
+	return fmt.Sprintf("Event %s for stream %s.", printable(string(a.Kind)), stream)
+}
+
+// share writes a range's share of the hash-key space.
+func share(r policy.KeyRange) string {
+	w := r.Width() * 100
+	if w >= 1 {
+		return fmt.Sprintf("%.1f%%", w)
+	}
+	return fmt.Sprintf("%.3g%%", w)
+}
+
+// writeShards writes the shard-level part of an alert: the action's shard,
+// where a split divides it, and the busiest shards' latest minute.
+func writeShards(b *strings.Builder, s *policy.ShardAlert) {
+	act := s.Action
+	fmt.Fprintf(b, "Shard %s owns %s of the hash-key space, from %.6f to %.6f.\n", act.ShardID, share(act.Range), act.Range.Lo, act.Range.Hi)
+	switch act.Kind {
+	case policy.ShardSplit:
+		fmt.Fprintf(b, "  split at hash key %s (%.6f of the key space), at %s of a shard's capacity\n",
+			policy.HashKey(act.At), act.At, pct(act.Utilisation))
+	case policy.ShardMerge:
+		fmt.Fprintf(b, "  merged with %s; together at most %s of one shard's capacity\n", act.Adjacent, pct(act.Utilisation))
+	case policy.ShardHotKey:
+		fmt.Fprintf(b, "  it kept %s of its parent's load after a split, at %s of a shard's capacity\n", pct(act.Share), pct(act.Utilisation))
+	}
+	if len(s.Loads) > 0 {
+		fmt.Fprintln(b, "Shards by load, latest minute of enhanced shard-level metrics:")
+		fmt.Fprintf(b, "  %-22s %9s %7s %11s %12s %10s\n", "SHARD", "KEY SPACE", "LOAD", "RECORDS/S", "BYTES/S", "THROTTLED")
+		for _, l := range s.Loads {
+			if !l.Known {
+				fmt.Fprintf(b, "  %-22s %9s %7s %11s %12s %10s\n", printable(l.ShardID), share(l.Range), "-", "no data", "-", "-")
+				continue
+			}
+			m := l.Minute
+			fmt.Fprintf(b, "  %-22s %9s %7s %11.0f %12s %10.0f\n", printable(l.ShardID), share(l.Range), pct(l.Utilisation()),
+				m.IncomingRecords/60, byteRate(m.IncomingBytes/60), m.WriteThrottled)
+		}
+	}
+	if s.CallsPerDay > 0 {
+		fmt.Fprintf(b, "SplitShard and MergeShards calls left in the rolling 24 h: %d of %d\n", s.CallsLeft, s.CallsPerDay)
 	}
 }
 

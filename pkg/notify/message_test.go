@@ -24,6 +24,26 @@ func decision(dir policy.Direction, from, to int) policy.Decision {
 	}
 }
 
+// shardSplit is the split of the second of four shards at 90 %.
+var shardSplit = func() (out struct {
+	decision policy.Decision
+	alert    *policy.ShardAlert
+}) {
+	out.decision = decision(policy.DirectionNone, 4, 5)
+	out.decision.Reason = "shard shardId-000000000001 [0.250000, 0.500000) at 90% of a shard's capacity over the last 2m0s"
+	hot := policy.ShardMinute{Start: now.Add(-2 * time.Minute), Known: true, IncomingRecords: 0.9 * 60 * 1000, IncomingBytes: 60 << 20 / 2}
+	out.alert = &policy.ShardAlert{
+		Action: policy.ShardAction{Kind: policy.ShardSplit, ShardID: "shardId-000000000001", Range: policy.KeyRange{Lo: 0.25, Hi: 0.5},
+			At: 0.375, Utilisation: 0.9},
+		Loads: []policy.ShardLoad{
+			{ShardID: "shardId-000000000001", Range: policy.KeyRange{Lo: 0.25, Hi: 0.5}, Minute: hot, Known: true},
+			{ShardID: "shardId-000000000002", Range: policy.KeyRange{Lo: 0.5, Hi: 0.75}},
+		},
+		CallsLeft: 47, CallsPerDay: 48,
+	}
+	return out
+}()
+
 func alerts() []struct {
 	name    string
 	alert   policy.Alert
@@ -91,6 +111,41 @@ func alerts() []struct {
 				Err: "read CloudWatch metrics: get metric data (6 queries): AccessDenied", Next: "the next cycle reads them again"},
 			subject: []string{"[kinesis-autoscaler] all streams: AWS calls failed"},
 			body:    []string{"AWS calls for all streams failed", "AccessDenied", "the next cycle reads them again"},
+		},
+		{
+			name: "shard split",
+			alert: policy.Alert{Kind: policy.AlertShardSplit, Stream: "clicks", At: now, Decision: shardSplit.decision, Shard: shardSplit.alert,
+				Next: "the stream is UPDATING"},
+			subject: []string{"[kinesis-autoscaler] clicks: split shard #1 (4 -> 5 shards)"},
+			body: []string{"Shard shardId-000000000001 of stream clicks, 25.0% of the hash-key space, is being split in two.",
+				"Shard shardId-000000000001 owns 25.0% of the hash-key space, from 0.250000 to 0.500000.",
+				"split at hash key 127605887595351923798765477786913079296 (0.375000 of the key space), at 90% of a shard's capacity",
+				"shardId-000000000001       25.0%     90%         900", "shardId-000000000002       25.0%       -     no data",
+				"SplitShard and MergeShards calls left in the rolling 24 h: 47 of 48"},
+		},
+		{
+			name: "would merge shards",
+			alert: policy.Alert{Kind: policy.AlertWouldMergeShards, Stream: "clicks", At: now, DryRun: true, Decision: shardSplit.decision,
+				Shard: &policy.ShardAlert{Action: policy.ShardAction{Kind: policy.ShardMerge, ShardID: "shardId-000000000004",
+					Adjacent: "shardId-000000000005", Range: policy.KeyRange{Lo: 0.25, Hi: 0.5}, Utilisation: 0.2}}},
+			subject: []string{"[DRY RUN] clicks: would merge shards #4 and #5"},
+			body:    []string{"merged with shardId-000000000005; together at most 20% of one shard's capacity"},
+		},
+		{
+			name: "hot partition key",
+			alert: policy.Alert{Kind: policy.AlertHotPartitionKey, Stream: "clicks", At: now, Decision: shardSplit.decision,
+				Shard: &policy.ShardAlert{Action: policy.ShardAction{Kind: policy.ShardHotKey, ShardID: "shardId-000000000012",
+					Range: policy.KeyRange{Lo: 0.25, Hi: 0.2578125}, Utilisation: 1, Share: 0.95}}},
+			subject: []string{"clicks: hot partition key in shard #12"},
+			body: []string{"Shard shardId-000000000012 of stream clicks, 0.781% of the hash-key space, carries one hot partition key",
+				"it kept 95% of its parent's load after a split, at 100% of a shard's capacity"},
+		},
+		{
+			name: "merge failed",
+			alert: policy.Alert{Kind: policy.AlertShardChangeFailed, Stream: "clicks", At: now, Decision: shardSplit.decision, Err: "connection reset",
+				Shard: &policy.ShardAlert{Action: policy.ShardAction{Kind: policy.ShardMerge, ShardID: "shardId-000000000004", Adjacent: "shardId-000000000005"}}},
+			subject: []string{"clicks: merge of shards #4 and #5 failed"},
+			body:    []string{"The merge of shards shardId-000000000004 and shardId-000000000005 of stream clicks failed.", "connection reset"},
 		},
 		{
 			name:    "unknown kind",

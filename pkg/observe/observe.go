@@ -24,6 +24,7 @@ import (
 
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/awsclient"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 
 // Namespace starts every metric name.
@@ -65,6 +66,10 @@ type Metrics struct {
 	awsCalls      *prometheus.CounterVec
 	awsErrors     *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
+	// Shard level, for streams with shard_level.
+	shardChanges *prometheus.CounterVec
+	hottestShard *prometheus.GaugeVec
+	hotKeys      *prometheus.GaugeVec
 
 	mu sync.Mutex
 	// counted is, per stream, the start of the newest minute whose throttled
@@ -113,6 +118,12 @@ func New(version string, role RoleFunc) *Metrics {
 		[]string{"service", "operation"})
 	m.awsErrors = m.counterVec("aws_errors_total",
 		"AWS calls that failed after the SDK's retries, by service and error code.", []string{"service", "code"})
+	m.shardChanges = m.counterVec("shard_changes_total",
+		"SplitShard and MergeShards calls the shard-level decision asked for, by action (split, merge) and result, as scaling_actions_total.",
+		[]string{"stream", "action", "result"})
+	m.hottestShard = m.gaugeVec("hottest_shard_utilisation_ratio",
+		"Utilisation of one shard's capacity of the busiest open shard in its latest minute of enhanced shard-level metrics.", stream)
+	m.hotKeys = m.gaugeVec("hot_partition_keys", "Ranges of the hash-key space known to hold a hot partition key.", stream)
 	m.reloads = m.counterVec("config_reloads_total", "Configuration reloads on SIGHUP, by result: applied or rejected.",
 		[]string{"result"})
 	leader := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -167,6 +178,20 @@ func (m *Metrics) ObserveStream(o controller.Outcome) {
 	m.utilisation.WithLabelValues(o.Stream, DimensionWriteBytes).Set(d.Utilisation.WriteBytes)
 	m.utilisation.WithLabelValues(o.Stream, DimensionWriteRecords).Set(d.Utilisation.WriteRecords)
 	m.utilisation.WithLabelValues(o.Stream, DimensionReadBytes).Set(d.Utilisation.ReadBytes)
+	if s := o.Shards; s != nil {
+		for _, a := range s.Actions {
+			if s.Result != "" && (a.Kind == policy.ShardSplit || a.Kind == policy.ShardMerge) {
+				m.shardChanges.WithLabelValues(o.Stream, string(a.Kind), string(s.Result)).Inc()
+				break
+			}
+		}
+		hottest := 0.0
+		for _, l := range s.Loads {
+			hottest = max(hottest, l.Utilisation())
+		}
+		m.hottestShard.WithLabelValues(o.Stream).Set(hottest)
+		m.hotKeys.WithLabelValues(o.Stream).Set(float64(len(s.HotKeys)))
+	}
 
 	// Each minute's refused records are counted once. The first look at a
 	// stream only sets where counting starts, so that a restarted daemon
@@ -206,10 +231,10 @@ func (m *Metrics) ObserveCycle(r controller.CycleReport) {
 		if !slices.Contains(r.Streams, s) {
 			// A stream no longer managed: its series go.
 			labels := prometheus.Labels{"stream": s}
-			for _, v := range []*prometheus.GaugeVec{m.openShards, m.utilisation, m.targetShards, m.callsLeft} {
+			for _, v := range []*prometheus.GaugeVec{m.openShards, m.utilisation, m.targetShards, m.callsLeft, m.hottestShard, m.hotKeys} {
 				v.DeletePartialMatch(labels)
 			}
-			for _, v := range []*prometheus.CounterVec{m.actions, m.throttled} {
+			for _, v := range []*prometheus.CounterVec{m.actions, m.throttled, m.shardChanges} {
 				v.DeletePartialMatch(labels)
 			}
 			delete(m.counted, s)

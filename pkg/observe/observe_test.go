@@ -190,3 +190,40 @@ func TestHealthEndpoints(t *testing.T) {
 		t.Errorf("/nothing = %d", code)
 	}
 }
+
+func TestShardLevelMetrics(t *testing.T) {
+	m := New("dev", nil)
+	o := outcome("clicks", 4, nil)
+	hot := policy.ShardMinute{Known: true, IncomingRecords: 0.9 * 60 * 1000}
+	o.Shards = &controller.ShardOutcome{
+		Loads: []policy.ShardLoad{
+			{ShardID: "shardId-000000000000", Minute: policy.ShardMinute{Known: true, IncomingRecords: 0.2 * 60 * 1000}, Known: true},
+			{ShardID: "shardId-000000000001", Minute: hot, Known: true},
+			{ShardID: "shardId-000000000002"},
+		},
+		Actions: []policy.ShardAction{{Kind: policy.ShardSplit, ShardID: "shardId-000000000001"}},
+		Result:  controller.ResultRequested,
+		HotKeys: []policy.KeyRange{{Lo: 0.5, Hi: 0.75}},
+	}
+	m.ObserveStream(o)
+	if got := testutil.ToFloat64(m.shardChanges.WithLabelValues("clicks", "split", "requested")); got != 1 {
+		t.Errorf("shard changes = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.hottestShard.WithLabelValues("clicks")); got != 0.9 {
+		t.Errorf("hottest shard = %v, want 0.9", got)
+	}
+	if got := testutil.ToFloat64(m.hotKeys.WithLabelValues("clicks")); got != 1 {
+		t.Errorf("hot keys = %v, want 1", got)
+	}
+	// A standby's outcome has no result: nothing is counted.
+	o.Shards.Result = ""
+	m.ObserveStream(o)
+	if got := testutil.ToFloat64(m.shardChanges.WithLabelValues("clicks", "split", "requested")); got != 1 {
+		t.Errorf("shard changes = %v after a standby's cycle, want 1", got)
+	}
+	m.ObserveCycle(controller.CycleReport{Streams: []string{"clicks"}})
+	m.ObserveCycle(controller.CycleReport{Streams: nil})
+	if n := testutil.CollectAndCount(m.hottestShard) + testutil.CollectAndCount(m.shardChanges); n != 0 {
+		t.Errorf("%d shard-level series left after the stream left", n)
+	}
+}

@@ -105,6 +105,14 @@ type ShardsObservation struct {
 	// Calls are the times of SplitShard and MergeShards calls made, oldest
 	// first.
 	Calls []time.Time
+	// Divided are the ranges of the key space in which an earlier layout
+	// showed excess load on both sides of a boundary (see ObserveDivided):
+	// many keys, not one. A child whose range has such a boundary inside is
+	// never taken for one hot key.
+	Divided []KeyRange
+	// UpdateCalls are the times of the stream's UpdateShardCount calls,
+	// oldest first (History.Calls): a uniform reshard spends one of them.
+	UpdateCalls []time.Time
 }
 
 // ShardSettings are the knobs of the shard-level decision.
@@ -123,21 +131,38 @@ type ShardSettings struct {
 	// split is taken to hold one hot key, when its parent had kept at least
 	// HotKeyParentShare of its own parent's.
 	HotKeyShare, HotKeyParentShare float64
+	// HotKeyExcessShare is the share of its parent's excess load (its load
+	// above the stream's background density) above which a child of one
+	// split holds one hot key, its sibling having got little more than the
+	// background.
+	HotKeyExcessShare float64
+	// UnevenRatio is how many times wider than the narrowest open shard the
+	// widest must be for the layout to count as very uneven: then, with
+	// nothing hot and UpdateShardCount calls to spare, one uniform reshard
+	// to fewer shards restores a clean layout. 0 turns the rule off.
+	UnevenRatio float64
+	// MinShards and MaxShards bound a uniform reshard's target (0: no bound).
+	MinShards, MaxShards int
 }
 
 // DefaultShardSettings are the shard-level settings that go with the
 // stream-level settings s: the same thresholds and durations, at most 48
-// split/merge calls a day and 1 a cycle, hot key at 90 % after 80 %.
+// split/merge calls a day and 1 a cycle, a hot key when a child of one
+// split kept 90 % of its parent's excess load (or, by load, 90 % after its
+// parent kept 80 %), a uniform reshard when the widest shard is 4 times the
+// narrowest, within the stream's min and max shards.
 //
-// Why two splits: a child that keeps 85 % of a 2 %-wide shard's load may
-// hold one key of 5 % or a 2 %-wide slice of many keys, and one split cannot
-// tell them apart. Split again, the key's child keeps over 90 %, while a
-// slice as wide as the shard divides (at most about 87 %).
+// Why excess, not load: a child that keeps 85 % of a 2 %-wide shard's load
+// may hold one key of 5 % or a slice of keys, because half the background
+// stays with it either way. The load above the background density is the
+// skew alone: a split inside a slice of keys divides it, while one key's
+// stays whole in one child.
 func DefaultShardSettings(s Settings) ShardSettings {
 	return ShardSettings{
 		ScaleUpThreshold: s.ScaleUpThreshold, ScaleDownThreshold: s.ScaleDownThreshold,
 		ScaleUpAfter: s.ScaleUpAfter, ScaleDownAfter: s.ScaleDownAfter,
 		MaxCallsPerDay: 48, MaxCallsPerCycle: 1, HotKeyShare: 0.9, HotKeyParentShare: 0.8,
+		HotKeyExcessShare: 0.9, UnevenRatio: 4, MinShards: s.MinShards, MaxShards: s.MaxShards,
 	}
 }
 
@@ -152,6 +177,11 @@ const (
 	ShardMerge ShardActionKind = "merge"
 	// ShardHotKey reports a hot partition key in ShardID: no split helps.
 	ShardHotKey ShardActionKind = "hot_partition_key"
+	// ShardReshardUniform is one UpdateShardCount call to Target shards,
+	// which gives the stream a clean uniform layout (Range is the whole key
+	// space, ShardID empty). It spends one of the stream's daily
+	// UpdateShardCount calls, not a split/merge call.
+	ShardReshardUniform ShardActionKind = "reshard_uniform"
 )
 
 // ShardAction is one thing the shard-level decision asks for, with the
@@ -171,7 +201,9 @@ type ShardAction struct {
 	// the share of its parent's load the shard kept (0 when unknown): give it
 	// to the children as ParentKept.
 	Utilisation, Share float64
-	Reason             string
+	// Target is a uniform reshard's shard count.
+	Target int
+	Reason string
 }
 
 // SplitMergeCallsUsed is how many of calls fall in the 24 h ending at now.
@@ -186,7 +218,8 @@ func SplitMergeCallsUsed(calls []time.Time, now time.Time) int {
 }
 
 // DecideShards is the shard-level decision for one stream. Rules, in order:
-//   - only an ACTIVE stream is changed;
+//   - only an ACTIVE stream is changed (hot keys are reported whatever its
+//     status);
 //   - a shard whose own utilisation stayed above ScaleUpThreshold for the
 //     last ScaleUpAfter of known, fresh minutes is hot; so is a shard too new
 //     to have those minutes whose range the profile says carries more than
@@ -194,10 +227,16 @@ func SplitMergeCallsUsed(calls []time.Time, now time.Time) int {
 //   - a shard is split only when it is skewed: in every minute of the
 //     window it accepted more than SkewFactor times its width's share of
 //     what the open shards accepted;
-//   - a hot child of a split that kept at least HotKeyShare of its parent
-//     range's load, when that parent had also kept HotKeyParentShare of its
-//     own parent's, holds one hot key: reported, never split again, and
-//     neither is a shard holding a range in HotKeys;
+//   - a skewed child of a split that, over its full minutes of the last
+//     ScaleUpAfter (at least one, each of MinEvidenceRecords or more), kept
+//     at least HotKeyExcessShare of the excess load (above the stream's
+//     background density) of its parent range and its neighbours, with no
+//     range in Divided inside it, or a
+//     hot one that kept HotKeyShare of its parent's load when that parent
+//     had kept HotKeyParentShare of its own parent's (no range in Divided
+//     inside it either), holds one hot key:
+//     reported, never split again, and neither is a shard holding a range in
+//     HotKeys (reports come whatever the stream's load);
 //   - other hot shards are split at the point that halves their load by the
 //     profile, the midpoint when the profile knows nothing finer, hottest
 //     first;
@@ -205,13 +244,20 @@ func SplitMergeCallsUsed(calls []time.Time, now time.Time) int {
 //     the open shards) is above ScaleUpThreshold, and none merged while it
 //     is below ScaleDownThreshold: the stream-level policy acts then, and
 //     with even keys the shard level changes nothing;
+//   - only when no shard is to be split, a very uneven layout (widest shard
+//     UnevenRatio times the narrowest) is replaced by one uniform
+//     UpdateShardCount to fewer shards, the fewest (at least half) on which
+//     the profile puts no shard above the middle of the band, shards
+//     holding a hot key aside; only while the stream's mean is inside the
+//     band and more than ReservedForScaleUp+1 UpdateShardCount calls are
+//     left in the rolling 24 h;
 //   - only when nothing is hot, adjacent shards that both stayed below
 //     ScaleDownThreshold for ScaleDownAfter, unthrottled, and whose sum stayed
 //     below the middle of the band are merged, coldest pair first;
 //   - at most MaxCallsPerCycle calls, and never beyond MaxCallsPerDay in the
 //     rolling 24 h; merges leave a quarter of the day's calls to splits.
 func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
-	if obs.Status != StatusActive || len(obs.Shards) == 0 {
+	if len(obs.Shards) == 0 {
 		return nil
 	}
 	left := s.MaxCallsPerDay - SplitMergeCallsUsed(obs.Calls, obs.Now)
@@ -225,10 +271,58 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 	var splits []candidate
 	upN := minutesIn(s.ScaleUpAfter)
 	mean := obs.StreamNeed / float64(len(obs.Shards))
+	var cached map[time.Time]*minuteTotal
+	totals := func() map[time.Time]*minuteTotal {
+		if cached == nil {
+			cached = minuteTotals(obs.Shards)
+		}
+		return cached
+	}
+	reported := map[string]bool{}
+	for _, sh := range obs.Shards {
+		if sh.SplitFrom == nil || s.HotKeyExcessShare <= 0 || holdsHotKey(sh.Range, obs.HotKeys) {
+			continue
+		}
+		window := recentKnown(sh.Minutes, obs.Now, upN)
+		if len(window) > 0 && window[0].Start.Equal(firstKnown(sh.Minutes)) {
+			// A child's first minute is partial: it opened during it.
+			window = window[1:]
+		}
+		if len(window) == 0 || !skewed(sh, totals(), window) {
+			continue
+		}
+		var peak, fewest = 0.0, math.Inf(1)
+		for _, m := range window {
+			peak, fewest = math.Max(peak, m.Utilisation()), math.Min(fewest, m.IncomingRecords)
+		}
+		if fewest < MinEvidenceRecords {
+			// Too few records to tell: a few land anywhere.
+			continue
+		}
+		share, ok := keptExcess(sh, obs.Shards, totals(), window)
+		if !ok || share < s.HotKeyExcessShare || dividedInside(obs.Divided, sh.Range) {
+			continue
+		}
+		reported[sh.ShardID] = true
+		out = append(out, ShardAction{
+			Kind: ShardHotKey, ShardID: sh.ShardID, Range: sh.Range, Utilisation: peak, Share: share,
+			Reason: fmt.Sprintf("hot partition key: shard %s %s kept %s of its parent's load above the stream's background after one split, "+
+				"its sibling and neighbours little more than the background, at %s of a shard's capacity over the last %s; "+
+				"one key is hot (or keys narrower than the split could divide), no split can divide it: not splitting it again",
+				sh.ShardID, sh.Range, percent(share), percent(peak), s.ScaleUpAfter),
+		})
+	}
+	if obs.Status != StatusActive {
+		// Only reports: a stream changes only when ACTIVE.
+		return out
+	}
 	for _, sh := range obs.Shards {
 		if mean > s.ScaleUpThreshold {
 			// The whole stream is over: the stream-level policy scales it.
 			break
+		}
+		if reported[sh.ShardID] {
+			continue
 		}
 		window := recentKnown(sh.Minutes, obs.Now, upN)
 		var peak float64
@@ -239,7 +333,7 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 				low = math.Min(low, m.Utilisation())
 				peak = math.Max(peak, m.Utilisation())
 			}
-			if low <= s.ScaleUpThreshold || !skewed(sh, obs.Shards, window) {
+			if low <= s.ScaleUpThreshold || !skewed(sh, totals(), window) {
 				continue
 			}
 		} else {
@@ -261,7 +355,7 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 			// One split cannot tell one key from a slice of keys narrower
 			// than half the shard: both leave nearly all the load in one
 			// child. Two splits in a row that each leave it there can.
-			if ok && share >= s.HotKeyShare && sh.ParentKept >= s.HotKeyParentShare {
+			if ok && share >= s.HotKeyShare && sh.ParentKept >= s.HotKeyParentShare && !dividedInside(obs.Divided, sh.Range) {
 				out = append(out, ShardAction{
 					Kind: ShardHotKey, ShardID: sh.ShardID, Range: sh.Range, Utilisation: peak, Share: share,
 					Reason: fmt.Sprintf("hot partition key: shard %s %s kept %s of its parent's load after a split, at %s of a shard's capacity "+
@@ -303,6 +397,11 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 	if mean < s.ScaleDownThreshold {
 		// The whole stream is under: the stream-level policy scales it.
 		return out
+	}
+	if len(reported) == 0 && perCycle > 0 {
+		if a, ok := reshardUniform(obs, s, mean); ok {
+			return append(out, a)
+		}
 	}
 	reserve := s.MaxCallsPerDay / 4
 	downN := minutesIn(s.ScaleDownAfter)
@@ -358,24 +457,21 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 // and fresh, when they are n consecutive minutes ending at most
 // MaxMetricDelay before now; otherwise fewer.
 func recentKnown(ms []ShardMinute, now time.Time, n int) []ShardMinute {
-	var known []ShardMinute
-	for _, m := range ms {
-		if m.Known && !m.Start.Add(time.Minute).After(now) {
-			known = append(known, m)
-		}
+	// Minutes are in time order: walk back from the newest known one that
+	// has ended, while the minutes are known and consecutive. The result
+	// shares ms's memory: callers only read it.
+	end := len(ms) - 1
+	for end >= 0 && !(ms[end].Known && !ms[end].Start.Add(time.Minute).After(now)) {
+		end--
 	}
-	if len(known) == 0 || now.Sub(known[len(known)-1].Start.Add(time.Minute)) > MaxMetricDelay {
+	if end < 0 || now.Sub(ms[end].Start.Add(time.Minute)) > MaxMetricDelay {
 		return nil
 	}
-	if len(known) > n {
-		known = known[len(known)-n:]
+	start := end
+	for start > 0 && end-start+1 < n && ms[start-1].Known && ms[start].Start.Sub(ms[start-1].Start) == time.Minute {
+		start--
 	}
-	for i := 1; i < len(known); i++ {
-		if known[i].Start.Sub(known[i-1].Start) != time.Minute {
-			return known[i:]
-		}
-	}
-	return known
+	return ms[start : end+1]
 }
 
 // keptShare is the share of its parent range's load that sh carried over
@@ -418,30 +514,237 @@ func (m ShardMinute) Demand() float64 {
 		m.WriteThrottled/60/ShardWriteRecordsPerSecond
 }
 
+// MinEvidenceRecords is the fewest records a child of a split must accept
+// in each minute for its figures to tell one hot key: 10 a second. Below
+// that a few records make the figures (CloudWatch's counts vary by about
+// the square root of the count, 4 % at 600; the simulator moves whole
+// records each second).
+const MinEvidenceRecords = 600
+
 // SkewFactor is how far above its width's share of the stream's accepted
 // records a shard must be, in every minute of its window, for the shard
 // level to split it: below that the load is even and the stream level's.
 const SkewFactor = 1.5
 
-// skewed is true when sh accepted more than SkewFactor times its width's
-// share of what the open shards accepted in each minute of window.
-func skewed(sh ShardObservation, shards []ShardObservation, window []ShardMinute) bool {
-	for _, m := range window {
-		var total, width float64
-		for _, o := range shards {
-			for _, om := range o.Minutes {
-				if om.Known && om.Start.Equal(m.Start) {
-					total += om.Accepted()
-					width += o.Range.Width()
-					break
-				}
+// minuteTotal is what the open shards with figures for one minute
+// accepted, the key space they own, and each one's accepted load per unit
+// of key space.
+type minuteTotal struct {
+	accepted, width float64
+	densities       []rangeDensity
+}
+
+type rangeDensity struct {
+	r       KeyRange
+	density float64
+}
+
+// background is the minute's (lower) median accepted load per unit of key space
+// over the shards outside parent: the density of the shards that hold no
+// skew. Without such shards it is that of the least dense shard.
+func (t minuteTotal) background(parent KeyRange) float64 {
+	var ds []float64
+	least := math.Inf(1)
+	for _, d := range t.densities {
+		least = math.Min(least, d.density)
+		if !parent.Contains(d.r) {
+			ds = append(ds, d.density)
+		}
+	}
+	if len(ds) == 0 {
+		if math.IsInf(least, 1) {
+			return 0
+		}
+		return least
+	}
+	slices.Sort(ds)
+	return ds[(len(ds)-1)/2]
+}
+
+// minuteTotals sums the open shards' known figures by minute.
+func minuteTotals(shards []ShardObservation) map[time.Time]*minuteTotal {
+	out := map[time.Time]*minuteTotal{}
+	for _, o := range shards {
+		w := o.Range.Width()
+		for _, m := range o.Minutes {
+			if !m.Known {
+				continue
+			}
+			t := out[m.Start]
+			if t == nil {
+				t = &minuteTotal{}
+				out[m.Start] = t
+			}
+			t.accepted += m.Accepted()
+			t.width += w
+			if w > 0 {
+				t.densities = append(t.densities, rangeDensity{r: o.Range, density: m.Accepted() / w})
 			}
 		}
-		if width <= 0 || m.Accepted() <= SkewFactor*total*sh.Range.Width()/width {
+	}
+	return out
+}
+
+// skewed is true when sh accepted more than SkewFactor times its width's
+// share of what the open shards accepted in each minute of window.
+func skewed(sh ShardObservation, totals map[time.Time]*minuteTotal, window []ShardMinute) bool {
+	for _, m := range window {
+		t := totals[m.Start]
+		if t == nil || t.width <= 0 || m.Accepted() <= SkewFactor*t.accepted*sh.Range.Width()/t.width {
 			return false
 		}
 	}
 	return true
+}
+
+// keptExcess is the share of its neighbourhood's excess load that sh
+// carried over the window: the load (Demand) of sh, of every other open
+// shard inside its parent range and of the open shards next to sh, less the
+// background density over their widths. The neighbours count so that a
+// slice of keys cut by the split's parent's edge, not by the split, is not
+// taken for one key. It is false when one of those shards lacks a minute of
+// the window, or when the parent's load was not skewed (at most SkewFactor
+// times the background).
+func keptExcess(sh ShardObservation, shards []ShardObservation, totals map[time.Time]*minuteTotal, window []ShardMinute) (float64, bool) {
+	bg := map[time.Time]float64{}
+	var own, ownBg float64
+	for _, m := range window {
+		t := totals[m.Start]
+		if t == nil {
+			return 0, false
+		}
+		bg[m.Start] = t.background(*sh.SplitFrom)
+		own += m.Demand()
+		ownBg += bg[m.Start] * sh.Range.Width()
+	}
+	var sib, parent, parentBg float64
+	for _, o := range shards {
+		inParent := sh.SplitFrom.Contains(o.Range)
+		next := math.Abs(o.Range.Hi-sh.Range.Lo) < 1e-12 || math.Abs(o.Range.Lo-sh.Range.Hi) < 1e-12
+		if o.ShardID == sh.ShardID || !inParent && !next {
+			continue
+		}
+		seen := 0
+		var load, loadBg float64
+		for _, m := range o.Minutes {
+			if b, ok := bg[m.Start]; ok && m.Known {
+				load += m.Demand()
+				loadBg += b * o.Range.Width()
+				seen++
+			}
+		}
+		if seen != len(window) {
+			return 0, false
+		}
+		if inParent {
+			parent, parentBg = parent+load, parentBg+loadBg
+		}
+		sib += math.Max(load-loadBg, 0)
+	}
+	if own+parent <= SkewFactor*(ownBg+parentBg) {
+		return 0, false
+	}
+	eOwn := math.Max(own-ownBg, 0)
+	if eOwn+sib <= 0 {
+		return 0, false
+	}
+	return eOwn / (eOwn + sib), true
+}
+
+// reshardUniform is the uniform UpdateShardCount that replaces a very
+// uneven layout (see DecideShards), when one is due.
+func reshardUniform(obs ShardsObservation, s ShardSettings, mean float64) (ShardAction, bool) {
+	cur := len(obs.Shards)
+	if s.UnevenRatio <= 0 || cur < 2 || len(obs.Profile) == 0 || !(obs.StreamNeed > 0) ||
+		mean < s.ScaleDownThreshold || mean > s.ScaleUpThreshold {
+		return ShardAction{}, false
+	}
+	narrow, wide := math.Inf(1), 0.0
+	for _, sh := range obs.Shards {
+		narrow, wide = math.Min(narrow, sh.Range.Width()), math.Max(wide, sh.Range.Width())
+	}
+	if !(wide >= s.UnevenRatio*narrow) {
+		return ShardAction{}, false
+	}
+	left := MaxUpdateCalls - History{Calls: obs.UpdateCalls}.CallsUsed(obs.Now)
+	if left <= ReservedForScaleUp+1 {
+		return ShardAction{}, false
+	}
+	mid := (s.ScaleUpThreshold + s.ScaleDownThreshold) / 2
+	lo := max((cur+1)/2, s.MinShards, int(math.Ceil(obs.StreamNeed/mid-1e-9)), 1)
+	hi := cur - 1
+	if s.MaxShards > 0 {
+		hi = min(hi, s.MaxShards)
+	}
+	cum := cumulative(obs.Profile)
+	for n := lo; n <= hi; n++ {
+		worst, ok := 0.0, true
+		for i := range n {
+			r := KeyRange{Lo: float64(i) / float64(n), Hi: float64(i+1) / float64(n)}
+			if overlapsAny(r, obs.HotKeys) {
+				continue
+			}
+			u := (cum.at(r.Hi) - cum.at(r.Lo)) * obs.StreamNeed
+			if u > mid {
+				ok = false
+				break
+			}
+			worst = math.Max(worst, u)
+		}
+		if !ok {
+			continue
+		}
+		return ShardAction{
+			Kind: ShardReshardUniform, Range: KeyRange{Lo: 0, Hi: 1}, Target: n, Utilisation: worst,
+			Reason: fmt.Sprintf("the layout is uneven (widest shard %.1f times the narrowest) and nothing is hot: "+
+				"one uniform UpdateShardCount from %d to %d shards restores a clean layout, the busiest at %s of a shard's capacity by where the load was last seen "+
+				"(%d UpdateShardCount calls left in the last 24h)",
+				wide/narrow, cur, n, percent(worst), left),
+		}, true
+	}
+	return ShardAction{}, false
+}
+
+// profileCDF is a profile's cumulative share at each segment's end.
+type profileCDF struct {
+	p   []RangeLoad
+	acc []float64
+}
+
+func cumulative(p []RangeLoad) profileCDF {
+	c := profileCDF{p: p, acc: make([]float64, len(p))}
+	sum := 0.0
+	for i, seg := range p {
+		sum += seg.Share
+		c.acc[i] = sum
+	}
+	return c
+}
+
+// at is the profile's share of the key space below x.
+func (c profileCDF) at(x float64) float64 {
+	i, _ := slices.BinarySearchFunc(c.p, x, func(seg RangeLoad, x float64) int { return cmp.Compare(seg.Range.Hi, x) })
+	if i >= len(c.p) {
+		if len(c.acc) == 0 {
+			return 0
+		}
+		return c.acc[len(c.acc)-1]
+	}
+	seg := c.p[i]
+	before := c.acc[i] - seg.Share
+	if w := seg.Range.Width(); w > 0 && x > seg.Range.Lo {
+		return before + seg.Share*math.Min((x-seg.Range.Lo)/w, 1)
+	}
+	return before
+}
+
+func overlapsAny(r KeyRange, hot []KeyRange) bool {
+	for _, h := range hot {
+		if r.Overlaps(h) {
+			return true
+		}
+	}
+	return false
 }
 
 // Accepted is the minute's accepted load against one shard's capacity.
@@ -449,11 +752,18 @@ func (m ShardMinute) Accepted() float64 {
 	return math.Max(m.IncomingRecords/60/ShardWriteRecordsPerSecond, m.IncomingBytes/60/ShardWriteBytesPerSecond)
 }
 
+// holdsHotKey is true when r overlaps a range known to hold a hot key: the
+// key may be in r, so r is not split for it.
 func holdsHotKey(r KeyRange, hot []KeyRange) bool {
-	for _, h := range hot {
-		if r.Overlaps(h) && (r.Contains(h) || h.Contains(r)) {
-			return true
+	return overlapsAny(r, hot)
+}
+
+// firstKnown is the start of the first known minute of ms.
+func firstKnown(ms []ShardMinute) time.Time {
+	for _, m := range ms {
+		if m.Known {
+			return m.Start
 		}
 	}
-	return false
+	return time.Time{}
 }

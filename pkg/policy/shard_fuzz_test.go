@@ -8,7 +8,11 @@ import (
 // FuzzDecideShards checks the shard-level decision's invariants on random
 // layouts: it never splits a shard holding a known hot key, splits only
 // strictly inside the shard, merges only adjacent shards, touches a shard
-// at most once, and never goes beyond the daily or per-cycle cap.
+// at most once, and never goes beyond the daily or per-cycle cap; it
+// reports a hot key only in a child of a split with no divided range inside
+// it and none known yet; a uniform
+// reshard goes to fewer shards (at least half), alone, only with
+// UpdateShardCount calls to spare beyond the reserve.
 func FuzzDecideShards(f *testing.F) {
 	f.Add([]byte{4, 10, 200, 10, 10}, uint8(0), uint8(3))
 	f.Add([]byte{8, 1, 1, 250, 2, 3, 1, 1, 1}, uint8(47), uint8(1))
@@ -48,10 +52,18 @@ func FuzzDecideShards(f *testing.F) {
 		}
 		h := obs.Shards[int(hotAt)%n].Range
 		obs.HotKeys = []KeyRange{{Lo: h.Lo + h.Width()/3, Hi: h.Lo + h.Width()/2}}
+		if used%3 == 0 {
+			d := obs.Shards[int(used/3)%n].Range
+			obs.Divided = []KeyRange{{Lo: d.Lo + d.Width()/4, Hi: d.Lo + d.Width()/4}}
+		}
 		obs.Profile = []RangeLoad{{Range: KeyRange{0, 0.3}, Share: 0.5}, {Range: KeyRange{0.3, 1}, Share: 0.5}}
 		obs.Calls = repeatCalls(now.Add(-time.Hour), int(used)%60)
+		obs.UpdateCalls = repeatCalls(now.Add(-2*time.Hour), int(used)%(MaxUpdateCalls+1))
 		s := shardSettings()
 		s.MaxCallsPerCycle = int(hotAt)%4 + 1
+		if hotAt%2 == 1 {
+			s.UnevenRatio = 2 // uneven layouts here are up to 3 times wider
+		}
 
 		acts := DecideShards(obs, s)
 		byID := map[string]int{}
@@ -60,6 +72,16 @@ func FuzzDecideShards(f *testing.F) {
 		}
 		calls, touched := 0, map[string]bool{}
 		for _, a := range acts {
+			if a.Kind == ShardReshardUniform {
+				// An UpdateShardCount call: not under the split/merge caps.
+				if len(acts) != 1 || a.Target >= n || 2*a.Target < n || a.Target < 1 {
+					t.Fatalf("uniform reshard of %d shards to %d among %d actions", n, a.Target, len(acts))
+				}
+				if left := MaxUpdateCalls - (History{Calls: obs.UpdateCalls}).CallsUsed(now); left <= ReservedForScaleUp+1 {
+					t.Fatalf("uniform reshard with %d UpdateShardCount calls used", len(obs.UpdateCalls))
+				}
+				continue
+			}
 			i, ok := byID[a.ShardID]
 			if !ok {
 				t.Fatalf("action on unknown shard %s", a.ShardID)
@@ -85,6 +107,9 @@ func FuzzDecideShards(f *testing.F) {
 				}
 				touched[a.Adjacent] = true
 			case ShardHotKey:
+				if sh.SplitFrom == nil || dividedInside(obs.Divided, sh.Range) || holdsHotKey(sh.Range, obs.HotKeys) {
+					t.Fatalf("hot key reported in %s %s: made by no split, or divided, or already known", a.ShardID, sh.Range)
+				}
 			default:
 				t.Fatalf("unknown action %q", a.Kind)
 			}

@@ -1,6 +1,9 @@
 package policy
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // ObserveProfile returns profile p with range r's share of the stream's load
 // set to share: p's segments are cut at r's ends, and those inside r are
@@ -170,4 +173,73 @@ func compact(p []RangeLoad) []RangeLoad {
 		out = append(out, seg)
 	}
 	return out
+}
+
+// DividedFactor is how many times the stream's background density both
+// shards beside a boundary must carry for the boundary to divide excess
+// load (see ObserveDivided).
+const DividedFactor = 1.25
+
+// MaxDivided bounds how many divided ranges ObserveDivided keeps.
+const MaxDivided = 8
+
+// ObserveDivided returns divided, the ranges in which boundaries were seen
+// with excess load on both sides, updated with a clean layout: shards in
+// hash-key order that cover the key space once, with their shares of the
+// load, need the stream's load in shards. A boundary between two shards
+// that each carry more than DividedFactor times the background density (the
+// shards' lower median density) and at least floor of a shard's capacity (below
+// that a few records make the density) divides excess load: the hot keys
+// there are many, on both sides. Its
+// point joins the divided range that the two shards' ranges touch, or
+// starts a new one; at most MaxDivided ranges are kept, the newest.
+func ObserveDivided(divided []KeyRange, shards []RangeLoad, need, floor float64) []KeyRange {
+	if len(shards) < 2 {
+		return divided
+	}
+	ds := make([]float64, 0, len(shards))
+	for _, sh := range shards {
+		if w := sh.Range.Width(); w > 0 {
+			ds = append(ds, sh.Share/w)
+		}
+	}
+	if len(ds) == 0 {
+		return divided
+	}
+	slices.Sort(ds)
+	bg := ds[(len(ds)-1)/2]
+	hot := func(sh RangeLoad) bool {
+		w := sh.Range.Width()
+		return w > 0 && sh.Share/w > DividedFactor*bg && sh.Share*need >= floor
+	}
+	out := slices.Clone(divided)
+	for i := 0; i+1 < len(shards); i++ {
+		a, b := shards[i], shards[i+1]
+		if !hot(a) || !hot(b) {
+			continue
+		}
+		at := a.Range.Hi
+		near := KeyRange{Lo: a.Range.Lo, Hi: b.Range.Hi}
+		j := slices.IndexFunc(out, func(d KeyRange) bool { return d.Lo <= near.Hi && near.Lo <= d.Hi })
+		if j < 0 {
+			out = append(out, KeyRange{Lo: at, Hi: at})
+			continue
+		}
+		d := KeyRange{Lo: math.Min(out[j].Lo, at), Hi: math.Max(out[j].Hi, at)}
+		out = append(slices.Delete(out, j, j+1), d)
+	}
+	if len(out) > MaxDivided {
+		out = out[len(out)-MaxDivided:]
+	}
+	return out
+}
+
+// dividedInside is true when a divided range has a point strictly inside r.
+func dividedInside(divided []KeyRange, r KeyRange) bool {
+	for _, d := range divided {
+		if math.Max(d.Lo, r.Lo) < math.Min(d.Hi, r.Hi) || (r.Lo < d.Lo && d.Lo < r.Hi) || (r.Lo < d.Hi && d.Hi < r.Hi) {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"math"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,7 @@ func TestDecideShards(t *testing.T) {
 		shard  string
 		at     float64
 		reason string
+		target int
 	}{
 		{name: "a hot shard is split at its midpoint",
 			obs:   ShardsObservation{Shards: four(0.4, 1.2, 0.4, 0.4), StreamNeed: need(0.4, 1.2, 0.4, 0.4)},
@@ -76,11 +78,50 @@ func TestDecideShards(t *testing.T) {
 				shard("a", 0, 0.5, 0.1, now), child(shard("b1", 0.5, 0.75, 1.9, now), KeyRange{0.5, 1}),
 				child(shard("b2", 0.75, 1, 0.1, now), KeyRange{0.5, 1})}, StreamNeed: 2.1},
 			kinds: []ShardActionKind{ShardHotKey}, shard: "b1", reason: "hot partition key"},
-		{name: "one split that left nearly all the load in a child is not enough to tell",
+		{name: "one split that left all the excess load in a child is enough to tell",
 			obs: ShardsObservation{Shards: []ShardObservation{
 				shard("a", 0, 0.5, 0.1, now), firstChild(child(shard("b1", 0.5, 0.75, 1.9, now), KeyRange{0.5, 1})),
 				child(shard("b2", 0.75, 1, 0.1, now), KeyRange{0.5, 1})}, StreamNeed: 2.1},
+			kinds: []ShardActionKind{ShardHotKey}, shard: "b1", reason: "after one split"},
+		{name: "a child an earlier layout showed divided holds many keys: split again",
+			obs: ShardsObservation{Shards: []ShardObservation{
+				shard("a", 0, 0.5, 0.1, now), firstChild(child(shard("b1", 0.5, 0.75, 1.9, now), KeyRange{0.5, 1})),
+				child(shard("b2", 0.75, 1, 0.1, now), KeyRange{0.5, 1})}, StreamNeed: 2.1, Divided: []KeyRange{{0.6, 0.62}}},
 			kinds: []ShardActionKind{ShardSplit}, shard: "b1", at: 0.625},
+		{name: "a hot key is reported while the stream is UPDATING",
+			obs: ShardsObservation{Status: StatusUpdating, Shards: []ShardObservation{
+				shard("a", 0, 0.5, 0.1, now), firstChild(child(shard("b1", 0.5, 0.75, 1.9, now), KeyRange{0.5, 1})),
+				child(shard("b2", 0.75, 1, 0.1, now), KeyRange{0.5, 1})}, StreamNeed: 2.1},
+			kinds: []ShardActionKind{ShardHotKey}, shard: "b1", reason: "after one split"},
+		{name: "a child whose neighbour outside its parent carries excess too holds part of a slice",
+			obs: ShardsObservation{Shards: []ShardObservation{
+				shard("a", 0, 0.125, 0.05, now), shard("a1", 0.125, 0.25, 0.05, now), shard("a15", 0.25, 0.375, 0.05, now),
+				shard("a2", 0.375, 0.5, 0.6, now), firstChild(child(shard("b1", 0.5, 0.75, 1.9, now), KeyRange{0.5, 1})),
+				child(shard("b2", 0.75, 1, 0.1, now), KeyRange{0.5, 1})}, StreamNeed: 2.75},
+			kinds: []ShardActionKind{ShardSplit}, shard: "b1", at: 0.625},
+		{name: "a child of too few records tells nothing",
+			obs: ShardsObservation{Shards: []ShardObservation{
+				shard("a", 0, 0.5, 0.0005, now), firstChild(child(shard("b1", 0.5, 0.75, 0.009, now), KeyRange{0.5, 1})),
+				child(shard("b2", 0.75, 1, 0.0005, now), KeyRange{0.5, 1})}, StreamNeed: 0.01}},
+		{name: "a child of enough records tells, however cold the stream",
+			obs: ShardsObservation{Shards: []ShardObservation{
+				shard("a", 0, 0.5, 0.001, now), firstChild(child(shard("b1", 0.5, 0.75, 0.011, now), KeyRange{0.5, 1})),
+				child(shard("b2", 0.75, 1, 0.0005, now), KeyRange{0.5, 1})}, StreamNeed: 0.0125},
+			kinds: []ShardActionKind{ShardHotKey}, shard: "b1", reason: "after one split"},
+		{name: "a hot key is reported while the stream as a whole is over the threshold",
+			obs: ShardsObservation{Shards: []ShardObservation{
+				shard("a", 0, 0.5, 0.8, now), firstChild(child(shard("b1", 0.5, 0.75, 3, now), KeyRange{0.5, 1})),
+				firstChild(child(shard("b2", 0.75, 1, 0.4, now), KeyRange{0.5, 1}))}, StreamNeed: 4.2},
+			kinds: []ShardActionKind{ShardHotKey}, shard: "b1", reason: "hot partition key"},
+		{name: "a child whose sibling got part of the excess holds a slice of keys: split again",
+			obs: ShardsObservation{Shards: []ShardObservation{
+				shard("a", 0, 0.25, 0.1, now), shard("a2", 0.25, 0.5, 0.1, now), firstChild(child(shard("b1", 0.5, 0.75, 1.9, now), KeyRange{0.5, 1})),
+				firstChild(child(shard("b2", 0.75, 1, 0.6, now), KeyRange{0.5, 1}))}, StreamNeed: 2.7},
+			kinds: []ShardActionKind{ShardSplit}, shard: "b1", at: 0.625},
+		{name: "a child of an unskewed parent is no evidence of a hot key",
+			obs: ShardsObservation{Shards: []ShardObservation{
+				shard("a", 0, 0.5, 0.5, now), firstChild(child(shard("b1", 0.5, 0.75, 0.3, now), KeyRange{0.5, 1})),
+				firstChild(child(shard("b2", 0.75, 1, 0.2, now), KeyRange{0.5, 1}))}, StreamNeed: 1}},
 		{name: "a shard holding a known hot key is not split again",
 			obs: ShardsObservation{Shards: four(0.4, 1.2, 0.4, 0.4), StreamNeed: 2.4, HotKeys: []KeyRange{{0.3, 0.31}}}},
 		{name: "the daily cap stops splits",
@@ -101,6 +142,41 @@ func TestDecideShards(t *testing.T) {
 			obs: ShardsObservation{Shards: []ShardObservation{shard("a", 0, 0.5, 0.4, now), {ShardID: "n", Range: KeyRange{0.5, 1}}},
 				StreamNeed: 1.2, Profile: []RangeLoad{{Range: KeyRange{0, 0.5}, Share: 0.2}, {Range: KeyRange{0.5, 1}, Share: 0.8}}},
 			kinds: []ShardActionKind{ShardSplit}, shard: "n", at: 0.75, reason: "no metrics yet"},
+		{name: "a very uneven layout with nothing hot is resharded uniformly to fewer shards",
+			obs:   unevenLayout(now, nil),
+			kinds: []ShardActionKind{ShardReshardUniform}, target: 4, reason: "restores a clean layout"},
+		{name: "no uniform reshard without UpdateShardCount calls to spare: merges instead",
+			obs:   unevenLayout(now, repeatCalls(now.Add(-time.Hour), MaxUpdateCalls-ReservedForScaleUp-1)),
+			kinds: []ShardActionKind{ShardMerge}, shard: "b"},
+		{name: "calls to spare beyond the reserve allow a uniform reshard",
+			obs:   unevenLayout(now, repeatCalls(now.Add(-time.Hour), MaxUpdateCalls-ReservedForScaleUp-2)),
+			kinds: []ShardActionKind{ShardReshardUniform}, target: 4},
+		{name: "no uniform reshard while a shard is to be split: the split comes first",
+			obs: func() ShardsObservation {
+				o := unevenLayout(now, nil)
+				o.Shards[1] = shard("b", 0.5, 0.625, 0.9, now)
+				o.StreamNeed += 0.7
+				return o
+			}(),
+			kinds: []ShardActionKind{ShardSplit}, shard: "b", at: 0.5625},
+		{name: "a wide shard hot on even load is resharded uniformly too",
+			obs: func() ShardsObservation {
+				o := unevenLayout(now, nil)
+				o.Shards[0] = shard("a", 0, 0.5, 0.9, now)
+				o.StreamNeed += 0.25
+				return o
+			}(),
+			kinds: []ShardActionKind{ShardReshardUniform}, target: 4},
+		{name: "no uniform reshard when no fewer uniform shards would stay inside the band",
+			obs: func() ShardsObservation {
+				o := unevenLayout(now, nil)
+				o.Profile = []RangeLoad{{Range: KeyRange{0, 0.5}, Share: 0.2}, {Range: KeyRange{0.5, 0.51}, Share: 0.4}, {Range: KeyRange{0.51, 1}, Share: 0.4}}
+				return o
+			}(),
+			kinds: []ShardActionKind{ShardMerge}, shard: "b"},
+		{name: "no uniform reshard of a layout only twice as wide at its widest",
+			obs: ShardsObservation{Shards: []ShardObservation{shard("a", 0, 0.5, 0.65, now), shard("b", 0.5, 0.75, 0.4, now), shard("c", 0.75, 1, 0.4, now)},
+				StreamNeed: 1.45, Profile: []RangeLoad{{Range: KeyRange{0, 1}, Share: 1}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,6 +198,9 @@ func TestDecideShards(t *testing.T) {
 				return
 			}
 			a := got[0]
+			if a.Kind == ShardReshardUniform && a.Target != tt.target {
+				t.Errorf("reshard to %d, want %d", a.Target, tt.target)
+			}
 			if a.ShardID != tt.shard {
 				t.Errorf("shard %s, want %s", a.ShardID, tt.shard)
 			}
@@ -133,6 +212,19 @@ func TestDecideShards(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unevenLayout is a stream whose right half was split into quarters for a
+// hotspot that has cooled: nothing hot, its mean inside the band, the
+// narrow shards cold; uniform 4 shards would carry it at most at 40 %.
+func unevenLayout(now time.Time, updateCalls []time.Time) ShardsObservation {
+	o := ShardsObservation{StreamNeed: 1.45, UpdateCalls: updateCalls,
+		Profile: []RangeLoad{{Range: KeyRange{0, 0.5}, Share: 0.65 / 1.45}, {Range: KeyRange{0.5, 1}, Share: 0.8 / 1.45}}}
+	o.Shards = append(o.Shards, shard("a", 0, 0.5, 0.65, now))
+	for i, id := range []string{"b", "c", "d", "e"} {
+		o.Shards = append(o.Shards, shard(id, 0.5+float64(i)/8, 0.5+float64(i+1)/8, 0.2, now))
+	}
+	return o
 }
 
 func repeatCalls(at time.Time, n int) []time.Time {
@@ -161,6 +253,68 @@ func TestObserveProfile(t *testing.T) {
 	}
 }
 
+func TestObserveDivided(t *testing.T) {
+	even := func(ws ...float64) []RangeLoad {
+		var out []RangeLoad
+		lo := 0.0
+		for _, w := range ws {
+			out = append(out, RangeLoad{Range: KeyRange{lo, lo + w}, Share: w})
+			lo += w
+		}
+		return out
+	}
+	tests := []struct {
+		name        string
+		shards      []RangeLoad
+		need, floor float64
+		want        []KeyRange
+	}{
+		{name: "even load divides nothing", shards: even(0.25, 0.25, 0.25, 0.25), need: 4, floor: 0.25},
+		{name: "one hot shard beside cold ones divides nothing",
+			shards: []RangeLoad{{Range: KeyRange{0, 0.25}, Share: 0.2}, {Range: KeyRange{0.25, 0.5}, Share: 0.4}, {Range: KeyRange{0.5, 0.75}, Share: 0.2}, {Range: KeyRange{0.75, 1}, Share: 0.2}},
+			need:   4, floor: 0.25},
+		{name: "two hot neighbours: their boundary divides excess",
+			shards: []RangeLoad{{Range: KeyRange{0, 0.25}, Share: 0.15}, {Range: KeyRange{0.25, 0.5}, Share: 0.35}, {Range: KeyRange{0.5, 0.75}, Share: 0.35}, {Range: KeyRange{0.75, 1}, Share: 0.15}},
+			need:   4, floor: 0.25, want: []KeyRange{{0.5, 0.5}}},
+		{name: "below the floor a few records make the density",
+			shards: []RangeLoad{{Range: KeyRange{0, 0.25}, Share: 0.15}, {Range: KeyRange{0.25, 0.5}, Share: 0.35}, {Range: KeyRange{0.5, 0.75}, Share: 0.35}, {Range: KeyRange{0.75, 1}, Share: 0.15}},
+			need:   0.1, floor: 0.25},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ObserveDivided(nil, tt.shards, tt.need, tt.floor)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("got %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+	// Points of one hot region join one range; a range touching r only at an
+	// end is not inside it.
+	d := ObserveDivided([]KeyRange{{0.5, 0.5}}, []RangeLoad{{Range: KeyRange{0, 0.4}, Share: 0.2}, {Range: KeyRange{0.4, 0.45}, Share: 0.2},
+		{Range: KeyRange{0.45, 0.55}, Share: 0.4}, {Range: KeyRange{0.55, 1}, Share: 0.2}}, 4, 0.25)
+	if len(d) != 1 || d[0] != (KeyRange{0.45, 0.5}) {
+		t.Fatalf("joined ranges %v, want [0.45, 0.5]", d)
+	}
+	if !dividedInside(d, KeyRange{0.4, 0.46}) || dividedInside(d, KeyRange{0.5, 0.6}) || dividedInside(d, KeyRange{0.3, 0.45}) {
+		t.Errorf("dividedInside wrong for %v", d)
+	}
+	var many []KeyRange
+	for i := range 2 * MaxDivided {
+		lo := float64(i) / float64(2*MaxDivided)
+		w := 1 / float64(4*MaxDivided)
+		many = ObserveDivided(many, []RangeLoad{{Range: KeyRange{0, lo}, Share: lo * 0.5}, {Range: KeyRange{lo, lo + w}, Share: 0.25},
+			{Range: KeyRange{lo + w, lo + 2*w}, Share: 0.25}, {Range: KeyRange{lo + 2*w, 1}, Share: 0.5 - lo*0.5}}, 40, 0.25)
+	}
+	if len(many) != MaxDivided {
+		t.Errorf("kept %d divided ranges, want at most %d", len(many), MaxDivided)
+	}
+}
+
 func TestHashKey(t *testing.T) {
 	if HashKey(0).Sign() != 0 || HashKey(0.5).Cmp(new(keySpaceType).Rsh(keySpace, 1)) != 0 ||
 		HashKey(1).Cmp(new(keySpaceType).Sub(keySpace, big1)) != 0 {
@@ -182,4 +336,40 @@ func throttled(shards []ShardObservation, i int) []ShardObservation {
 func firstChild(o ShardObservation) ShardObservation {
 	o.ParentKept = 0
 	return o
+}
+
+func TestRecentKnown(t *testing.T) {
+	now := shardT0.Add(30 * time.Second)
+	ms := shardMinutes(now, 6, 0.5) // minutes ending a minute before now, oldest first
+	unknown := func(i int) []ShardMinute {
+		c := slices.Clone(ms)
+		c[i].Known = false
+		return c
+	}
+	notEnded := append(slices.Clone(ms), ShardMinute{Start: now.Truncate(time.Minute), Known: true})
+	tests := []struct {
+		name string
+		ms   []ShardMinute
+		n    int
+		want int // minutes returned, the newest ones
+		last time.Time
+	}{
+		{name: "the last n", ms: ms, n: 3, want: 3, last: ms[5].Start},
+		{name: "fewer than n", ms: ms, n: 10, want: 6, last: ms[5].Start},
+		{name: "a gap cuts", ms: unknown(3), n: 5, want: 2, last: ms[5].Start},
+		{name: "an unknown newest minute is skipped", ms: unknown(5), n: 3, want: 3, last: ms[4].Start},
+		{name: "a minute not ended is skipped", ms: notEnded, n: 2, want: 2, last: ms[5].Start},
+		{name: "stale minutes are none", ms: shardMinutes(now.Add(-time.Hour), 6, 0.5), n: 2, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := recentKnown(tt.ms, now, tt.n)
+			if len(got) != tt.want {
+				t.Fatalf("%d minutes, want %d", len(got), tt.want)
+			}
+			if tt.want > 0 && !got[len(got)-1].Start.Equal(tt.last) {
+				t.Errorf("newest %s, want %s", got[len(got)-1].Start, tt.last)
+			}
+		})
+	}
 }

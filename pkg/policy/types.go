@@ -348,7 +348,9 @@ func (d Decision) Scales() bool { return d.Direction != DirectionNone && d.Targe
 
 // Policy decides the shard count of a stream from an observation. The
 // threshold policy is a pure function; baselines used by the simulator may
-// keep their own state.
+// keep their own state. The controller may ask twice in one cycle, at the
+// same Now: first without the stream's history, and again with it when the
+// first answer would act; a policy with state must count that as one look.
 type Policy interface {
 	Decide(obs Observation) Decision
 }

@@ -86,6 +86,10 @@ type Alarm struct {
 	// firing is the alarm whose action the controller carries out this cycle.
 	firing *alarmState
 	target int
+	// decided is the decision made at decidedAt: the controller may ask
+	// twice in one cycle.
+	decided   *policy.Decision
+	decidedAt time.Time
 }
 
 type periodSum struct{ bytes, records float64 }
@@ -100,8 +104,20 @@ func NewAlarm(cfg AlarmConfig, start time.Time, shards int) *Alarm {
 	return a
 }
 
-// Decide implements policy.Policy.
+// Decide implements policy.Policy. The controller decides a second time in
+// a cycle once it has read the stream's history, which this policy does not
+// use: the second call returns the first's decision, so that the policy's
+// state moves on once a cycle.
 func (a *Alarm) Decide(obs policy.Observation) policy.Decision {
+	if a.decided != nil && obs.Now.Equal(a.decidedAt) {
+		return *a.decided
+	}
+	d := a.decide(obs)
+	a.decided, a.decidedAt = &d, obs.Now
+	return d
+}
+
+func (a *Alarm) decide(obs policy.Observation) policy.Decision {
 	d := policy.Decision{Stream: obs.Stream, Direction: policy.DirectionNone, Current: obs.OpenShards, Target: obs.OpenShards, Desired: obs.OpenShards}
 	d.Throttled = latestThrottled(obs)
 	a.firing = nil

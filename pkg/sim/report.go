@@ -63,6 +63,10 @@ type Result struct {
 	// HotKeyShardSplitsAfterAlert those after; nil when there is none.
 	HotKeyShardSplits           *int `json:"hot_key_shard_splits,omitempty"`
 	HotKeyShardSplitsAfterAlert *int `json:"hot_key_shard_splits_after_alert,omitempty"`
+	// UniformReshards counts the shard-level policy's uniform
+	// UpdateShardCount calls (reshard_uniform), part of
+	// UpdateShardCountCalls.
+	UniformReshards int `json:"uniform_reshards,omitempty"`
 	// Notes say what a reader should know to read the figures.
 	Notes []string `json:"notes,omitempty"`
 

@@ -80,10 +80,16 @@ type Scenario struct {
 	// Log receives the controller's logs; nil discards them.
 	Log *zap.Logger
 
-	load     load
-	start    time.Time
-	hindOnce sync.Once
-	hind     HindsightResult
+	load  load
+	start time.Time
+	hind  *hindsight
+}
+
+// hindsight is a scenario's hindsight plan, computed once and shared by the
+// scenarios WithKeys makes.
+type hindsight struct {
+	once sync.Once
+	res  HindsightResult
 }
 
 // NewScenario checks the inputs and prepares the trace.
@@ -98,7 +104,20 @@ func NewScenario(t Trace, m Model, s policy.Settings) (*Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Scenario{Trace: t, Model: m, Settings: s, load: l, start: t.start()}, nil
+	return &Scenario{Trace: t, Model: m, Settings: s, load: l, start: t.start(), hind: &hindsight{}}, nil
+}
+
+// WithKeys returns the scenario with partition keys spread as k: the same
+// prepared trace, settings and hindsight plan (keys change neither the
+// shards each minute needs nor the plan), computed once for both.
+func (sc *Scenario) WithKeys(k KeySkew) (*Scenario, error) {
+	if err := k.Validate(); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	out := &Scenario{Trace: sc.Trace, Model: sc.Model, Settings: sc.Settings, Progress: sc.Progress, Log: sc.Log,
+		load: sc.load, start: sc.start, hind: sc.hind}
+	out.Model.Keys = k
+	return out, nil
 }
 
 func validateSettings(s policy.Settings) error {
@@ -147,8 +166,8 @@ func (sc *Scenario) Oracle() float64 { return float64(Oracle(sc.load.needs)) / 6
 
 // Hindsight is the best plan knowing the whole trace, computed once.
 func (sc *Scenario) Hindsight() HindsightResult {
-	sc.hindOnce.Do(func() { sc.hind = Hindsight(sc.load.needs, AWSPlanRules(sc.Model.ReshardTime)) })
-	return sc.hind
+	sc.hind.once.Do(func() { sc.hind.res = Hindsight(sc.load.needs, AWSPlanRules(sc.Model.ReshardTime)) })
+	return sc.hind.res
 }
 
 // OnDemandCost is what the trace costs in on-demand mode: stream-hours plus
@@ -449,6 +468,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	if r.shards != nil {
 		res.HotKeyAlerts = r.shards.reports
 		res.HotKeyShardSplits, res.HotKeyShardSplitsAfterAlert = r.shards.hotKeySplits()
+		res.UniformReshards = r.shards.uniform
 	}
 	if r.notes != nil {
 		res.Notes = append(res.Notes, r.notes()...)

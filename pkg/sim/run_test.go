@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,23 +45,42 @@ func readTraceFile(tb testing.TB, path string) Trace {
 	return tr
 }
 
+// comparison is one trace's scenario at one peak and its results under
+// every policy, made once for all the tests that ask (replays are
+// deterministic, see TestRunIsDeterministic).
+type comparison struct {
+	once sync.Once
+	sc   *Scenario
+	rs   []Result
+	err  error
+}
+
+var comparisons sync.Map // trace name and peak -> *comparison
+
+// compareAll replays the trace at the peak under every policy with the
+// default settings. Tests share the scenario and the results: they read
+// them and never change them.
 func compareAll(tb testing.TB, tr Trace, peak int) (*Scenario, []Result) {
 	tb.Helper()
-	m := DefaultModel()
-	m.PeakShards = peak
-	p, err := PeakShards(tr, m)
-	if err != nil {
-		tb.Fatal(err)
+	v, _ := comparisons.LoadOrStore(fmt.Sprintf("%s@%d", tr.Name, peak), &comparison{})
+	c := v.(*comparison)
+	c.once.Do(func() {
+		m := DefaultModel()
+		m.PeakShards = peak
+		p, err := PeakShards(tr, m)
+		if err != nil {
+			c.err = err
+			return
+		}
+		if c.sc, c.err = NewScenario(tr, m, DefaultSettings(p)); c.err != nil {
+			return
+		}
+		c.rs, c.err = c.sc.Compare(context.Background())
+	})
+	if c.err != nil {
+		tb.Fatal(c.err)
 	}
-	sc, err := NewScenario(tr, m, DefaultSettings(p))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rs, err := sc.Compare(context.Background())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return sc, rs
+	return c.sc, c.rs
 }
 
 // checkAccounting checks that a replay's figures add up and that its

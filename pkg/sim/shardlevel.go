@@ -2,6 +2,7 @@ package sim
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -25,14 +26,22 @@ type shardLevel struct {
 	// State the daemon would keep with the stream.
 	profile   []policy.RangeLoad
 	hotKeys   []policy.KeyRange
+	divided   []policy.KeyRange
 	calls     []time.Time
 	splitFrom map[string]policy.KeyRange
 	kept      map[string]float64
+	// data is the per-shard metrics read each cycle, its memory reused.
+	data map[string][]policy.ShardMinute
 	// profiled is the last minute folded into the profile.
 	profiled time.Time
 	need     float64
 
-	reports   []string
+	reports []string
+	// uniform counts the uniform reshards the shard level made; pending is
+	// one it asked for at pendingAt, which the controller makes.
+	uniform   int
+	pending   *policy.ShardAction
+	pendingAt time.Time
 	hotSplits int
 	// hotSplitsAfter counts those after the first hot-key report.
 	hotSplitsAfter int
@@ -53,7 +62,13 @@ func (r *runner) runShardLevel(s policy.Settings) {
 	}
 	r.shards = sl
 	p := skewAware{threshold: policy.Threshold{Settings: s}, shards: sl}
-	r.control(controller.StreamSpec{Name: StreamName, Settings: s, Policy: p}, r.sc.initialShards((s.ScaleUpThreshold+s.ScaleDownThreshold)/2), nil)
+	r.control(controller.StreamSpec{Name: StreamName, Settings: s, Policy: p}, r.sc.initialShards((s.ScaleUpThreshold+s.ScaleDownThreshold)/2),
+		func(o controller.Outcome) {
+			if o.Acted && sl.pending != nil && o.Decision.Target == sl.pending.Target {
+				sl.uniform++
+				sl.pending = nil
+			}
+		})
 	r.stream.TrackShards()
 }
 
@@ -79,7 +94,32 @@ func (p skewAware) Decide(obs policy.Observation) policy.Decision {
 		ms[i].WriteThrottled = max(m.WriteThrottled-skewRefused(figures), 0)
 	}
 	obs.Minutes = ms
-	return p.threshold.Decide(obs)
+	d := p.threshold.Decide(obs)
+	if u := p.shards.pending; u != nil && d.Direction == policy.DirectionNone && obs.Status == policy.StatusActive &&
+		obs.Now.Equal(p.shards.pendingAt) {
+		return uniformDecision(d, obs, p.threshold.Settings, *u)
+	}
+	return d
+}
+
+// uniformDecision turns the shard level's uniform reshard into the
+// controller's decision, held back by what the history says: the down
+// cooldown and the calls kept for scale-ups (the shard level saw the
+// history too, but the controller's copy is the one that counts).
+func uniformDecision(d policy.Decision, obs policy.Observation, s policy.Settings, u policy.ShardAction) policy.Decision {
+	if a := obs.History.LastAction; a != nil && obs.Now.Before(a.At.Add(s.CooldownDown)) {
+		d.Reason += fmt.Sprintf("; the shard level asks for a uniform reshard to %d shards, held in cooldown_down", u.Target)
+		return d
+	}
+	if d.CallsLeft <= policy.ReservedForScaleUp+1 {
+		d.Reason += fmt.Sprintf("; the shard level asks for a uniform reshard to %d shards, held: %d calls left", u.Target, d.CallsLeft)
+		return d
+	}
+	d.Direction, d.Target, d.Desired, d.Reason = policy.DirectionDown, u.Target, u.Target, u.Reason
+	if u.Target > obs.OpenShards {
+		d.Direction = policy.DirectionUp
+	}
+	return d
 }
 
 // skewRefused is the refused writes of the shards of a minute that accepted
@@ -112,15 +152,17 @@ func accepted(f ShardMinute) float64 {
 func (sl *shardLevel) cycle() {
 	st, now := sl.r.stream, sl.r.clock.Now()
 	sl.updateProfile()
-	if st.Status() != policy.StatusActive {
-		return
-	}
 	ids, ranges := st.OpenShardRanges()
 	s := sl.settings
-	data := sl.cw.Read(now.Add(-max(s.ScaleUpAfter, s.ScaleDownAfter) - policy.MaxMetricDelay))
+	if sl.data == nil {
+		sl.data = map[string][]policy.ShardMinute{}
+	}
+	sl.cw.read(now.Add(-max(s.ScaleUpAfter, s.ScaleDownAfter)-policy.MaxMetricDelay), sl.data)
+	data := sl.data
+	hist, _ := sl.r.deps.History.LoadHistory(context.Background(), StreamName)
 	obs := policy.ShardsObservation{
 		Stream: StreamName, Now: now, Status: st.Status(), Profile: sl.profile,
-		StreamNeed: sl.need, HotKeys: sl.hotKeys, Calls: sl.calls,
+		StreamNeed: sl.need, HotKeys: sl.hotKeys, Divided: sl.divided, Calls: sl.calls, UpdateCalls: hist.Calls,
 	}
 	for i, id := range ids {
 		o := policy.ShardObservation{ShardID: id, Range: ranges[i], Minutes: data[id]}
@@ -130,11 +172,12 @@ func (sl *shardLevel) cycle() {
 		}
 		obs.Shards = append(obs.Shards, o)
 	}
+	sl.pending = nil
 	for _, a := range policy.DecideShards(obs, s) {
 		idx := slices.Index(ids, a.ShardID)
 		switch a.Kind {
 		case policy.ShardHotKey:
-			sl.hotKeys = append(sl.hotKeys, a.Range)
+			sl.hotKeys = policy.AddHotKey(sl.hotKeys, a.Range)
 			sl.reports = append(sl.reports, fmt.Sprintf("%s: %s", now.UTC().Format(time.RFC3339), a.Reason))
 			sl.r.alerts.count(string(policy.ShardHotKey))
 		case policy.ShardSplit:
@@ -159,6 +202,12 @@ func (sl *shardLevel) cycle() {
 				return
 			}
 			sl.calls = append(sl.calls, now)
+			return
+		case policy.ShardReshardUniform:
+			// An UpdateShardCount: the controller makes it, this cycle, as
+			// its policy's decision (skewAware), so that it records the
+			// call, counts it against the quota and holds its cooldowns.
+			sl.pending, sl.pendingAt = &a, now
 			return
 		}
 	}
@@ -200,6 +249,7 @@ func (sl *shardLevel) updateProfile() {
 		}
 		slices.SortFunc(layout, func(a, b policy.RangeLoad) int { return cmp.Compare(a.Range.Lo, b.Range.Lo) })
 		sl.profile = policy.ObserveLayout(sl.profile, layout)
+		sl.divided = policy.ObserveDivided(sl.divided, layout, total, sl.settings.ScaleDownThreshold)
 		return
 	}
 }

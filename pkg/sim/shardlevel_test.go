@@ -2,17 +2,32 @@ package sim
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 
-func runSkewed(t *testing.T, tr Trace, keys KeySkew, names ...string) map[string]Result {
+// peak50 is the trace's scenario at a peak of 50 shards with even keys.
+func peak50(t *testing.T, tr Trace) *Scenario {
 	t.Helper()
 	m := DefaultModel()
 	m.PeakShards = 50
-	m.Keys = keys
 	sc, err := NewScenario(tr, m, DefaultSettings(50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// runSkewed replays the scenario with keys under the named policies; the
+// scenarios of one trace share its preparation and hindsight plan.
+func runSkewed(t *testing.T, base *Scenario, keys KeySkew, names ...string) map[string]Result {
+	t.Helper()
+	sc, err := base.WithKeys(keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,17 +48,28 @@ func runSkewed(t *testing.T, tr Trace, keys KeySkew, names ...string) map[string
 //     policy uses no more shard-hours than default, and of what the skew
 //     adds to default's lost and throttled records (over default with even
 //     keys) it keeps at most a quarter;
-//   - with one hot key of 5 % it reports the key and never splits the
-//     shard holding it after the report.
+//   - with one hot key of 5 % it reports the key after at most one split of
+//     the shard holding it and never splits that shard after the report;
+//     the hotspot is never reported as a hot key.
+//
+// The traces run in parallel subtests: each replay is one goroutine per
+// policy, so two cores are kept busy.
 func TestShardLevelOnSharedTraces(t *testing.T) {
 	for _, path := range sharedTraces(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
+			t.Parallel()
 			if testing.Short() && !strings.Contains(path, "epa") {
 				t.Skip("-short: only the 12-hour trace")
 			}
-			tr := readTraceFile(t, path)
-			even := runSkewed(t, tr, KeySkew{}, PolicyDefault)[PolicyDefault]
-			skew := runSkewed(t, tr, KeySkew{HotspotFraction: 0.1, HotspotWidth: 0.02}, PolicyDefault, PolicyShard)
+			// The even-key replays are those of TestSharedTracesAccounting.
+			base, rs := compareAll(t, readTraceFile(t, path), 50)
+			var even Result
+			for _, r := range rs {
+				if r.Policy == PolicyDefault {
+					even = r
+				}
+			}
+			skew := runSkewed(t, base, KeySkew{HotspotFraction: 0.1, HotspotWidth: 0.02}, PolicyDefault, PolicyShard)
 			d, s := skew[PolicyDefault], skew[PolicyShard]
 			if s.ShardHours > d.ShardHours {
 				t.Errorf("shard used %.1f shard-hours, default %.1f", s.ShardHours, d.ShardHours)
@@ -60,13 +86,23 @@ func TestShardLevelOnSharedTraces(t *testing.T) {
 						f.name, f.shard, f.dflt, f.even)
 				}
 			}
+			if s.RefusedCalls > 0 {
+				// The shard level's uniform reshards share the quota with
+				// the controller through the stream's history.
+				t.Errorf("shard made %d calls AWS refused", s.RefusedCalls)
+			}
+			if len(s.HotKeyAlerts) > 0 {
+				t.Errorf("the splittable hotspot was reported as a hot key: %q", s.HotKeyAlerts)
+			}
 			if days := max(float64(s.Minutes)/1440, 1); float64(s.SplitMergeCalls) > 48*days {
 				t.Errorf("shard made %d split/merge calls in %.1f days", s.SplitMergeCalls, days)
 			}
 
-			hot := runSkewed(t, tr, KeySkew{HotKeyFraction: 0.05}, PolicyShard)[PolicyShard]
-			if len(hot.HotKeyAlerts) == 0 || hot.HotKeyShardSplitsAfterAlert == nil || *hot.HotKeyShardSplitsAfterAlert != 0 {
-				t.Errorf("hot key: alerts %q, splits after the alert %v", hot.HotKeyAlerts, hot.HotKeyShardSplitsAfterAlert)
+			hot := runSkewed(t, base, KeySkew{HotKeyFraction: 0.05}, PolicyShard)[PolicyShard]
+			if len(hot.HotKeyAlerts) == 0 || hot.HotKeyShardSplits == nil || *hot.HotKeyShardSplits > 1 ||
+				*hot.HotKeyShardSplitsAfterAlert != 0 {
+				t.Errorf("hot key: alerts %q; splits of the shard holding it %v before the alert (want at most 1), %v after (want 0)",
+					hot.HotKeyAlerts, hot.HotKeyShardSplits, hot.HotKeyShardSplitsAfterAlert)
 			}
 		})
 	}
@@ -76,14 +112,72 @@ func TestShardLevelOnSharedTraces(t *testing.T) {
 // with a hotspot the shard policy loses and throttles under a quarter of
 // what default does, on fewer shard-hours; with even keys it is default.
 func TestShardLevelBuiltinTrace(t *testing.T) {
-	skew := runSkewed(t, DefaultTrace(), KeySkew{HotspotFraction: 0.1, HotspotWidth: 0.02}, PolicyDefault, PolicyShard)
+	t.Parallel()
+	base := peak50(t, DefaultTrace())
+	skew := runSkewed(t, base, KeySkew{HotspotFraction: 0.1, HotspotWidth: 0.02}, PolicyDefault, PolicyShard)
 	d, s := skew[PolicyDefault], skew[PolicyShard]
 	if 4*s.LostRecords > d.LostRecords || 4*s.ThrottledRecords > d.ThrottledRecords || s.ShardHours > d.ShardHours || s.SplitMergeCalls == 0 {
 		t.Errorf("hotspot: shard lost %d, throttled %d on %.1f shard-hours with %d splits/merges; default %d, %d, %.1f",
 			s.LostRecords, s.ThrottledRecords, s.ShardHours, s.SplitMergeCalls, d.LostRecords, d.ThrottledRecords, d.ShardHours)
 	}
-	even := runSkewed(t, DefaultTrace(), KeySkew{}, PolicyDefault, PolicyShard)
+	even := runSkewed(t, base, KeySkew{}, PolicyDefault, PolicyShard)
 	if a, b := figuresOf(even[PolicyDefault]), figuresOf(even[PolicyShard]); !sameFigures(a, b) {
 		t.Errorf("even keys: shard %+v, default %+v", b, a)
+	}
+}
+
+// The simulator makes the shard level's uniform reshard: a stream split
+// unevenly earlier, now with nothing hot and its mean inside the band, is
+// resharded with one UpdateShardCount to fewer uniform shards, which the
+// controller makes as its decision and records in the stream's history.
+func TestShardLevelReshardsUniformly(t *testing.T) {
+	sc := peak50(t, DefaultTrace())
+	r := sc.newRunner(PolicyShard)
+	r.runShardLevel(sc.Settings)
+	st, sl := r.stream, r.shards
+	sec := int64(0)
+	advance := func(d time.Duration) {
+		sec += int64(d / time.Second)
+		r.clock.Set(sec)
+		st.Advance(sec)
+	}
+	// Split the first shard, then its first child: the widest shard is then
+	// 4 times the narrowest.
+	for range 2 {
+		if err := st.SplitShardAt(0, 0.5); err != nil {
+			t.Fatal(err)
+		}
+		advance(sc.Model.ReshardTime)
+	}
+	ids, ranges := st.OpenShardRanges()
+	n := len(ids)
+	// 45 minutes of even load at a mean of 28 % of a shard.
+	need := 0.28 * float64(n)
+	for range 45 {
+		var ms []ShardMinute
+		for i, id := range ids {
+			rec := need * ranges[i].Width() * 60 * policy.ShardWriteRecordsPerSecond
+			ms = append(ms, ShardMinute{ShardID: id, Range: ranges[i], Records: rec, Bytes: rec * 1024})
+		}
+		sl.cw.Put(ms)
+	}
+	r.clock.Set(45*60 + cycleOffset)
+	sl.cycle()
+	for _, o := range r.ctl.RunCycle(context.Background()) {
+		r.after(o)
+	}
+
+	if st.Status() != policy.StatusUpdating || sl.uniform != 1 {
+		t.Fatalf("status %s after %d uniform reshards, want UPDATING after 1; calls %+v", st.Status(), sl.uniform, st.Calls())
+	}
+	calls := st.Calls()
+	last := calls[len(calls)-1]
+	want := int(math.Ceil(need/0.5 - 1e-9))
+	if last.Kind != CallUpdateShardCount || last.Err != nil || last.From != n || last.To != want {
+		t.Errorf("last call %+v, want UpdateShardCount from %d to %d", last, n, want)
+	}
+	h, _ := r.deps.History.LoadHistory(context.Background(), StreamName)
+	if len(h.Calls) != 1 || h.LastAction == nil || h.LastAction.To != want {
+		t.Errorf("history %+v: the uniform reshard is not recorded", h)
 	}
 }

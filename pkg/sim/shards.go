@@ -148,18 +148,38 @@ func (cw *ShardCloudWatch) Put(ms []ShardMinute) {
 // CloudWatch has published by now, oldest first; a minute in which a shard
 // was not open has no entry.
 func (cw *ShardCloudWatch) Read(from time.Time) map[string][]policy.ShardMinute {
-	now := cw.clock.Now()
 	out := map[string][]policy.ShardMinute{}
+	cw.read(from, out)
+	return out
+}
+
+// read is Read into out, reusing the memory of its slices: it empties them
+// and drops the shards with no minute. The shard-level loop reads every
+// minute, so this saves most of the allocation.
+func (cw *ShardCloudWatch) read(from time.Time, out map[string][]policy.ShardMinute) {
+	for id, ms := range out {
+		out[id] = ms[:0]
+	}
+	now := cw.clock.Now()
+	span := int(now.Sub(from)/time.Minute) + 1
 	for t := from.Truncate(time.Minute); !t.Add(time.Minute + cw.delay).After(now); t = t.Add(time.Minute) {
 		i := int(t.Sub(cw.start)/time.Minute) - cw.first
 		if t.Before(cw.start) || i < 0 || i >= len(cw.minutes) {
 			continue
 		}
 		for _, m := range cw.minutes[i] {
-			out[m.ShardID] = append(out[m.ShardID], policy.ShardMinute{
+			ms, ok := out[m.ShardID]
+			if !ok {
+				ms = make([]policy.ShardMinute, 0, max(span, 1))
+			}
+			out[m.ShardID] = append(ms, policy.ShardMinute{
 				Start: t, Known: true, IncomingRecords: m.Records, IncomingBytes: m.Bytes, WriteThrottled: m.Refused,
 			})
 		}
 	}
-	return out
+	for id, ms := range out {
+		if len(ms) == 0 {
+			delete(out, id)
+		}
+	}
 }

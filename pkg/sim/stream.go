@@ -299,9 +299,9 @@ func (s *Stream) Advance(now int64) {
 }
 
 // apply makes widths the open shards and moves the waiting records to the
-// new shards that own their keys: a group's backlog is spread evenly over
-// its key ranges, so a new shard receives the share of it that its range
-// overlaps. New shards of equal width that receive the same shares form one
+// new shards that own their keys: a group's backlog is spread over its key
+// ranges as its keys are, so a new shard receives the share of the key mass
+// that its range overlaps (of the width, when keys are even). New shards of equal width that receive the same shares form one
 // group.
 func (s *Stream) apply(widths []float64, ids []int) {
 	s.flushShards()
@@ -336,7 +336,14 @@ func (s *Stream) apply(widths []float64, ids []int) {
 				if ov := math.Min(hi, oHi) - math.Max(lo, oLo); ov > 0 {
 					g := oldGroups[oldMember[oi]]
 					if k, ok := srcIndex[oldMember[oi]]; ok {
-						share[j][k] += ov / (float64(g.shards) * g.width)
+						// Waiting records keep their keys: a new shard
+						// gets the part of the old shard's key mass it
+						// owns (its width's part when keys are even).
+						part := ov / g.width
+						if !s.keys.Even() && g.mass > 0 {
+							part = s.keys.Mass(math.Max(lo, oLo), math.Min(hi, oHi)) / g.mass
+						}
+						share[j][k] += part / float64(g.shards)
 					}
 				}
 				if oHi > hi {

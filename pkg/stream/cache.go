@@ -50,8 +50,6 @@ const (
 	// a value greater than 100, at most 100 results are returned"
 	// (API_ListStreams).
 	listStreamsPage = 100
-	// listShardsPage is ListShards' largest MaxResults (API_ListShards).
-	listShardsPage = 10000
 )
 
 // cacheAPI is the part of the Kinesis client the cache calls itself; the
@@ -185,11 +183,8 @@ func WithSweepErrors(f func(error)) CacheOption {
 	return func(c *Cache) { c.onErr = f }
 }
 
-// Operations the cache paces besides ListStreams.
-const (
-	opDescribeStreamSummary = "DescribeStreamSummary"
-	opListShards            = "ListShards"
-)
+// opDescribeStreamSummary names the operation for WithCachePace.
+const opDescribeStreamSummary = "DescribeStreamSummary"
 
 // NewCache returns a cache over k, which it describes and reshards through,
 // that lists streams and shards through client (the same SDK client).

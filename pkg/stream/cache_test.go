@@ -714,3 +714,17 @@ func (c *Cache) isRunning() bool {
 	defer c.mu.Unlock()
 	return c.running
 }
+
+// The shard-level calls are not the cache's: the fake refuses them.
+
+func (f *accountFake) SplitShard(context.Context, *kinesis.SplitShardInput, ...func(*kinesis.Options)) (*kinesis.SplitShardOutput, error) {
+	return nil, errors.New("accountFake: no shard-level calls")
+}
+
+func (f *accountFake) MergeShards(context.Context, *kinesis.MergeShardsInput, ...func(*kinesis.Options)) (*kinesis.MergeShardsOutput, error) {
+	return nil, errors.New("accountFake: no shard-level calls")
+}
+
+func (f *accountFake) EnableEnhancedMonitoring(context.Context, *kinesis.EnableEnhancedMonitoringInput, ...func(*kinesis.Options)) (*kinesis.EnableEnhancedMonitoringOutput, error) {
+	return nil, errors.New("accountFake: no shard-level calls")
+}

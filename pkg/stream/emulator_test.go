@@ -17,8 +17,11 @@ import (
 )
 
 // These tests run the real SDK client against kinesis-mock, one per test
-// binary. A reshard lasts long enough to be refused while UPDATING.
-var kinesisMock = emulator.SharedKinesis(emulator.KinesisOptions{UpdateShardCountDuration: 3 * time.Second})
+// binary. A reshard or a split lasts long enough to be refused while
+// UPDATING.
+var kinesisMock = emulator.SharedKinesis(emulator.KinesisOptions{
+	UpdateShardCountDuration: 3 * time.Second, SplitShardDuration: 2 * time.Second, MergeShardsDuration: time.Second,
+})
 
 func TestMain(m *testing.M) {
 	os.Exit(emulator.RunTests(m, kinesisMock))

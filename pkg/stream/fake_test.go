@@ -59,6 +59,10 @@ type fakeKinesis struct {
 	addTags  recorded[kinesis.AddTagsToStreamInput, kinesis.AddTagsToStreamOutput]
 	rmTags   recorded[kinesis.RemoveTagsFromStreamInput, kinesis.RemoveTagsFromStreamOutput]
 	list     recorded[kinesis.ListStreamsInput, kinesis.ListStreamsOutput]
+	shards   recorded[kinesis.ListShardsInput, kinesis.ListShardsOutput]
+	split    recorded[kinesis.SplitShardInput, kinesis.SplitShardOutput]
+	merge    recorded[kinesis.MergeShardsInput, kinesis.MergeShardsOutput]
+	monitor  recorded[kinesis.EnableEnhancedMonitoringInput, kinesis.EnableEnhancedMonitoringOutput]
 }
 
 var _ kinesisAPI = (*fakeKinesis)(nil)
@@ -85,4 +89,20 @@ func (f *fakeKinesis) RemoveTagsFromStream(_ context.Context, in *kinesis.Remove
 
 func (f *fakeKinesis) ListStreams(_ context.Context, in *kinesis.ListStreamsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListStreamsOutput, error) {
 	return f.list.call(in, optFns)
+}
+
+func (f *fakeKinesis) ListShards(_ context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	return f.shards.call(in, optFns)
+}
+
+func (f *fakeKinesis) SplitShard(_ context.Context, in *kinesis.SplitShardInput, optFns ...func(*kinesis.Options)) (*kinesis.SplitShardOutput, error) {
+	return f.split.call(in, optFns)
+}
+
+func (f *fakeKinesis) MergeShards(_ context.Context, in *kinesis.MergeShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.MergeShardsOutput, error) {
+	return f.merge.call(in, optFns)
+}
+
+func (f *fakeKinesis) EnableEnhancedMonitoring(_ context.Context, in *kinesis.EnableEnhancedMonitoringInput, optFns ...func(*kinesis.Options)) (*kinesis.EnableEnhancedMonitoringOutput, error) {
+	return f.monitor.call(in, optFns)
 }

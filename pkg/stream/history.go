@@ -35,7 +35,9 @@ var stateTags = []string{TagLastAction, TagCalls, TagShards}
 
 // IsStateTag reports whether key is a tag the daemon writes to keep its
 // state, as opposed to a setting a person wrote.
-func IsStateTag(key string) bool { return slices.Contains(stateTags, key) }
+func IsStateTag(key string) bool {
+	return slices.Contains(stateTags, key) || slices.Contains(shardStateTags, key)
+}
 
 // Limits that keep a malformed tag from yielding absurd values.
 const (

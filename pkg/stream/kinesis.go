@@ -27,6 +27,10 @@ type kinesisAPI interface {
 	AddTagsToStream(ctx context.Context, params *kinesis.AddTagsToStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.AddTagsToStreamOutput, error)
 	RemoveTagsFromStream(ctx context.Context, params *kinesis.RemoveTagsFromStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.RemoveTagsFromStreamOutput, error)
 	ListStreams(ctx context.Context, params *kinesis.ListStreamsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListStreamsOutput, error)
+	ListShards(ctx context.Context, params *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+	SplitShard(ctx context.Context, params *kinesis.SplitShardInput, optFns ...func(*kinesis.Options)) (*kinesis.SplitShardOutput, error)
+	MergeShards(ctx context.Context, params *kinesis.MergeShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.MergeShardsOutput, error)
+	EnableEnhancedMonitoring(ctx context.Context, params *kinesis.EnableEnhancedMonitoringInput, optFns ...func(*kinesis.Options)) (*kinesis.EnableEnhancedMonitoringOutput, error)
 }
 
 var _ kinesisAPI = (*kinesis.Client)(nil)
@@ -63,6 +67,9 @@ type Kinesis struct {
 	limits map[string]*rate.Limiter
 	// listPage is how many names one ListStreams call asks for.
 	listPage int32
+	// listShardsPage, when set, is how many shards one ListShards call asks
+	// for (tests page with it).
+	listShardsPage int32
 }
 
 // Option configures a Kinesis.
@@ -110,6 +117,10 @@ func New(client kinesisAPI, opts ...Option) *Kinesis {
 		opListTagsForStream:    evenly(TagCallsPerSecond * paceShare),
 		opAddTagsToStream:      evenly(TagCallsPerSecond * paceShare),
 		opRemoveTagsFromStream: evenly(TagCallsPerSecond * paceShare),
+		opListShards:           rate.NewLimiter(ListShardsPerSecond, ListShardsPerSecond),
+		opSplitShard:           rate.NewLimiter(SplitShardPerSecond, SplitShardPerSecond),
+		opMergeShards:          rate.NewLimiter(MergeShardsPerSecond, MergeShardsPerSecond),
+		opEnableMonitoring:     rate.NewLimiter(EnableEnhancedMonitoringPerSecond, EnableEnhancedMonitoringPerSecond),
 	}}
 	for _, o := range opts {
 		o(k)
