@@ -117,7 +117,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 		Observer: d.metrics,
 
 		ShardLoad: shardMetrics{cw: d.cw},
-		Shards:    d.kinesis,
+		Shards:    shardCalls{Kinesis: d.kinesis, cache: d.streams},
 	}, optionsOf(cfg), log)
 	return d, nil
 }
@@ -159,6 +159,14 @@ func specsOf(streams []config.Stream) []controller.StreamSpec {
 
 func optionsOf(cfg *config.Config) controller.Options {
 	return controller.Options{PollInterval: cfg.PollInterval, DryRun: cfg.DryRun, DedupWindow: cfg.Alerts.DedupWindow}
+}
+
+// managed is how many streams the configuration and the last discovery
+// name (a stream named by both counts twice).
+func (d *daemon) managed() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.cfg.Streams) + len(d.discovered)
 }
 
 func (d *daemon) config() *config.Config {
@@ -305,6 +313,11 @@ func (d *daemon) run(ctx context.Context, hup <-chan struct{}) error {
 
 // once runs a single cycle: takes the lease if one is configured (a standby
 // changes nothing), discovers, runs the cycle and releases the lease.
+// sweepAbove is how many managed streams make run --once list every
+// stream's status first (ListStreams, 100 a call at 3 calls a second)
+// rather than describe each (16 a second): a few seconds of describing.
+const sweepAbove = 50
+
 func (d *daemon) once(ctx context.Context) error {
 	d.takeLease(ctx)
 	if d.lease != nil {
@@ -317,6 +330,13 @@ func (d *daemon) once(ctx context.Context) error {
 		}()
 	}
 	d.discoverNow(ctx)
+	if n := d.managed(); n > sweepAbove {
+		// One listing of every stream's status by the hundred beats
+		// describing this many streams one by one.
+		if err := d.streams.Sweep(ctx); err != nil {
+			d.log.Warn("list streams for their status; describing them one by one", zap.Error(err))
+		}
+	}
 	outcomes := d.ctrl.RunCycle(ctx)
 	failed := 0
 	for _, o := range outcomes {

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"math/big"
 	"slices"
 	"time"
 
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/metrics"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/stream"
 )
 
 // shardMetrics serves the controller's shard-level reads with
@@ -30,4 +32,26 @@ func (s shardMetrics) ReadShardLoad(ctx context.Context, streams []string, shard
 		queries[i] = metrics.ShardQuery{Stream: name, ShardIDs: shards[name]}
 	}
 	return s.cw.ReadLoadWithShards(ctx, streams, queries, start, end)
+}
+
+// shardCalls are the shard-level Kinesis calls, through which a split or a
+// merge also tells the stream-state cache that the stream's shards changed,
+// so that the next cycle reads the new count instead of a cached one.
+type shardCalls struct {
+	*stream.Kinesis
+	cache *stream.Cache
+}
+
+var _ controller.ShardStreams = shardCalls{}
+
+// SplitShard implements controller.ShardStreams.
+func (s shardCalls) SplitShard(ctx context.Context, name, shardID string, newStartingHashKey *big.Int) error {
+	defer s.cache.Forget(name)
+	return s.Kinesis.SplitShard(ctx, name, shardID, newStartingHashKey)
+}
+
+// MergeShards implements controller.ShardStreams.
+func (s shardCalls) MergeShards(ctx context.Context, name, shardID, adjacentShardID string) error {
+	defer s.cache.Forget(name)
+	return s.Kinesis.MergeShards(ctx, name, shardID, adjacentShardID)
 }

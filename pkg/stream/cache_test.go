@@ -728,3 +728,23 @@ func (f *accountFake) MergeShards(context.Context, *kinesis.MergeShardsInput, ..
 func (f *accountFake) EnableEnhancedMonitoring(context.Context, *kinesis.EnableEnhancedMonitoringInput, ...func(*kinesis.Options)) (*kinesis.EnableEnhancedMonitoringOutput, error) {
 	return nil, errors.New("accountFake: no shard-level calls")
 }
+
+// A change made past the cache (a SplitShard) is read at the next Describe
+// once the cache is told to forget the stream.
+func TestCacheForgetReadsTheNewCount(t *testing.T) {
+	f := newAccountFake()
+	f.add("clicks", 2)
+	c, _ := newTestCache(f)
+	mustSweep(t, c)
+	if st := mustDescribe(t, c, "clicks"); st.OpenShards != 2 {
+		t.Fatalf("first look: %+v", st)
+	}
+	f.set("clicks", func(s *fakeAccountStream) { s.open = 3 })
+	if st := mustDescribe(t, c, "clicks"); st.OpenShards != 2 {
+		t.Fatalf("cached look: %+v, want the cached 2 shards (nothing told the cache)", st)
+	}
+	c.Forget("clicks")
+	if st := mustDescribe(t, c, "clicks"); st.OpenShards != 3 {
+		t.Fatalf("after Forget: %+v, want the 3 shards the split left", st)
+	}
+}
