@@ -139,6 +139,10 @@ type Controller struct {
 	state map[string]*streamState
 	// term is the lease term of the last cycle this replica led.
 	term uint64
+	// cycleStarted is when the running cycle started, by the wall clock;
+	// elapsed, when set, replaces the time since then (tests).
+	cycleStarted time.Time
+	elapsed      func() time.Duration
 	// daemon-wide alert episodes (failed metric reads)
 	daemon episodes
 	// shardLevel is what shard-level scaling keeps (shards.go).
@@ -263,6 +267,9 @@ const (
 	// ResultLeaseLost: the lease was lost between the decision and the call;
 	// the new leader decides.
 	ResultLeaseLost Result = "lease_lost"
+	// ResultDeferred: the cycle had used its time (ActBudgetShare of the poll
+	// interval) before this stream's turn; the next cycle decides again.
+	ResultDeferred Result = "deferred"
 )
 
 // CycleReport is what a whole cycle did.
@@ -355,6 +362,7 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 		c.daemon.end(policy.AlertAWSError)
 	}
 
+	c.cycleStarted = started
 	out := make([]Outcome, 0, len(c.specs))
 	for _, spec := range c.specs {
 		if ctx.Err() != nil {
@@ -418,6 +426,9 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	// whose decision would act, and then kept while this replica leads.
 	d := c.decide(spec, st, state, minutes, now)
 	if !st.loaded && state.Mode != policy.ModeOnDemand && (d.Scales() || c.opts.ReadAllHistory) {
+		if !c.opts.ReadAllHistory && c.overBudget() {
+			return c.deferred(o, st, state, d, minutes, log)
+		}
 		if err := c.loadHistory(ctx, st, spec, state, now, leading, log); err != nil {
 			o.Err = err
 			c.awsError(ctx, st, spec.Name, now, o.Err, leading, log)
@@ -472,8 +483,44 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		}
 		return o
 	}
+	if c.overBudget() {
+		return c.deferred(o, st, state, d, minutes, log)
+	}
 	o.Result, o.Err = c.act(ctx, st, d, now, log)
 	o.Acted = o.Result == ResultRequested
+	return o
+}
+
+// ActBudgetShare is the share of the poll interval after which a cycle
+// reads no more histories and makes no more reshards: each needs tag calls,
+// 5 a second per account, so that a cycle in which many streams would act at
+// once (a start-up over thousands of streams) would otherwise overrun the
+// interval. The streams left are decided again at the next cycle, which
+// finds the streams served first done or in their cooldowns.
+const ActBudgetShare = 0.75
+
+// overBudget reports whether the running cycle has used its time for
+// acting. It goes by the wall clock: a simulated cycle never runs out.
+func (c *Controller) overBudget() bool {
+	budget := time.Duration(float64(c.opts.PollInterval) * ActBudgetShare)
+	return budget > 0 && c.cycleTook() > budget
+}
+
+// cycleTook is how long the running cycle has run.
+func (c *Controller) cycleTook() time.Duration {
+	if c.elapsed != nil {
+		return c.elapsed()
+	}
+	return time.Since(c.cycleStarted)
+}
+
+// deferred reports a stream whose action is left to the next cycle.
+func (c *Controller) deferred(o Outcome, st *streamState, state policy.StreamState, d policy.Decision, minutes []policy.Minute, log *zap.Logger) Outcome {
+	log.Info("cycle out of time: the stream's decision is left to the next cycle",
+		zap.String("decision", string(d.Direction)), zap.Int("target", d.Target), zap.Duration("took", c.cycleTook()))
+	o.Observed, o.State, o.Decision, o.Result = true, state, d, ResultDeferred
+	o.History, o.HistoryRead = st.history, st.loaded
+	o.Minutes = st.withShards(minutes)
 	return o
 }
 

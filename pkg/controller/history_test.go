@@ -108,3 +108,23 @@ func TestScaleUpWithoutRecordedCountWaitsForItsRecord(t *testing.T) {
 		t.Fatalf("updates %v, history %+v: want the scale-up, recorded, once the tags work", r.streams.updates, r.history.h["clicks"])
 	}
 }
+
+// A cycle that has used its share of the poll interval reads no more
+// histories and makes no more reshards: the next cycle decides again.
+func TestCycleOutOfTimeDefersActions(t *testing.T) {
+	r := newRig(t, Options{}, map[string]int{"hot": 2}, map[string]float64{"hot": 0.9})
+	took := time.Duration(float64(time.Minute)*ActBudgetShare) + time.Second
+	r.c.elapsed = func() time.Duration { return took }
+	out := r.cycles(1)
+	if out[0].Result != ResultDeferred || !out[0].Observed || out[0].Err != nil {
+		t.Fatalf("outcome %+v, want observed and deferred", out[0])
+	}
+	if len(r.streams.updates) != 0 || r.history.loads != 0 || r.history.saves != 0 {
+		t.Fatalf("updates %v, history loads %d, saves %d: a deferred stream made calls", r.streams.updates, r.history.loads, r.history.saves)
+	}
+	took = time.Second
+	out = r.cycles(1)
+	if !out[0].Acted || len(r.streams.updates) != 1 {
+		t.Fatalf("outcome %+v, updates %v: the next cycle with time left should act", out[0], r.streams.updates)
+	}
+}
