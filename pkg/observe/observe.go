@@ -101,7 +101,7 @@ func New(version string, role RoleFunc) *Metrics {
 		"UpdateShardCount calls left to the stream in AWS's rolling 24 h window, as the daemon's record counts them; set once the record was read (when a decision would act).", stream)
 	m.actions = m.counterVec("scaling_actions_total",
 		"Scaling actions the policy asked for, by direction and result: requested, dry_run, busy, quota_exceeded, failed, "+
-			"not_recorded, lease_lost.", []string{"stream", "direction", "result"})
+			"not_recorded, lease_lost, deferred.", []string{"stream", "direction", "result"})
 	m.throttled = m.counterVec("throttled_records_total",
 		"Records the stream refused (WriteProvisionedThroughputExceeded), each minute counted once when first seen.", stream)
 	m.cycleDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
