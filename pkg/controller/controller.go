@@ -267,8 +267,9 @@ const (
 	// ResultLeaseLost: the lease was lost between the decision and the call;
 	// the new leader decides.
 	ResultLeaseLost Result = "lease_lost"
-	// ResultDeferred: the cycle had used its time (ActBudgetShare of the poll
-	// interval) before this stream's turn; the next cycle decides again.
+	// ResultDeferred: the cycle had used its time for acting (ActBudgetShare
+	// of the poll interval) before this stream's turn; the next cycle decides
+	// again.
 	ResultDeferred Result = "deferred"
 )
 
@@ -495,9 +496,11 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 // reads no more histories and makes no more reshards: each needs tag calls,
 // 5 a second per account, so that a cycle in which many streams would act at
 // once (a start-up over thousands of streams) would otherwise overrun the
-// interval. The streams left are decided again at the next cycle, which
-// finds the streams served first done or in their cooldowns.
-const ActBudgetShare = 0.75
+// interval. Half leaves the rest of the interval to the reads of the streams
+// after the cut (10,000 streams' first ListShards take about 20 s). The
+// streams left are decided again at the next cycle, which finds the streams
+// served first done or in their cooldowns.
+const ActBudgetShare = 0.5
 
 // overBudget reports whether the running cycle has used its time for
 // acting. It goes by the wall clock: a simulated cycle never runs out.
