@@ -65,11 +65,18 @@ func (e *MalformedTagError) Error() string {
 // history and reported to the function set with WithTagWarnings; they are not
 // an error.
 func (k *Kinesis) LoadHistory(ctx context.Context, name string) (policy.History, error) {
+	return readTags(ctx, k, name, ParseHistory)
+}
+
+// readTags reads a record from the stream's tags with parse, reporting what
+// parse left out to the WithTagWarnings function.
+func readTags[H any](ctx context.Context, k *Kinesis, name string, parse func(map[string]string, time.Time) (H, []error)) (H, error) {
 	tags, err := k.ListTags(ctx, name)
 	if err != nil {
-		return policy.History{}, err
+		var none H
+		return none, err
 	}
-	h, problems := ParseHistory(tags, k.now())
+	h, problems := parse(tags, k.now())
 	for _, p := range problems {
 		k.warn(name, p)
 	}
@@ -79,7 +86,12 @@ func (k *Kinesis) LoadHistory(ctx context.Context, name string) (policy.History,
 // SaveHistory writes the history into the stream's tags, replacing what was
 // there, and removes the tags of parts the history does not have.
 func (k *Kinesis) SaveHistory(ctx context.Context, name string, h policy.History) error {
-	tags := HistoryTags(h)
+	return k.writeTags(ctx, name, HistoryTags(h), stateTags)
+}
+
+// writeTags writes tags to the stream and removes those of keys that tags
+// lacks: the tags of one record are replaced as a whole.
+func (k *Kinesis) writeTags(ctx context.Context, name string, tags map[string]string, keys []string) error {
 	if len(tags) > 0 {
 		if err := k.pace(ctx, opAddTagsToStream); err != nil {
 			return err
@@ -90,7 +102,7 @@ func (k *Kinesis) SaveHistory(ctx context.Context, name string, h policy.History
 		}
 	}
 	var gone []string
-	for _, key := range stateTags {
+	for _, key := range keys {
 		if _, ok := tags[key]; !ok {
 			gone = append(gone, key)
 		}

@@ -9,9 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 
@@ -51,46 +48,13 @@ const maxTagValue = 256
 // Malformed values are left out and reported to the WithTagWarnings
 // function; they are not an error.
 func (k *Kinesis) LoadShardHistory(ctx context.Context, name string) (policy.ShardLevelHistory, error) {
-	tags, err := k.ListTags(ctx, name)
-	if err != nil {
-		return policy.ShardLevelHistory{}, err
-	}
-	h, problems := ParseShardHistory(tags, k.now())
-	for _, p := range problems {
-		k.warn(name, p)
-	}
-	return h, nil
+	return readTags(ctx, k, name, ParseShardHistory)
 }
 
 // SaveShardHistory writes the shard-level history into the stream's tags and
 // removes those of parts it does not have.
 func (k *Kinesis) SaveShardHistory(ctx context.Context, name string, h policy.ShardLevelHistory) error {
-	tags := ShardHistoryTags(h)
-	if len(tags) > 0 {
-		if err := k.pace(ctx, opAddTagsToStream); err != nil {
-			return err
-		}
-		in := &kinesis.AddTagsToStreamInput{StreamName: aws.String(name), Tags: tags}
-		if _, err := k.client.AddTagsToStream(ctx, in); err != nil {
-			return fmt.Errorf("add tags to stream %q: %w", name, classify(err, false))
-		}
-	}
-	var gone []string
-	for _, key := range shardStateTags {
-		if _, ok := tags[key]; !ok {
-			gone = append(gone, key)
-		}
-	}
-	if len(gone) > 0 {
-		if err := k.pace(ctx, opRemoveTagsFromStream); err != nil {
-			return err
-		}
-		in := &kinesis.RemoveTagsFromStreamInput{StreamName: aws.String(name), TagKeys: gone}
-		if _, err := k.client.RemoveTagsFromStream(ctx, in); err != nil {
-			return fmt.Errorf("remove tags from stream %q: %w", name, classify(err, false))
-		}
-	}
-	return nil
+	return k.writeTags(ctx, name, ShardHistoryTags(h), shardStateTags)
 }
 
 // ShardHistoryTags returns the tags that record h, each only when h has
