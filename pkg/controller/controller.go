@@ -425,21 +425,22 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	// act without it does not act with it. So it is read from the tags
 	// (ListTagsForStream, 5 calls a second per account) only for a stream
 	// whose decision would act, and then kept while this replica leads.
-	d := c.decide(spec, st, state, minutes, now)
+	ms := st.withShards(minutes)
+	d := c.decide(spec, st, state, ms, now)
 	if !st.loaded && state.Mode != policy.ModeOnDemand && (d.Scales() || c.opts.ReadAllHistory) {
 		if !c.opts.ReadAllHistory && c.overBudget() {
-			return c.deferred(o, st, state, d, minutes, log)
+			return c.deferred(c.observed(o, st, state, d, ms), log)
 		}
 		if err := c.loadHistory(ctx, st, spec, state, now, leading, log); err != nil {
 			o.Err = err
 			c.awsError(ctx, st, spec.Name, now, o.Err, leading, log)
 			return o
 		}
-		d = c.decide(spec, st, state, minutes, now)
+		// The history may have told the shards of earlier minutes (seed).
+		ms = st.withShards(minutes)
+		d = c.decide(spec, st, state, ms, now)
 	}
-	o.Observed, o.State, o.Decision = true, state, d
-	o.History, o.HistoryRead = st.history, st.loaded
-	o.Minutes = st.withShards(minutes)
+	o = c.observed(o, st, state, d, ms)
 	if leading {
 		st.alerts.end(policy.AlertAWSError)
 	}
@@ -485,7 +486,7 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		return o
 	}
 	if c.overBudget() {
-		return c.deferred(o, st, state, d, minutes, log)
+		return c.deferred(o, log)
 	}
 	o.Result, o.Err = c.act(ctx, st, d, now, log)
 	o.Acted = o.Result == ResultRequested
@@ -517,19 +518,25 @@ func (c *Controller) cycleTook() time.Duration {
 	return time.Since(c.cycleStarted)
 }
 
-// deferred reports a stream whose action is left to the next cycle.
-func (c *Controller) deferred(o Outcome, st *streamState, state policy.StreamState, d policy.Decision, minutes []policy.Minute, log *zap.Logger) Outcome {
-	log.Info("cycle out of time: the stream's decision is left to the next cycle",
-		zap.String("decision", string(d.Direction)), zap.Int("target", d.Target), zap.Duration("took", c.cycleTook()))
-	o.Observed, o.State, o.Decision, o.Result = true, state, d, ResultDeferred
+// observed fills the outcome of a stream whose state was read and decided.
+func (c *Controller) observed(o Outcome, st *streamState, state policy.StreamState, d policy.Decision, ms []policy.Minute) Outcome {
+	o.Observed, o.State, o.Decision, o.Minutes = true, state, d, ms
 	o.History, o.HistoryRead = st.history, st.loaded
-	o.Minutes = st.withShards(minutes)
 	return o
 }
 
-// decide asks the stream's policy, with the history known so far.
-func (c *Controller) decide(spec StreamSpec, st *streamState, state policy.StreamState, minutes []policy.Minute, now time.Time) policy.Decision {
-	ms := st.withShards(minutes)
+// deferred reports an observed stream whose action is left to the next
+// cycle.
+func (c *Controller) deferred(o Outcome, log *zap.Logger) Outcome {
+	log.Info("cycle out of time: the stream's decision is left to the next cycle",
+		zap.String("decision", string(o.Decision.Direction)), zap.Int("target", o.Decision.Target), zap.Duration("took", c.cycleTook()))
+	o.Result = ResultDeferred
+	return o
+}
+
+// decide asks the stream's policy, with the history known so far; ms are
+// the stream's minutes with the shards each had (streamState.withShards).
+func (c *Controller) decide(spec StreamSpec, st *streamState, state policy.StreamState, ms []policy.Minute, now time.Time) policy.Decision {
 	return spec.Policy.Decide(policy.Observation{
 		Stream: spec.Name, Now: now, OpenShards: state.OpenShards, Status: state.Status, Mode: state.Mode,
 		Minutes: ms, History: st.history, ConsumersSeen: st.consumersSeen(ms, now),
