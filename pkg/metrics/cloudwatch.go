@@ -1,10 +1,13 @@
 // Package metrics reads the per-minute load of Kinesis streams from
 // CloudWatch with GetMetricData, for the controller and the simulator.
 //
-// Each stream has six metrics, each read as 1-minute values: the Sum of
-// IncomingBytes, IncomingRecords, GetRecords.Bytes,
-// WriteProvisionedThroughputExceeded and ReadProvisionedThroughputExceeded,
-// and the Maximum of GetRecords.IteratorAgeMilliseconds. Shards asked for have
+// Each stream has six metrics, each read as 1-minute values: on the write side
+// the Sum of IncomingBytes, IncomingRecords and
+// WriteProvisionedThroughputExceeded; on the read side the Sum of
+// GetRecords.Bytes and ReadProvisionedThroughputExceeded and the Maximum of
+// GetRecords.IteratorAgeMilliseconds, which ReadWriteLoad leaves out for
+// streams without consumers (policy.WriteMetricsPerStream and
+// policy.ReadMetricsPerStream count them). Shards asked for have
 // three enhanced shard-level metrics (dimensions StreamName and ShardId): the
 // Sum of IncomingBytes, IncomingRecords and WriteProvisionedThroughputExceeded.
 // All queries of a read are packed into calls of CloudWatch's limit per call,
@@ -62,13 +65,15 @@ type metricSpec struct {
 	marksKnown bool
 }
 
-// MetricsPerStream is how many queries each stream needs.
-const MetricsPerStream = 6
+// MetricsPerStream is how many queries each stream needs with its
+// read-side metrics.
+const MetricsPerStream = policy.MetricsPerStream
 
 // MetricsPerShard is how many queries each shard needs.
-const MetricsPerShard = 3
+const MetricsPerShard = policy.MetricsPerShard
 
-// streamMetrics are the metrics read per stream, in the order of mergeStream.
+// streamMetrics are the metrics read per stream, in the order of
+// mergeStream.
 var streamMetrics = [MetricsPerStream]metricSpec{
 	{name: "IncomingBytes", stat: "Sum", marksKnown: true},
 	{name: "IncomingRecords", stat: "Sum", marksKnown: true},
@@ -77,6 +82,13 @@ var streamMetrics = [MetricsPerStream]metricSpec{
 	{name: "ReadProvisionedThroughputExceeded", stat: "Sum"},
 	{name: "GetRecords.IteratorAgeMilliseconds", stat: "Maximum"},
 }
+
+// allStreamMetrics and writeStreamMetrics index streamMetrics: every
+// metric, or the write side's alone.
+var (
+	allStreamMetrics   = []int{0, 1, 2, 3, 4, 5}
+	writeStreamMetrics = [policy.WriteMetricsPerStream]int{0, 1, 3}
+)
 
 // shardMetrics are the enhanced shard-level metrics read per shard, in the
 // order of mergeShard.
@@ -201,6 +213,25 @@ func (c *CloudWatch) ReadLoadWithShards(ctx context.Context, streams []string, s
 	return out, shardOut, nil
 }
 
+// ReadWriteLoad is ReadLoad without the read-side metrics: per stream
+// policy.WriteMetricsPerStream queries instead of MetricsPerStream, for
+// streams whose consumers were never seen (GetMetricData bills every metric
+// asked for, whether it has datapoints or not). The minutes have no read
+// bytes, read throttling or iterator age.
+func (c *CloudWatch) ReadWriteLoad(ctx context.Context, streams []string, start, end time.Time) (map[string][]policy.Minute, error) {
+	start, end = start.Truncate(time.Minute), end.Truncate(time.Minute)
+	r := newRead(dedupe(streams), nil, start, end)
+	r.perStream, r.metrics = policy.WriteMetricsPerStream, writeStreamMetrics[:]
+	if err := r.run(ctx, c); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]policy.Minute, len(r.streams))
+	for i, name := range r.streams {
+		out[name] = r.streamGrid[i]
+	}
+	return out, nil
+}
+
 // ReadHistory returns one stream's minutes in [start, end) like ReadLoad,
 // for windows of any length: it splits the window so that no call returns
 // more than MaxDatapointsPerCall datapoints. CloudWatch keeps 1-minute data
@@ -236,7 +267,11 @@ const (
 // read is one ReadLoadWithShards: its queries in order (every stream's six,
 // then every shard's three) and the minutes they fill.
 type read struct {
-	streams    []string
+	streams []string
+	// perStream is how many of streamMetrics each stream has, and metrics
+	// which (indexes into streamMetrics): all, or the write side's alone.
+	perStream int
+	metrics   []int
 	shards     []shardKey
 	start, end time.Time
 	minutes    int
@@ -248,7 +283,7 @@ type read struct {
 }
 
 func newRead(streams []string, shards []shardKey, start, end time.Time) *read {
-	r := &read{streams: streams, shards: shards, start: start, end: end}
+	r := &read{streams: streams, perStream: MetricsPerStream, metrics: allStreamMetrics, shards: shards, start: start, end: end}
 	if end.After(start) {
 		r.minutes = int(end.Sub(start) / time.Minute)
 	}
@@ -283,24 +318,25 @@ func newRead(streams []string, shards []shardKey, start, end time.Time) *read {
 }
 
 // queries is how many queries the read has in all.
-func (r *read) queries() int { return len(r.streams)*MetricsPerStream + len(r.shards)*MetricsPerShard }
+func (r *read) queries() int { return len(r.streams)*r.perStream + len(r.shards)*MetricsPerShard }
 
 // locate returns the grid row of query q (streams first, then shards), the
 // metric's index in its table, and whether it is a shard's.
 func (r *read) locate(q int) (row, metric int, shard bool) {
-	if n := len(r.streams) * MetricsPerStream; q >= n {
+	if n := len(r.streams) * r.perStream; q >= n {
 		q -= n
 		return len(r.streams) + q/MetricsPerShard, q % MetricsPerShard, true
 	}
-	return q / MetricsPerStream, q % MetricsPerStream, false
+	return q / r.perStream, r.metrics[q%r.perStream], false
 }
 
 // spec is the metric of query q.
 func (r *read) spec(q int) metricSpec {
-	if _, m, shard := r.locate(q); shard {
+	_, m, shard := r.locate(q)
+	if shard {
 		return shardMetrics[m]
 	}
-	return streamMetrics[q%MetricsPerStream]
+	return streamMetrics[m]
 }
 
 // owner names the stream or shard of query q for error messages.

@@ -487,3 +487,36 @@ func TestReadLoadWithShardsInvalidValue(t *testing.T) {
 		t.Errorf("minute with a NaN is known: %+v", m)
 	}
 }
+
+func TestReadWriteLoadAsksForTheWriteSideAlone(t *testing.T) {
+	fake := &fakeCloudWatch{}
+	fake.returns(&cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
+		result(queryID(0), map[time.Time]float64{minute(0): 1000}),
+		result(queryID(1), map[time.Time]float64{minute(0): 10}),
+		result(queryID(2), map[time.Time]float64{minute(0): 7}),
+		result(queryID(3), map[time.Time]float64{minute(0): 600}),
+		result(queryID(4), map[time.Time]float64{minute(0): 6}),
+	}}, nil)
+	got, err := New(fake, unlimited).ReadWriteLoad(context.Background(), []string{"a", "b"}, minute(0), minute(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries := fake.inputs[0].MetricDataQueries
+	if len(queries) != 2*policy.WriteMetricsPerStream {
+		t.Fatalf("%d queries for 2 streams, want %d", len(queries), 2*policy.WriteMetricsPerStream)
+	}
+	var names []string
+	for _, q := range queries[:policy.WriteMetricsPerStream] {
+		names = append(names, aws.ToString(q.MetricStat.Metric.MetricName))
+	}
+	if want := "[IncomingBytes IncomingRecords WriteProvisionedThroughputExceeded]"; fmt.Sprint(names) != want {
+		t.Errorf("metrics %v, want %s", names, want)
+	}
+	a, b := got["a"][0], got["b"][0]
+	if !a.Known || a.IncomingBytes != 1000 || a.IncomingRecords != 10 || a.WriteThrottled != 7 || a.HasReadBytes {
+		t.Errorf("a: %+v", a)
+	}
+	if !b.Known || b.IncomingBytes != 600 || b.IncomingRecords != 6 || b.WriteThrottled != 0 {
+		t.Errorf("b: %+v", b)
+	}
+}
