@@ -270,8 +270,8 @@ type read struct {
 	streams []string
 	// perStream is how many of streamMetrics each stream has, and metrics
 	// which (indexes into streamMetrics): all, or the write side's alone.
-	perStream int
-	metrics   []int
+	perStream  int
+	metrics    []int
 	shards     []shardKey
 	start, end time.Time
 	minutes    int
