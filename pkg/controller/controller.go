@@ -97,6 +97,11 @@ type Options struct {
 	// ReadAllHistory reads every stream's history, not only those of streams
 	// whose decision would act (the status command shows them all).
 	ReadAllHistory bool
+	// PollEveryCycle reads every stream's metrics every cycle; otherwise
+	// each stream is read as often as policy.NextRead says (poll.go).
+	PollEveryCycle bool
+	// Poll bounds the poll schedule; zero fields are the defaults.
+	Poll policy.PollSettings
 }
 
 // Deps are the parts the loop talks to. Leader and Observer are optional:
@@ -349,7 +354,7 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 		end := now.Truncate(time.Minute)
 		shards := c.prepareShards(ctx, now, term, leading, lookback)
 		callCtx, cancel := c.callContext(ctx, 2)
-		loads, report.LoadErr = c.readLoad(callCtx, names, shards, end.Add(-lookback), end)
+		loads, report.LoadErr = c.readScheduled(callCtx, names, shards, end.Add(-lookback), end, now)
 		cancel()
 	}
 	if err := report.LoadErr; err != nil {

@@ -124,7 +124,9 @@ func TestDryRunChangesNothingAndAlertsOnce(t *testing.T) {
 }
 
 func TestConditionsAlertOncePerEpisode(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 8}, map[string]float64{"clicks": 0.9})
+	// Every cycle: a calm stream's reads are spaced (poll.go), and this test
+	// is about the alerts of each cycle.
+	r := newRig(t, Options{PollEveryCycle: true}, map[string]int{"clicks": 8}, map[string]float64{"clicks": 0.9})
 	r.load.throttled["clicks"] = true
 	r.cycles(10)
 	got := r.alerts.kinds()

@@ -220,8 +220,8 @@ func TestRunPicksUpNewPollInterval(t *testing.T) {
 	load := &signalLoad{LoadReader: r.load, cycles: cycles}
 	r.c = New([]StreamSpec{{Name: "clicks", Settings: settings()}},
 		Deps{Load: load, Streams: r.streams, History: r.history, Notifier: r.alerts, Clock: r.clock},
-		Options{PollInterval: time.Hour, DedupWindow: time.Hour}, zaptest.NewLogger(t))
-	r.c.SetOptions(Options{PollInterval: time.Millisecond, DedupWindow: time.Hour})
+		Options{PollInterval: time.Hour, DedupWindow: time.Hour, PollEveryCycle: true}, zaptest.NewLogger(t))
+	r.c.SetOptions(Options{PollInterval: time.Millisecond, DedupWindow: time.Hour, PollEveryCycle: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.c.Run(ctx) }()

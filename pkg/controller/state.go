@@ -25,6 +25,8 @@ type streamState struct {
 	// readsSeen is the newest minute with consumer reads (GetRecords.Bytes).
 	readsSeen time.Time
 	alerts    episodes
+	// poll is the poll scheduler's (poll.go).
+	poll pollState
 }
 
 type shardSpan struct {

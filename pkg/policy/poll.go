@@ -37,11 +37,15 @@ type PollSettings struct {
 	// NearThreshold: a stream whose utilisation is within this of
 	// scale_up_threshold is read every cycle.
 	NearThreshold float64
+	// RecentChange: a stream whose shard count changed within this is read
+	// every cycle.
+	RecentChange time.Duration
 }
 
 // DefaultPollSettings are the poll rule's defaults.
 var DefaultPollSettings = PollSettings{
 	MaxInterval: 5 * time.Minute, ReshardTime: 3 * time.Minute, ConsumerRecheck: 15 * time.Minute, NearThreshold: 0.10,
+	RecentChange: 10 * time.Minute,
 }
 
 // OrDefault returns p with every zero field taken from DefaultPollSettings.
@@ -58,6 +62,9 @@ func (p PollSettings) OrDefault() PollSettings {
 	}
 	if p.NearThreshold <= 0 {
 		p.NearThreshold = d.NearThreshold
+	}
+	if p.RecentChange <= 0 {
+		p.RecentChange = d.RecentChange
 	}
 	return p
 }
@@ -84,7 +91,7 @@ type PollPlan struct {
 // minutes, its open shards, its settings, the poll settings, what earlier
 // reads taught (mem) and now. Rules, in order:
 //   - every cycle while the stream is unknown, stale, throttled (write or
-//     read) in any minute read, resharded within the minutes read, or within
+//     read) in any minute read, resharded within RecentChange, or within
 //     NearThreshold of scale_up_threshold;
 //   - otherwise as long as its fastest rise seen (this read's or an earlier
 //     one's) needs to bring the load, as it may be now (the newest minute is
@@ -122,8 +129,8 @@ func NextRead(ms []Minute, shards int, s Settings, p PollSettings, mem PollMemor
 			plan.Reason = fmt.Sprintf("throttled at %s: read every cycle", m.Start.UTC().Format("15:04"))
 			return plan
 		}
-		if m.Shards > 0 && m.Shards != shards {
-			plan.Reason = fmt.Sprintf("resharded from %d to %d shards within the minutes read: read every cycle", m.Shards, shards)
+		if m.Shards > 0 && m.Shards != shards && now.Sub(m.Start) <= p.RecentChange {
+			plan.Reason = fmt.Sprintf("resharded from %d to %d shards within %s: read every cycle", m.Shards, shards, p.RecentChange)
 			return plan
 		}
 	}

@@ -1,0 +1,131 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+)
+
+// WriteLoadReader is a LoadReader that can also read the write-side metrics
+// alone (policy.WriteMetricsPerStream per stream), for streams whose
+// consumers were never seen. The controller uses it when Load has it.
+type WriteLoadReader interface {
+	ReadWriteLoad(ctx context.Context, streams []string, start, end time.Time) (map[string][]policy.Minute, error)
+}
+
+// pollState is what the poll scheduler keeps of a stream: the minutes of its
+// last read, which the cycles until its next read decide on, and when the
+// rule (policy.NextRead) says it must be read again.
+type pollState struct {
+	minutes []policy.Minute
+	next    time.Time
+	// readSideAt is when the read-side metrics were last asked for.
+	readSideAt time.Time
+	memory     policy.PollMemory
+	reason     string
+}
+
+// readScheduled is the cycle's metrics read under the poll schedule: it
+// reads the streams that are due (policy.NextRead; every shard-level stream,
+// whose shard metrics are read every cycle), the read-side metrics only of
+// streams whose consumers were seen or whose recheck is due, and gives the
+// others the minutes of their last read. GetMetricData bills per metric
+// asked for, whatever the window, so a stream read every 5 minutes costs a
+// fifth and misses no minute: each read asks for the whole window. With
+// PollEveryCycle it is readLoad.
+func (c *Controller) readScheduled(ctx context.Context, names []string, shards map[string][]string, start, end, now time.Time) (map[string][]policy.Minute, error) {
+	if c.opts.PollEveryCycle {
+		return c.readLoad(ctx, names, shards, start, end)
+	}
+	poll := c.opts.Poll.OrDefault()
+	partial, canPartial := c.deps.Load.(WriteLoadReader)
+	var full, writeOnly []string
+	for _, name := range names {
+		st := c.state[name]
+		if st == nil {
+			continue
+		}
+		p := &st.poll
+		if _, shardLevel := shards[name]; !shardLevel && p.minutes != nil && now.Before(p.next) {
+			continue
+		}
+		readSide := !canPartial || st.consumersSeen(nil, now) || now.Sub(p.readSideAt) >= poll.ConsumerRecheck
+		if _, shardLevel := shards[name]; readSide || shardLevel {
+			full = append(full, name)
+		} else {
+			writeOnly = append(writeOnly, name)
+		}
+	}
+	read := map[string][]policy.Minute{}
+	if len(full) > 0 || len(shards) > 0 {
+		loads, err := c.readLoad(ctx, full, shards, start, end)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range full {
+			c.state[name].poll.readSideAt = now
+			read[name] = loads[name]
+		}
+	}
+	if len(writeOnly) > 0 {
+		loads, err := partial.ReadWriteLoad(ctx, writeOnly, start, end)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range writeOnly {
+			read[name] = loads[name]
+		}
+	}
+	settings := map[string]policy.Settings{}
+	for _, s := range c.specs {
+		settings[s.Name] = s.Settings
+	}
+	out := make(map[string][]policy.Minute, len(names))
+	for _, name := range names {
+		st := c.state[name]
+		if st == nil {
+			continue
+		}
+		p := &st.poll
+		if ms, ok := read[name]; ok {
+			p.minutes = ms
+			plan := policy.NextRead(st.withShards(ms), st.lastShards(), settings[name], poll, p.memory, now)
+			p.next, p.memory, p.reason = plan.Next, plan.Memory, plan.Reason
+			c.log.Debug("metrics read", zap.String("stream", name), zap.String("next_read", plan.Reason))
+		}
+		out[name] = window(p.minutes, start, end)
+	}
+	return out, nil
+}
+
+// window is the minutes of [start, end) from those of an earlier read:
+// minutes the read did not cover are unknown.
+func window(ms []policy.Minute, start, end time.Time) []policy.Minute {
+	if len(ms) > 0 && ms[0].Start.Equal(start) && len(ms) == int(end.Sub(start)/time.Minute) {
+		return ms
+	}
+	out := make([]policy.Minute, 0, max(int(end.Sub(start)/time.Minute), 0))
+	i := 0
+	for t := start; t.Before(end); t = t.Add(time.Minute) {
+		for i < len(ms) && ms[i].Start.Before(t) {
+			i++
+		}
+		if i < len(ms) && ms[i].Start.Equal(t) {
+			out = append(out, ms[i])
+			continue
+		}
+		out = append(out, policy.Minute{Start: t})
+	}
+	return out
+}
+
+// lastShards is the open shard count last seen, 0 before the first look.
+func (s *streamState) lastShards() int {
+	if len(s.spans) == 0 {
+		return 0
+	}
+	return s.spans[len(s.spans)-1].shards
+}

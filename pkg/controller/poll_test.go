@@ -1,0 +1,94 @@
+package controller
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+)
+
+// writeOnlyLoad is fakeLoad that also reads the write side alone, counting
+// the streams asked for by each kind of read.
+type writeOnlyLoad struct {
+	*fakeLoad
+	full, writeOnly []string
+}
+
+func (w *writeOnlyLoad) ReadLoad(ctx context.Context, streams []string, start, end time.Time) (map[string][]policy.Minute, error) {
+	w.full = append(w.full, streams...)
+	return w.fakeLoad.ReadLoad(ctx, streams, start, end)
+}
+
+func (w *writeOnlyLoad) ReadWriteLoad(ctx context.Context, streams []string, start, end time.Time) (map[string][]policy.Minute, error) {
+	w.writeOnly = append(w.writeOnly, streams...)
+	ms, err := w.fakeLoad.ReadLoad(ctx, streams, start, end)
+	for _, s := range ms {
+		for i := range s {
+			s[i].ReadBytes, s[i].HasReadBytes = 0, false
+		}
+	}
+	return ms, err
+}
+
+func TestPollScheduleReadsCalmStreamsLessOften(t *testing.T) {
+	tests := []struct {
+		name string
+		util float64
+		// reads makes the stream's consumers read.
+		reads     bool
+		wantReads int
+		// wantFull is how many of the reads asked for the read side.
+		wantFull int
+	}{
+		// 30 cycles: the first two (the first knows no shard count yet),
+		// then every MaxInterval (5 minutes); the read side at the first read
+		// and every ConsumerRecheck (15).
+		{name: "calm, no consumers", util: 0.3, wantReads: 7, wantFull: 2},
+		{name: "calm, consumers read", util: 0.3, reads: true, wantReads: 7, wantFull: 7},
+		// Within NearThreshold (10 points) of scale_up_threshold 75 %.
+		{name: "near the threshold", util: 0.7, wantReads: 30, wantFull: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, Options{}, map[string]int{"clicks": 4}, map[string]float64{"clicks": tt.util})
+			r.load.reads = tt.reads
+			load := &writeOnlyLoad{fakeLoad: r.load}
+			r.c = New([]StreamSpec{{Name: "clicks", Settings: settings()}},
+				Deps{Load: load, Streams: r.streams, History: r.history, Notifier: r.alerts, Clock: r.clock},
+				Options{PollInterval: time.Minute, DedupWindow: time.Hour}, zaptest.NewLogger(t))
+			out := r.cycles(30)
+			if got := len(load.full) + len(load.writeOnly); got != tt.wantReads {
+				t.Errorf("%d reads in 30 cycles, want %d", got, tt.wantReads)
+			}
+			if len(load.full) != tt.wantFull {
+				t.Errorf("%d reads with the read side, want %d", len(load.full), tt.wantFull)
+			}
+			// Between reads the decision sees the minutes of the last read.
+			if known := slices.ContainsFunc(out[0].Minutes, func(m policy.Minute) bool { return m.Known }); !known {
+				t.Errorf("the last cycle's decision saw no known minute: %+v", out[0].Minutes)
+			}
+		})
+	}
+}
+
+func TestPollEveryCycleReadsEveryCycle(t *testing.T) {
+	r := newRig(t, Options{PollEveryCycle: true}, map[string]int{"clicks": 4}, map[string]float64{"clicks": 0.3})
+	r.cycles(7)
+	if r.load.calls != 7 {
+		t.Errorf("%d reads in 7 cycles, want 7", r.load.calls)
+	}
+}
+
+func TestWindowKeepsMinutesOfAnEarlierRead(t *testing.T) {
+	t0 := start.Truncate(time.Minute)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
+	read := []policy.Minute{{Start: at(0), Known: true}, {Start: at(1), Known: true}, {Start: at(2)}}
+	got := window(read, at(1), at(4))
+	if len(got) != 3 || !got[0].Start.Equal(at(1)) || !got[0].Known || got[1].Known || got[2].Known || !got[2].Start.Equal(at(3)) {
+		t.Errorf("window = %+v", got)
+	}
+}
