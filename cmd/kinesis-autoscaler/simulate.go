@@ -54,6 +54,11 @@ type simulateFlags struct {
 	prices         sim.Prices
 	keySkew        string
 	hotKey         float64
+	consumers      int
+	efoConsumers   int
+	leaseReplicas  int
+	leaseStreams   int
+	everyCycle     bool
 }
 
 func simulateCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -114,6 +119,25 @@ peak need, constant).`,
 	fl.Float64Var(&f.prices.PutMillion, "price-put-million", def.Prices.PutMillion, "provisioned price per million 25 KB PUT payload units, USD")
 	fl.Float64Var(&f.prices.OnDemandStreamHour, "price-on-demand-stream-hour", def.Prices.OnDemandStreamHour, "on-demand price per stream-hour, USD")
 	fl.Float64Var(&f.prices.OnDemandGB, "price-on-demand-gb", def.Prices.OnDemandGB, "on-demand price per GB ingested, USD")
+	fl.Float64Var(&f.prices.OnDemandReadGB, "price-on-demand-read-gb", def.Prices.OnDemandReadGB, "on-demand price per GB read by a shared-throughput consumer, USD")
+	fl.Float64Var(&f.prices.OnDemandEFOGB, "price-on-demand-efo-gb", def.Prices.OnDemandEFOGB, "on-demand price per GB read by an enhanced fan-out consumer, USD (not verified: docs/costs.md)")
+	fl.Float64Var(&f.prices.AdvantageGB, "price-advantage-gb", def.Prices.AdvantageGB, "On-demand Advantage price per GB ingested, USD (docs/costs.md)")
+	fl.Float64Var(&f.prices.AdvantageReadGB, "price-advantage-read-gb", def.Prices.AdvantageReadGB, "On-demand Advantage price per GB read, USD (docs/costs.md)")
+	fl.Float64Var(&f.prices.AdvantageEFOGB, "price-advantage-efo-gb", def.Prices.AdvantageEFOGB, "On-demand Advantage price per GB read by enhanced fan-out, USD (not verified: docs/costs.md)")
+	fl.Float64Var(&f.prices.EFOShardHour, "price-efo-shard-hour", def.Prices.EFOShardHour, "provisioned enhanced fan-out price per consumer-shard-hour, USD")
+	fl.Float64Var(&f.prices.EFOGB, "price-efo-gb", def.Prices.EFOGB, "provisioned enhanced fan-out price per GB read, USD")
+	fl.Float64Var(&f.prices.MetricsThousand, "price-metrics-thousand", def.Prices.MetricsThousand, "CloudWatch GetMetricData price per 1,000 metrics requested, USD")
+	fl.Float64Var(&f.prices.RequestsThousand, "price-requests-thousand", def.Prices.RequestsThousand, "CloudWatch price per 1,000 GetMetricStatistics requests, USD")
+	fl.Float64Var(&f.prices.CustomMetricMonth, "price-custom-metric-month", def.Prices.CustomMetricMonth, "CloudWatch price per custom metric-month (each enhanced shard-level metric of each shard), USD")
+	fl.Float64Var(&f.prices.AlarmMetricMonth, "price-alarm-metric-month", def.Prices.AlarmMetricMonth, "CloudWatch price per standard-resolution alarm metric-month, USD")
+	fl.Float64Var(&f.prices.DynamoDBWriteMillion, "price-dynamodb-write-million", def.Prices.DynamoDBWriteMillion, "DynamoDB on-demand price per million write request units (the lease), USD")
+	fl.Float64Var(&f.prices.SNSMillion, "price-sns-million", def.Prices.SNSMillion, "SNS price per million publishes (alerts), USD")
+	fl.Float64Var(&f.prices.LambdaMillion, "price-lambda-million", def.Prices.LambdaMillion, "Lambda price per million requests (the alarm sample's), USD")
+	fl.IntVar(&f.consumers, "consumers", def.Consumers, "applications reading every record once with shared throughput (on-demand mode bills their reads)")
+	fl.IntVar(&f.efoConsumers, "efo-consumers", 0, "enhanced fan-out consumers reading every record: their consumer-shard-hours and GB are added to every policy's cost")
+	fl.IntVar(&f.leaseReplicas, "lease-replicas", 0, "daemon replicas sharing a DynamoDB lease (0: no lease table, the default configuration)")
+	fl.BoolVar(&f.everyCycle, "poll-every-cycle", false, "the daemon reads every stream's metrics every cycle instead of as often as each stream needs (to compare the bill and the losses)")
+	fl.IntVar(&f.leaseStreams, "lease-streams", 1, "streams the daemon manages, among which the lease's bill is shared")
 	return cmd
 }
 
@@ -135,6 +159,8 @@ func runSimulate(ctx context.Context, f simulateFlags, peakSet bool, stdout, std
 	model := sim.Model{
 		PeakShards: f.peakShards, RecordBytes: f.recordBytes, ProducerTTL: f.producerTTL,
 		MetricDelay: f.metricDelay, ReshardTime: f.reshardTime, Prices: f.prices,
+		Consumers: f.consumers, EFOConsumers: f.efoConsumers, LeaseReplicas: f.leaseReplicas, LeaseStreams: f.leaseStreams,
+		PollEveryCycle: f.everyCycle,
 	}
 	if builtin && !peakSet {
 		model.PeakShards = sim.DefaultTracePeakShards

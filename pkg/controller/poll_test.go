@@ -44,11 +44,12 @@ func TestPollScheduleReadsCalmStreamsLessOften(t *testing.T) {
 		// wantFull is how many of the reads asked for the read side.
 		wantFull int
 	}{
-		// 30 cycles: the first two (the first knows no shard count yet),
+		// 30 cycles: the first three (the first knows no shard count yet,
+		// the next two have seen fewer than policy.RiseHorizon minutes),
 		// then every MaxInterval (5 minutes); the read side at the first read
 		// and every ConsumerRecheck (15).
-		{name: "calm, no consumers", util: 0.3, wantReads: 7, wantFull: 2},
-		{name: "calm, consumers read", util: 0.3, reads: true, wantReads: 7, wantFull: 7},
+		{name: "calm, no consumers", util: 0.3, wantReads: 9, wantFull: 2},
+		{name: "calm, consumers read", util: 0.3, reads: true, wantReads: 9, wantFull: 9},
 		// Within NearThreshold (10 points) of scale_up_threshold 75 %.
 		{name: "near the threshold", util: 0.7, wantReads: 30, wantFull: 2},
 	}

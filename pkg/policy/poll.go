@@ -69,11 +69,60 @@ func (p PollSettings) OrDefault() PollSettings {
 	return p
 }
 
+// RiseHorizon is how many minutes ahead the poll rule looks: the longest
+// MaxInterval plus reshard time plus metric delay it needs to bound.
+const RiseHorizon = 20
+
 // PollMemory is what the poll rule keeps of a stream from read to read.
 type PollMemory struct {
-	// FastestRise is the largest rise of the stream's load seen from one
-	// known minute to the next, in shards of write capacity per minute.
-	FastestRise float64
+	// Rises[h-1] is the largest rise of the stream's write load seen over h
+	// minutes (between two known minutes h apart), in shards of capacity.
+	// A minute-to-minute jitter shows in every entry, a sustained ramp grows
+	// with h: the rule bounds what h minutes can bring by what they have
+	// brought before.
+	Rises [RiseHorizon]float64
+	// Seen is the newest minute learnt from; Learnt counts the minutes
+	// learnt from (up to RiseHorizon): until it is full the stream is read
+	// every cycle.
+	Seen   time.Time
+	Learnt int
+}
+
+// rise is the largest rise seen over h minutes or fewer (h may be a
+// fraction; beyond RiseHorizon the rate of the last entry goes on).
+func (m PollMemory) rise(h float64) float64 {
+	if h <= 0 {
+		return 0
+	}
+	best := 0.0
+	for i := 0; i < RiseHorizon && float64(i) < math.Ceil(h); i++ {
+		best = math.Max(best, m.Rises[i])
+	}
+	if h > RiseHorizon {
+		best = math.Max(best, m.Rises[RiseHorizon-1]*h/RiseHorizon)
+	}
+	return best
+}
+
+// learn notes the rises between the known minutes.
+func (m *PollMemory) learn(known []Minute) {
+	for _, k := range known {
+		if k.Start.After(m.Seen) {
+			m.Seen = k.Start
+			m.Learnt = min(m.Learnt+1, RiseHorizon)
+		}
+	}
+	for j := range known {
+		for i := j - 1; i >= 0; i-- {
+			h := int(known[j].Start.Sub(known[i].Start) / time.Minute)
+			if h > RiseHorizon {
+				break
+			}
+			if r := writeLoad(known[j]) - writeLoad(known[i]); h >= 1 && r > m.Rises[h-1] && !math.IsInf(r, 0) && !math.IsNaN(r) {
+				m.Rises[h-1] = r
+			}
+		}
+	}
 }
 
 // PollPlan is when a stream must be read again, and why.
@@ -91,30 +140,23 @@ type PollPlan struct {
 // minutes, its open shards, its settings, the poll settings, what earlier
 // reads taught (mem) and now. Rules, in order:
 //   - every cycle while the stream is unknown, stale, throttled (write or
-//     read) in any minute read, resharded within RecentChange, or within
-//     NearThreshold of scale_up_threshold;
-//   - otherwise as long as its fastest rise seen (this read's or an earlier
-//     one's) needs to bring the load, as it may be now (the newest minute is
-//     some minutes old), to scale_up_threshold, and never so long that the
-//     same rise reaches full capacity before the next read plus ReshardTime;
-//   - at most MaxInterval.
+//     read) in any minute read, resharded within RecentChange, seen for
+//     fewer than RiseHorizon minutes, or within NearThreshold of
+//     scale_up_threshold;
+//   - otherwise the longest whole number of minutes, at most MaxInterval,
+//     over which the largest rises the stream has shown (PollMemory), or a
+//     rise under way at its rate over the last two minutes, bring its load,
+//     from the newest minute read (some minutes old), neither to
+//     scale_up_threshold ScaleUpAfter before the next read (a scale-up
+//     waits that long above it, whenever it is read) nor to full capacity
+//     before the next read plus ReshardTime.
 //
-// The interval is whole minutes, so that a stream read every cycle of a
-// 1-minute loop is read at the same second.
+// A read missed no minute: each read asks for the whole decision window.
 func NextRead(ms []Minute, shards int, s Settings, p PollSettings, mem PollMemory, now time.Time) PollPlan {
 	p = p.OrDefault()
 	plan := PollPlan{Next: now, Memory: mem}
 	known := knownMinutes(ms, now)
-	var prev *Minute
-	for i := range known {
-		m := &known[i]
-		if prev != nil && m.Start.Sub(prev.Start) == time.Minute {
-			if r := writeLoad(*m) - writeLoad(*prev); r > plan.Memory.FastestRise && !math.IsInf(r, 0) {
-				plan.Memory.FastestRise = r
-			}
-		}
-		prev = m
-	}
+	plan.Memory.learn(known)
 	if len(known) == 0 || shards < 1 {
 		plan.Reason = "no metrics known: read every cycle"
 		return plan
@@ -134,33 +176,46 @@ func NextRead(ms []Minute, shards int, s Settings, p PollSettings, mem PollMemor
 			return plan
 		}
 	}
+	if plan.Memory.Learnt < RiseHorizon {
+		plan.Reason = fmt.Sprintf("%d minutes seen, still learning how fast the stream rises: read every cycle", plan.Memory.Learnt)
+		return plan
+	}
 	util := latest.UtilisationOf(shards).Max()
 	if util >= s.ScaleUpThreshold-p.NearThreshold {
 		plan.Reason = fmt.Sprintf("utilisation %s, near scale_up_threshold %s: read every cycle", percent(util), percent(s.ScaleUpThreshold))
 		return plan
 	}
-	interval := p.MaxInterval
-	why := fmt.Sprintf("calm at %s", percent(util))
-	if r := plan.Memory.FastestRise; r > 0 {
-		// The newest minute ended age ago: the load may have risen since.
-		age := now.Sub(latest.Start.Add(time.Minute)).Minutes()
-		load := writeLoad(latest) + r*age
-		toUp := (s.ScaleUpThreshold*float64(shards) - load) / r
-		toFull := (float64(shards)-load)/r - p.ReshardTime.Minutes()
-		limit := math.Min(toUp, toFull)
-		if limit < interval.Minutes() {
-			interval = time.Duration(math.Max(limit, 0) * float64(time.Minute))
-			why = fmt.Sprintf("at %s; its fastest rise seen (%.2f shards a minute) could reach scale_up_threshold in %.1f minutes",
-				percent(util), r, toUp)
-		}
-	}
-	interval = interval.Truncate(time.Minute)
-	if interval < time.Minute {
-		plan.Reason = why + ": read every cycle"
+	if util < s.ScaleDownThreshold && shards > s.MinShards {
+		plan.Reason = fmt.Sprintf("utilisation %s, below scale_down_threshold %s: read every cycle, so that a scale-down comes when it would", percent(util), percent(s.ScaleDownThreshold))
 		return plan
 	}
-	plan.Next = now.Add(interval)
-	plan.Reason = fmt.Sprintf("%s: read again in %s", why, interval)
+	// The newest minute ended age ago: the load may have risen since. A
+	// rise under way goes on at its rate over the last known minutes, or
+	// as the largest rises seen, whichever brings more.
+	age := now.Sub(latest.Start.Add(time.Minute)).Minutes()
+	load, n := writeLoad(latest), float64(shards)
+	trend := 0.0
+	if k := len(known); k >= 3 && latest.Start.Sub(known[k-3].Start) == 2*time.Minute {
+		trend = math.Max((load-writeLoad(known[k-3]))/2, 0)
+	}
+	rise := func(h float64) float64 { return math.Max(plan.Memory.rise(h), trend*h) }
+	reshard := p.ReshardTime.Minutes()
+	interval := 0
+	for i := 1; i <= int(p.MaxInterval/time.Minute); i++ {
+		// A crossing of scale_up_threshold acts after ScaleUpAfter above it:
+		// the next read must come before a crossing that long ago, and the
+		// shards before full capacity.
+		if load+rise(age+float64(i)+reshard) >= n {
+			break
+		}
+		interval = i
+	}
+	if interval <= 1 {
+		plan.Reason = fmt.Sprintf("at %s, the rises it has shown could bring it to scale_up_threshold or full before a later read: read every cycle", percent(util))
+		return plan
+	}
+	plan.Next = now.Add(time.Duration(interval) * time.Minute)
+	plan.Reason = fmt.Sprintf("calm at %s: read again in %d minutes", percent(util), interval)
 	return plan
 }
 

@@ -24,6 +24,11 @@ func TestNextRead(t *testing.T) {
 	throttled[1].WriteThrottled = 5
 	resharded := minutes(1, 1, 1)
 	resharded[0].Shards = 2
+	learnt := PollMemory{Learnt: RiseHorizon}
+	fast := learnt
+	for h := range fast.Rises {
+		fast.Rises[h] = 3
+	}
 	tests := []struct {
 		name    string
 		ms      []Minute
@@ -32,18 +37,20 @@ func TestNextRead(t *testing.T) {
 		want    time.Duration
 		because string
 	}{
-		{name: "no metrics", shards: 4, want: 0, because: "no metrics"},
-		{name: "calm and flat", ms: minutes(1, 1, 1, 1), shards: 4, want: 5 * time.Minute, because: "calm"},
-		{name: "near the threshold", ms: minutes(2.7, 2.7, 2.7), shards: 4, want: 0, because: "near scale_up_threshold"},
-		{name: "throttled", ms: throttled, shards: 4, want: 0, because: "throttled"},
-		{name: "resharded", ms: resharded, shards: 4, want: 0, because: "resharded"},
-		// Rising 0.5 shards a minute to 1 of 5: the newest minute is a
-		// minute and a half old, so 1.75 now; 3.75 (75 %) in 4 minutes, 5
-		// (full) in 6.5, less 3 of reshard time: 3.5.
-		{name: "rising", ms: minutes(0, 0.5, 1), shards: 5, want: 3 * time.Minute, because: "fastest rise"},
-		// Flat now, but a rise of 2 shards a minute seen before: 1.5 minutes
-		// less the reshard time leaves no room.
-		{name: "fast riser remembered", ms: minutes(1, 1, 1), shards: 4, mem: PollMemory{FastestRise: 2}, want: 0, because: "fastest rise"},
+		{name: "no metrics", shards: 4, mem: learnt, want: 0, because: "no metrics"},
+		{name: "still learning", ms: minutes(1, 1, 1, 1), shards: 4, want: 0, because: "still learning"},
+		{name: "calm and flat", ms: minutes(1, 1, 1, 1), shards: 4, mem: learnt, want: 5 * time.Minute, because: "calm"},
+		{name: "below scale_down_threshold", ms: minutes(0.5, 0.5), shards: 4, mem: learnt, want: 0, because: "below scale_down_threshold"},
+		{name: "near the threshold", ms: minutes(2.7, 2.7, 2.7), shards: 4, mem: learnt, want: 0, because: "near scale_up_threshold"},
+		{name: "throttled", ms: throttled, shards: 4, mem: learnt, want: 0, because: "throttled"},
+		{name: "resharded", ms: resharded, shards: 4, mem: learnt, want: 0, because: "resharded"},
+		// Rising 0.25 shards a minute to 2 of 4: the newest minute is a
+		// minute and a half old; 4 (full) after 8 more minutes, less 3 of
+		// reshard time and 1.5 of age: 3.
+		{name: "rising", ms: minutes(1.5, 1.75, 2), shards: 4, mem: learnt, want: 3 * time.Minute, because: "calm"},
+		// Flat now, but rises of 3 shards seen before: 1 of 4 could be full
+		// before the reshard a later read asks for.
+		{name: "fast riser remembered", ms: minutes(1, 1, 1), shards: 4, mem: fast, want: 0, because: "rises it has shown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,8 +61,10 @@ func TestNextRead(t *testing.T) {
 			if !strings.Contains(plan.Reason, tt.because) {
 				t.Errorf("reason %q does not say %q", plan.Reason, tt.because)
 			}
-			if plan.Memory.FastestRise < tt.mem.FastestRise {
-				t.Errorf("memory forgot the fastest rise: %v < %v", plan.Memory.FastestRise, tt.mem.FastestRise)
+			for h, r := range tt.mem.Rises {
+				if plan.Memory.Rises[h] < r {
+					t.Errorf("memory forgot the rise over %d minutes: %v < %v", h+1, plan.Memory.Rises[h], r)
+				}
 			}
 		})
 	}

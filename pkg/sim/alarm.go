@@ -75,6 +75,8 @@ const (
 // and the Lambda's own run time are instantaneous.
 type Alarm struct {
 	Config AlarmConfig
+	// Fired counts the alarms' ALARM transitions, each a Lambda invocation.
+	Fired int
 
 	start    time.Time
 	sums     []periodSum // per period from the first period of the trace
@@ -131,6 +133,9 @@ func (a *Alarm) decide(obs policy.Observation) policy.Decision {
 	downFires := transition(&a.down, downBreaching)
 
 	cur := obs.OpenShards
+	if upFires || downFires {
+		a.Fired++
+	}
 	switch {
 	case upFires:
 		a.firing, a.target = &a.up, min(cur*2, a.Config.MaxShards)

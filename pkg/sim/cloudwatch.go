@@ -11,7 +11,10 @@ import (
 
 // CloudWatch is simulated CloudWatch for one stream: it shows each finished
 // minute's accepted records and bytes and refused records as 1-minute Sums,
-// Delay after the minute ends. It satisfies controller.LoadReader.
+// Delay after the minute ends. It satisfies controller.LoadReader and
+// controller.WriteLoadReader, and counts the metrics each read asks for as
+// GetMetricData bills them (policy.MetricsPerStream or
+// policy.WriteMetricsPerStream per stream asked for, whatever the window).
 type CloudWatch struct {
 	stream string
 	start  time.Time
@@ -19,13 +22,21 @@ type CloudWatch struct {
 	clock  *Clock
 	// minutes are the finished minutes, from the start of the trace.
 	minutes []cloudWatchMinute
+	// metrics counts the metrics requested.
+	metrics int64
 }
 
 type cloudWatchMinute struct {
 	records, bytes, refused float64
 }
 
-var _ controller.LoadReader = (*CloudWatch)(nil)
+var (
+	_ controller.LoadReader      = (*CloudWatch)(nil)
+	_ controller.WriteLoadReader = (*CloudWatch)(nil)
+)
+
+// MetricsRequested is how many metrics the reads so far asked for.
+func (cw *CloudWatch) MetricsRequested() int64 { return cw.metrics }
 
 // NewCloudWatch returns CloudWatch for stream, whose trace starts at start.
 func NewCloudWatch(stream string, start time.Time, delay time.Duration, clock *Clock) *CloudWatch {
@@ -40,6 +51,19 @@ func (cw *CloudWatch) Put(acceptedRecords int64, acceptedBytes float64, refused 
 // ReadLoad implements controller.LoadReader: one Minute per minute in
 // [start, end), Known when CloudWatch has published it by now.
 func (cw *CloudWatch) ReadLoad(_ context.Context, streams []string, start, end time.Time) (map[string][]policy.Minute, error) {
+	cw.metrics += int64(len(streams)) * policy.MetricsPerStream
+	return cw.read(streams, start, end), nil
+}
+
+// ReadWriteLoad implements controller.WriteLoadReader: ReadLoad without the
+// read-side metrics, which the simulated stream, without consumers, never
+// has anyway.
+func (cw *CloudWatch) ReadWriteLoad(_ context.Context, streams []string, start, end time.Time) (map[string][]policy.Minute, error) {
+	cw.metrics += int64(len(streams)) * policy.WriteMetricsPerStream
+	return cw.read(streams, start, end), nil
+}
+
+func (cw *CloudWatch) read(streams []string, start, end time.Time) map[string][]policy.Minute {
 	out := map[string][]policy.Minute{}
 	now := cw.clock.Now()
 	for _, name := range streams {
@@ -58,7 +82,7 @@ func (cw *CloudWatch) ReadLoad(_ context.Context, streams []string, start, end t
 		}
 		out[name] = ms
 	}
-	return out, nil
+	return out
 }
 
 // memoryHistory keeps scaling histories in memory; it satisfies

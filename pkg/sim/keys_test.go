@@ -20,8 +20,9 @@ type figures struct {
 }
 
 func figuresOf(r Result) figures {
+	// The stream's cost: the figures predate the autoscalers' own bills.
 	return figures{LostRecords: r.LostRecords, ThrottledRecords: r.ThrottledRecords, ShardHours: r.ShardHours,
-		ReshardCalls: r.ReshardCalls, CostUSD: r.CostUSD}
+		ReshardCalls: r.ReshardCalls, CostUSD: r.StreamCostUSD}
 }
 
 func sameFigures(a, b figures) bool {
@@ -51,7 +52,18 @@ func TestEvenKeysReproduceFigures(t *testing.T) {
 	for name, load := range traces {
 		t.Run(name, func(t *testing.T) {
 			tr, peak := load()
-			_, rs := compareAll(t, tr, peak)
+			// The figures predate the poll schedule: the daemon read every
+			// cycle.
+			m := DefaultModel()
+			m.PeakShards, m.PollEveryCycle = peak, true
+			p, err := PeakShards(tr, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs, err := Compare(tr, m, DefaultSettings(p))
+			if err != nil {
+				t.Fatal(err)
+			}
 			byPolicy := map[string]Result{}
 			for _, r := range rs {
 				byPolicy[r.Policy] = r

@@ -28,9 +28,26 @@ type Model struct {
 	// Keys is how partition keys spread over the hash-key space; the zero
 	// value is evenly.
 	Keys KeySkew
+	// Consumers is how many applications read every record once with
+	// shared throughput (GetRecords); on-demand mode bills their reads per
+	// GB, provisioned mode does not.
+	Consumers int
+	// EFOConsumers is how many enhanced fan-out consumers read every record:
+	// billed per consumer-shard-hour and per GB in provisioned mode, per GB
+	// in on-demand mode.
+	EFOConsumers int
+	// LeaseReplicas is how many replicas of the daemon share a DynamoDB lease
+	// (0: no lease table, the default configuration); the lease's writes are
+	// billed to the LeaseStreams streams the daemon manages, shared evenly.
+	LeaseReplicas, LeaseStreams int
+	// PollEveryCycle makes the daemon read its stream every cycle, as it did
+	// before the poll schedule (controller.Options.PollEveryCycle), to
+	// compare the two.
+	PollEveryCycle bool
 }
 
-// Prices are AWS list prices; DefaultPrices are us-east-1's.
+// Prices are AWS list prices; DefaultPrices are us-east-1's. docs/costs.md
+// says where each comes from and which could not be checked.
 type Prices struct {
 	// ShardHour is the provisioned price of one shard for one hour.
 	ShardHour float64
@@ -42,10 +59,41 @@ type Prices struct {
 	// OnDemandGB is the on-demand price of one GB (GiB) ingested, each record
 	// rounded up to a whole KiB.
 	OnDemandGB float64
+	// OnDemandReadGB is the on-demand price of one GB read by a
+	// shared-throughput consumer; OnDemandEFOGB by an enhanced fan-out one.
+	OnDemandReadGB, OnDemandEFOGB float64
+	// AdvantageGB, AdvantageReadGB and AdvantageEFOGB are On-demand
+	// Advantage's prices per GB ingested, read and read by enhanced fan-out
+	// (no per-stream charge).
+	AdvantageGB, AdvantageReadGB, AdvantageEFOGB float64
+	// EFOShardHour and EFOGB are provisioned mode's enhanced fan-out prices:
+	// per consumer-shard-hour and per GB read.
+	EFOShardHour, EFOGB float64
+	// MetricsThousand is CloudWatch GetMetricData's price per 1,000 metrics
+	// requested; RequestsThousand the price per 1,000 other API requests
+	// (GetMetricStatistics).
+	MetricsThousand, RequestsThousand float64
+	// CustomMetricMonth is the price of one custom metric for a month, which
+	// each enhanced shard-level metric of each shard is billed as.
+	CustomMetricMonth float64
+	// AlarmMetricMonth is the price of one standard-resolution alarm metric
+	// for a month.
+	AlarmMetricMonth float64
+	// DynamoDBWriteMillion is DynamoDB on-demand's price per million write
+	// request units (the lease); SNSMillion SNS's per million publishes;
+	// LambdaMillion Lambda's per million requests.
+	DynamoDBWriteMillion, SNSMillion, LambdaMillion float64
 }
 
 // DefaultPrices are the us-east-1 list prices.
-var DefaultPrices = Prices{ShardHour: 0.015, PutMillion: 0.014, OnDemandStreamHour: 0.04, OnDemandGB: 0.08}
+var DefaultPrices = Prices{
+	ShardHour: 0.015, PutMillion: 0.014, OnDemandStreamHour: 0.04, OnDemandGB: 0.08,
+	OnDemandReadGB: 0.04, OnDemandEFOGB: 0.05,
+	AdvantageGB: 0.032, AdvantageReadGB: 0.016, AdvantageEFOGB: 0.016,
+	EFOShardHour: 0.015, EFOGB: 0.013,
+	MetricsThousand: 0.01, RequestsThousand: 0.01, CustomMetricMonth: 0.30, AlarmMetricMonth: 0.10,
+	DynamoDBWriteMillion: 0.625, SNSMillion: 0.50, LambdaMillion: 0.20,
+}
 
 // DefaultModel returns the model with the documented defaults: records of
 // 1 KiB where the trace has no bytes, the KPL's 30 s record TTL, metrics 3
@@ -53,6 +101,7 @@ var DefaultPrices = Prices{ShardHour: 0.015, PutMillion: 0.014, OnDemandStreamHo
 func DefaultModel() Model {
 	return Model{
 		RecordBytes: 1024,
+		Consumers:   1,
 		ProducerTTL: 30 * time.Second,
 		MetricDelay: 3 * time.Minute,
 		ReshardTime: 3 * time.Minute,
@@ -73,6 +122,10 @@ func (m Model) Validate() error {
 	check(m.ProducerTTL >= time.Second && m.ProducerTTL <= 24*time.Hour, "producer TTL %s: must be 1s to 24h", m.ProducerTTL)
 	check(m.MetricDelay >= 0 && m.MetricDelay <= time.Hour, "metric delay %s: must be 0 to 1h", m.MetricDelay)
 	check(m.ReshardTime >= time.Second && m.ReshardTime <= 24*time.Hour, "reshard time %s: must be 1s to 24h", m.ReshardTime)
+	check(m.Consumers >= 0 && m.Consumers <= 1000, "consumers %d: must be 0 to 1000", m.Consumers)
+	check(m.EFOConsumers >= 0 && m.EFOConsumers <= 50, "enhanced fan-out consumers %d: must be 0 to 50 (AWS's most per stream)", m.EFOConsumers)
+	check(m.LeaseReplicas >= 0 && m.LeaseReplicas <= 100, "lease replicas %d: must be 0 to 100", m.LeaseReplicas)
+	check(m.LeaseStreams >= 0 && m.LeaseStreams <= 1_000_000, "lease streams %d: must be 0 (one) to 1000000", m.LeaseStreams)
 	if err := m.Keys.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -81,7 +134,14 @@ func (m Model) Validate() error {
 		name string
 		v    float64
 	}{{"shard-hour price", p.ShardHour}, {"PUT payload unit price", p.PutMillion},
-		{"on-demand stream-hour price", p.OnDemandStreamHour}, {"on-demand GB price", p.OnDemandGB}} {
+		{"on-demand stream-hour price", p.OnDemandStreamHour}, {"on-demand GB price", p.OnDemandGB},
+		{"on-demand read GB price", p.OnDemandReadGB}, {"on-demand enhanced fan-out GB price", p.OnDemandEFOGB},
+		{"On-demand Advantage GB price", p.AdvantageGB}, {"On-demand Advantage read GB price", p.AdvantageReadGB},
+		{"On-demand Advantage enhanced fan-out GB price", p.AdvantageEFOGB},
+		{"enhanced fan-out consumer-shard-hour price", p.EFOShardHour}, {"enhanced fan-out GB price", p.EFOGB},
+		{"GetMetricData price per 1,000 metrics", p.MetricsThousand}, {"CloudWatch price per 1,000 requests", p.RequestsThousand},
+		{"custom metric-month price", p.CustomMetricMonth}, {"alarm metric-month price", p.AlarmMetricMonth},
+		{"DynamoDB write price", p.DynamoDBWriteMillion}, {"SNS publish price", p.SNSMillion}, {"Lambda request price", p.LambdaMillion}} {
 		check(v.v >= 0 && !math.IsInf(v.v, 0) && !math.IsNaN(v.v), "%s %v: must be a non-negative number", v.name, v.v)
 	}
 	return errors.Join(errs...)

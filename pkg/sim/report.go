@@ -49,10 +49,31 @@ type Result struct {
 	// rolling 24 hours (AWS allows 10).
 	MaxReshardCalls24h int `json:"max_reshard_calls_24h"`
 
-	CostUSD             float64 `json:"cost_usd"`
-	OnDemandCostUSD     float64 `json:"on_demand_cost_usd"`
-	FixedPeakCostUSD    float64 `json:"fixed_peak_cost_usd"`
-	SavingVsOnDemandPct float64 `json:"saving_vs_on_demand_pct"`
+	// CostUSD is everything: StreamCostUSD (shard-hours and PUT payload
+	// units, or on-demand's charges), MonitoringCostUSD (the autoscaler's own
+	// bill: its CloudWatch reads, alarms, shard-level metrics, lease and
+	// alerts, Bill) and EFOCostUSD (enhanced fan-out consumers).
+	CostUSD           float64 `json:"cost_usd"`
+	StreamCostUSD     float64 `json:"stream_cost_usd"`
+	MonitoringCostUSD float64 `json:"monitoring_cost_usd"`
+	EFOCostUSD        float64 `json:"efo_cost_usd"`
+	// MonitoringUSDPerStreamMonth is MonitoringCostUSD per 730 hours.
+	MonitoringUSDPerStreamMonth float64 `json:"monitoring_usd_per_stream_month"`
+	// The autoscaler's own bill's quantities (Bill).
+	MetricsRequested     int64   `json:"metrics_requested"`
+	CloudWatchRequests   int64   `json:"cloudwatch_requests"`
+	AlarmMetricMonths    float64 `json:"alarm_metric_months"`
+	EnhancedMetricMonths float64 `json:"enhanced_metric_months"`
+	LeaseWrites          float64 `json:"lease_writes"`
+	SNSPublishes         int64   `json:"sns_publishes"`
+	LambdaInvocations    int64   `json:"lambda_invocations"`
+
+	// OnDemandCostUSD is the trace in on-demand Standard mode (every record
+	// accepted), OnDemandAdvantageCostUSD in On-demand Advantage mode.
+	OnDemandCostUSD          float64 `json:"on_demand_cost_usd"`
+	OnDemandAdvantageCostUSD float64 `json:"on_demand_advantage_cost_usd"`
+	FixedPeakCostUSD         float64 `json:"fixed_peak_cost_usd"`
+	SavingVsOnDemandPct      float64 `json:"saving_vs_on_demand_pct"`
 
 	// Alerts counts the controller's alerts by kind.
 	Alerts map[string]int `json:"alerts,omitempty"`
@@ -72,6 +93,15 @@ type Result struct {
 
 	Timeline []TimelineRow `json:"-"`
 	Calls    []Call        `json:"-"`
+}
+
+// setBill fills the bill's fields at the model's prices over hours.
+func (r *Result) setBill(b Bill, m Model, hours float64) {
+	r.MetricsRequested, r.CloudWatchRequests = b.MetricsRequested, b.CloudWatchRequests
+	r.AlarmMetricMonths, r.EnhancedMetricMonths = b.AlarmMetricMonths, b.EnhancedMetricMonths
+	r.LeaseWrites, r.SNSPublishes, r.LambdaInvocations = b.LeaseWrites, b.Publishes, b.Invocations
+	r.MonitoringCostUSD = b.Cost(m.Prices)
+	r.MonitoringUSDPerStreamMonth = perStreamMonth(r.MonitoringCostUSD, hours)
 }
 
 // TimelineRow is one minute of a replay.
@@ -140,15 +170,16 @@ func WriteJSON(w io.Writer, results []Result, asArray bool) error {
 // with a legend under it.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\tlost\tthrottled\tshard-hours\tx oracle\tx hindsight\treshard calls\tcost\tvs on-demand\t")
+	fmt.Fprintln(tw, "policy\tlost\tthrottled\tshard-hours\tx oracle\tx hindsight\treshard calls\tcost\town bill /mo\tvs on-demand\t")
 	for _, r := range results {
 		calls := strconv.Itoa(r.ReshardCalls)
 		if r.SplitMergeCalls > 0 {
 			calls = fmt.Sprintf("%d (%d split/merge)", r.ReshardCalls, r.SplitMergeCalls)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%.2f\t%s\t$%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%.2f\t%s\t$%s\t$%s\t%s\t\n",
 			r.Policy, lossFigure(r.LostRecords, r.OfferedRecords), lossFigure(r.ThrottledRecords, r.OfferedRecords),
-			thousands(r.ShardHours, 1), r.XOracle, r.XHindsight, calls, thousands(r.CostUSD, 2), saving(r.SavingVsOnDemandPct))
+			thousands(r.ShardHours, 1), r.XOracle, r.XHindsight, calls, thousands(r.CostUSD, 2),
+			thousands(r.MonitoringUSDPerStreamMonth, 2), saving(r.SavingVsOnDemandPct))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -170,15 +170,24 @@ func (sc *Scenario) Hindsight() HindsightResult {
 	return sc.hind.res
 }
 
-// OnDemandCost is what the trace costs in on-demand mode: stream-hours plus
-// data in, each record rounded up to a whole KiB.
+// OnDemandCost is what the trace costs in on-demand Standard mode: the
+// stream-hours, data in (each record rounded up to a whole KiB) and the
+// Model's consumers reading every record once.
 func (sc *Scenario) OnDemandCost() float64 {
-	p := sc.Model.Prices
-	var gib float64
+	return sc.Model.onDemandCost(sc.offered(), sc.Hours())
+}
+
+// AdvantageCost is what the trace costs in On-demand Advantage mode: data
+// in and read at its prices, no per-stream charge.
+func (sc *Scenario) AdvantageCost() float64 { return sc.Model.advantageCost(sc.offered()) }
+
+// offered is the trace's traffic, every record accepted.
+func (sc *Scenario) offered() traffic {
+	var t traffic
 	for i, r := range sc.load.records {
-		gib += float64(r) * math.Max(1, math.Ceil(sc.load.size[i]/1024-1e-9)) / (1 << 20)
+		t.add(r, sc.load.size[i])
 	}
-	return sc.Hours()*p.OnDemandStreamHour + gib*p.OnDemandGB
+	return t
 }
 
 // FixedPeakCost is what the trace costs on a constant peak-need stream.
@@ -268,6 +277,8 @@ func (sc *Scenario) Run(ctx context.Context, name string) (Result, error) {
 		r.control(controller.StreamSpec{Name: StreamName, Settings: s}, sc.initialShards((s.ScaleUpThreshold+s.ScaleDownThreshold)/2), nil)
 	case PolicyKSU:
 		k := &KSU{Config: SampleKSUConfig(s.MinShards, s.MaxShards)}
+		r.opts.PollEveryCycle = true // the utility's own reads are billed below
+		r.trigger = func(float64) Bill { return Bill{CloudWatchRequests: int64(k.Checks) * ksuRequestsPerCheck} }
 		// The utility's split/merge fallback sits between the controller
 		// and the stream, as the utility's StreamScaler sits on Kinesis.
 		r.wrap = func(st *Stream) controller.Streams {
@@ -286,6 +297,10 @@ func (sc *Scenario) Run(ctx context.Context, name string) (Result, error) {
 	case PolicyAlarm:
 		initial := sc.initialShards(0.5)
 		a := NewAlarm(SampleAlarmConfig(s.MaxShards), sc.start, initial)
+		r.opts.PollEveryCycle = true // alarms, not reads: billed below
+		r.trigger = func(hours float64) Bill {
+			return Bill{AlarmMetricMonths: alarmMetrics * hours / HoursPerMonth, Invocations: int64(a.Fired)}
+		}
 		r.control(controller.StreamSpec{Name: StreamName, Settings: sc.baselineLookback(), Policy: a}, initial, a.afterCycle)
 	}
 	return r.run(ctx)
@@ -330,6 +345,9 @@ type runner struct {
 	ctl    *controller.Controller
 	after  func(controller.Outcome)
 	notes  func() []string
+	// trigger, when set, is the bill of a baseline's own trigger over hours;
+	// without it the daemon's own bill is counted (daemonBill).
+	trigger func(hours float64) Bill
 	// wrap, when set, puts a policy's own use of the Kinesis API between the
 	// controller and the stream.
 	wrap func(*Stream) controller.Streams
@@ -341,7 +359,7 @@ func (sc *Scenario) newRunner(label string) *runner {
 		r.log = zap.NewNop()
 	}
 	r.cw = NewCloudWatch(StreamName, sc.start, sc.Model.MetricDelay, r.clock)
-	r.opts = controller.Options{PollInterval: time.Minute, DedupWindow: time.Hour}
+	r.opts = controller.Options{PollInterval: time.Minute, DedupWindow: time.Hour, PollEveryCycle: sc.Model.PollEveryCycle}
 	return r
 }
 
@@ -365,6 +383,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		Timeline: make([]TimelineRow, len(l.records)),
 	}
 	var shardSeconds, units float64
+	var served traffic
 	const progressEvery = 1000
 	for m, rec := range l.records {
 		if m%progressEvery == 0 {
@@ -417,6 +436,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 			r.shards.cw.Put(r.stream.ShardMinutes())
 		}
 		row.AcceptedBytes = accBytes
+		served.add(row.AcceptedRecords, size)
 		row.BacklogRecords = r.stream.Backlog()
 		row.OpenShards = r.stream.OpenShards()
 		row.MaxShardFraction = r.stream.MaxWidth()
@@ -454,15 +474,19 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	}
 	res.ReshardCalls = res.UpdateShardCountCalls + res.SplitMergeCalls
 	res.MaxReshardCalls24h = maxCallsIn24h(res.Calls)
-	res.CostUSD = res.ShardHours*sc.Model.Prices.ShardHour + sc.putCost(units)
-	res.OnDemandCostUSD = sc.OnDemandCost()
-	res.FixedPeakCostUSD = sc.FixedPeakCost()
-	if res.OnDemandCostUSD > 0 {
-		res.SavingVsOnDemandPct = 100 * (1 - res.CostUSD/res.OnDemandCostUSD)
-	}
+	res.StreamCostUSD = res.ShardHours*sc.Model.Prices.ShardHour + sc.putCost(units)
 	res.Alerts = map[string]int{}
 	for k, n := range r.alerts.counts {
 		res.Alerts[string(k)] = n
+	}
+	res.setBill(r.bill(res), sc.Model, sc.Hours())
+	res.EFOCostUSD = sc.Model.efoCost(res.ShardHours, served)
+	res.CostUSD = res.StreamCostUSD + res.MonitoringCostUSD + res.EFOCostUSD
+	res.OnDemandCostUSD = sc.OnDemandCost()
+	res.OnDemandAdvantageCostUSD = sc.AdvantageCost()
+	res.FixedPeakCostUSD = sc.FixedPeakCost()
+	if res.OnDemandCostUSD > 0 {
+		res.SavingVsOnDemandPct = 100 * (1 - res.CostUSD/res.OnDemandCostUSD)
 	}
 	res.Notes = sc.Notes()
 	if r.shards != nil {
@@ -481,6 +505,28 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	res.XOracle = ratio(res.ShardHours, res.OracleShardHours)
 	res.XHindsight = ratio(res.ShardHours, res.HindsightShardHours)
 	return res, nil
+}
+
+// bill is the replay's autoscaler bill: the baseline's trigger, or the
+// daemon's own: its GetMetricData metrics (stream and shard level), the
+// shard-level metrics it turns on, its SNS alerts and its lease.
+func (r *runner) bill(res Result) Bill {
+	hours := r.sc.Hours()
+	if r.trigger != nil {
+		return r.trigger(hours)
+	}
+	if r.ctl == nil {
+		return Bill{} // a fixed fleet has no trigger
+	}
+	b := Bill{MetricsRequested: r.cw.MetricsRequested(), LeaseWrites: r.sc.Model.leaseWrites(hours)}
+	for _, n := range res.Alerts {
+		b.Publishes += int64(n)
+	}
+	if r.shards != nil {
+		b.MetricsRequested += r.shards.metrics
+		b.EnhancedMetricMonths = enhancedMetricMonths(res.ShardHours)
+	}
+	return b
 }
 
 // ShortDuration formats d without zero units: 3m, 1h30m, 30s.

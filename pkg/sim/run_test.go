@@ -328,8 +328,9 @@ func TestCostFigures(t *testing.T) {
 	if math.Abs(r.CostUSD-want) > 1e-9 || r.ShardHours != 1 {
 		t.Errorf("cost %v for %v shard-hours, want %v", r.CostUSD, r.ShardHours, want)
 	}
-	// On demand: $0.04 for the hour plus 3.6 million KiB at $0.08 a GiB.
-	wantOD := 0.04 + 3.6e6/(1<<20)*0.08
+	// On demand: $0.04 for the hour plus 3.6 million KiB at $0.08 a GiB in
+	// and, read by one consumer, $0.04 a GiB out.
+	wantOD := 0.04 + 3.6e6/(1<<20)*(0.08+0.04)
 	if math.Abs(r.OnDemandCostUSD-wantOD) > 1e-9 {
 		t.Errorf("on-demand %v, want %v", r.OnDemandCostUSD, wantOD)
 	}

@@ -45,6 +45,9 @@ type shardLevel struct {
 	hotSplits int
 	// hotSplitsAfter counts those after the first hot-key report.
 	hotSplitsAfter int
+	// metrics counts the shard-level metrics requested, the open shards'
+	// every cycle.
+	metrics int64
 }
 
 // runShardLevel sets up the shard policy: the threshold policy with
@@ -61,6 +64,9 @@ func (r *runner) runShardLevel(s policy.Settings) {
 		profiled:  r.sc.start.Add(-time.Minute),
 	}
 	r.shards = sl
+	// The daemon reads a shard-level stream every cycle (its shard metrics
+	// are read every cycle), so the stream's reads are not spaced.
+	r.opts.PollEveryCycle = true
 	p := skewAware{threshold: policy.Threshold{Settings: s}, shards: sl}
 	r.control(controller.StreamSpec{Name: StreamName, Settings: s, Policy: p}, r.sc.initialShards((s.ScaleUpThreshold+s.ScaleDownThreshold)/2),
 		func(o controller.Outcome) {
@@ -153,6 +159,7 @@ func (sl *shardLevel) cycle() {
 	st, now := sl.r.stream, sl.r.clock.Now()
 	sl.updateProfile()
 	ids, ranges := st.OpenShardRanges()
+	sl.metrics += int64(len(ids)) * policy.MetricsPerShard
 	s := sl.settings
 	if sl.data == nil {
 		sl.data = map[string][]policy.ShardMinute{}

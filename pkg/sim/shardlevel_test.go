@@ -61,14 +61,13 @@ func TestShardLevelOnSharedTraces(t *testing.T) {
 			if testing.Short() && !strings.Contains(path, "epa") {
 				t.Skip("-short: only the 12-hour trace")
 			}
-			// The even-key replays are those of TestSharedTracesAccounting.
-			base, rs := compareAll(t, readTraceFile(t, path), 50)
-			var even Result
-			for _, r := range rs {
-				if r.Policy == PolicyDefault {
-					even = r
-				}
-			}
+			// The shard level reads every cycle, as the daemon reads
+			// shard-level streams: so does default here.
+			shared, _ := compareAll(t, readTraceFile(t, path), 50)
+			everyCycle := *shared
+			everyCycle.Model.PollEveryCycle = true
+			base := &everyCycle
+			even := runSkewed(t, base, KeySkew{}, PolicyDefault)[PolicyDefault]
 			skew := runSkewed(t, base, KeySkew{HotspotFraction: 0.1, HotspotWidth: 0.02}, PolicyDefault, PolicyShard)
 			d, s := skew[PolicyDefault], skew[PolicyShard]
 			if s.ShardHours > d.ShardHours {
@@ -120,7 +119,11 @@ func TestShardLevelBuiltinTrace(t *testing.T) {
 		t.Errorf("hotspot: shard lost %d, throttled %d on %.1f shard-hours with %d splits/merges; default %d, %d, %.1f",
 			s.LostRecords, s.ThrottledRecords, s.ShardHours, s.SplitMergeCalls, d.LostRecords, d.ThrottledRecords, d.ShardHours)
 	}
-	even := runSkewed(t, base, KeySkew{}, PolicyDefault, PolicyShard)
+	// The shard level reads every cycle, as the daemon reads shard-level
+	// streams: so does default here.
+	everyCycle := *base
+	everyCycle.Model.PollEveryCycle = true
+	even := runSkewed(t, &everyCycle, KeySkew{}, PolicyDefault, PolicyShard)
 	if a, b := figuresOf(even[PolicyDefault]), figuresOf(even[PolicyShard]); !sameFigures(a, b) {
 		t.Errorf("even keys: shard %+v, default %+v", b, a)
 	}
