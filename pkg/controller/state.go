@@ -25,6 +25,9 @@ type streamState struct {
 	// readsSeen is the newest minute with consumer reads (GetRecords.Bytes).
 	readsSeen time.Time
 	alerts    episodes
+	// learned is what the policy has learned of the stream's traffic,
+	// fed every cycle and rebuilt from CloudWatch after a restart.
+	learned policy.Learned
 }
 
 type shardSpan struct {

@@ -1,0 +1,160 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Headroom is the one knob of the trade-off between records and shards: how
+// much margin the default policy keeps over what the stream has shown it
+// needs.
+type Headroom string
+
+// Headroom settings.
+const (
+	// HeadroomLossless keeps 15 % over the learned bursts and remembers them
+	// twice as long: for streams where a lost record costs more than shards.
+	HeadroomLossless Headroom = "lossless"
+	// HeadroomBalanced keeps 5 % over the learned bursts (the default).
+	HeadroomBalanced Headroom = "balanced"
+	// HeadroomEconomy holds the learned bursts at exactly 100 %: cheapest,
+	// and a burst a little larger than any seen is throttled.
+	HeadroomEconomy Headroom = "economy"
+)
+
+// Headrooms lists the valid Headroom settings.
+var Headrooms = []Headroom{HeadroomLossless, HeadroomBalanced, HeadroomEconomy}
+
+// margin is the factor over the learned bursts' need.
+func (h Headroom) margin() float64 {
+	switch h {
+	case HeadroomLossless:
+		return 1.15
+	case HeadroomEconomy:
+		return 1.0
+	}
+	return 1.05
+}
+
+// PlanHorizon is how far ahead a scale-down must already carry what the
+// stream's own past expects: the new count must hold for at least that long,
+// or the call that makes it buys nothing.
+const PlanHorizon = time.Hour
+
+// PrescaleLead is how far ahead a rise the stream's past expects is met by
+// scaling up before it: the exposure window plus a cycle's margin.
+const PrescaleLead = (ExposureMinutes + 7) * time.Minute
+
+// plan is what the default policy knows of a stream at one decision: its
+// current level, its learned bursts and its usual day.
+type plan struct {
+	now        time.Time
+	s          Settings
+	cur        int
+	level      float64 // median need of the newest known minutes, shards at 100 %
+	recentPeak float64 // highest need of the newest LevelMinutes known minutes
+	env        Envelope
+	learned    *Learned
+	margin     float64
+}
+
+func newPlan(obs Observation, s Settings, known []Minute) plan {
+	needs := make([]float64, len(known))
+	for i, m := range known {
+		needs[i] = NeedOf(m, shardsDuring(m, obs.OpenShards))
+	}
+	p := plan{now: obs.Now, s: s, cur: obs.OpenShards, level: Level(needs), learned: obs.Learned, margin: s.Headroom.margin()}
+	recent := needs[max(len(needs)-LevelMinutes, 0):]
+	for _, n := range recent {
+		p.recentPeak = math.Max(p.recentPeak, n)
+	}
+	p.env = obs.Learned.Envelope(obs.Now)
+	return p
+}
+
+// shardsDuring is the shard count in effect during m, or cur when unknown.
+func shardsDuring(m Minute, cur int) int {
+	if m.Shards > 0 {
+		return m.Shards
+	}
+	return cur
+}
+
+// burst is the most the stream is expected to need within one exposure
+// window from level, with the headroom's margin, in shards at 100 %.
+func (p plan) burst(level float64) float64 {
+	if !p.env.Known {
+		return level
+	}
+	return p.env.Need(level) * p.margin
+}
+
+// capacityFor is the least shard count that carries level: its learned
+// bursts at 100 % (with margin), and the level itself at ScaleUpThreshold.
+// Below it, the stream scales up.
+func (p plan) capacityFor(level float64) int {
+	return max(shardsForNeed(p.burst(level), 1), shardsForNeed(level, p.s.ScaleUpThreshold), 1)
+}
+
+// aimFor is the shard count a change aims at for level: its learned bursts
+// at 100 % (with margin), and the level at the aim (Settings.aim), so that
+// a stream that keeps growing does not spend a call on every few per cent.
+func (p plan) aimFor(level float64) int {
+	return max(shardsForNeed(p.burst(level), 1), shardsForNeed(level, p.s.aim()), 1)
+}
+
+// expected is the level the stream's own past expects in the hour of t: the
+// highest of the same hour yesterday, the day before and a week ago, so that
+// a silence does not make the usual load's return a surprise. false when the
+// past has none of them.
+func (p plan) expected(t time.Time) (float64, bool) {
+	if p.learned == nil {
+		return 0, false
+	}
+	best, ok := 0.0, false
+	for _, back := range []time.Duration{24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour} {
+		if v, seen := p.learned.HourLevel(t.Add(-back)); seen {
+			best, ok = math.Max(best, v), true
+		}
+	}
+	return best, ok
+}
+
+// expectedWithin is the highest level expected from now to now+d.
+func (p plan) expectedWithin(d time.Duration) (float64, bool) {
+	best, ok := 0.0, false
+	for t := p.now; !t.After(p.now.Add(d)); t = t.Add(30 * time.Minute) {
+		if v, seen := p.expected(t); seen {
+			best, ok = math.Max(best, v), true
+		}
+	}
+	if v, seen := p.expected(p.now.Add(d)); seen {
+		best, ok = math.Max(best, v), true
+	}
+	return best, ok
+}
+
+// capacity is the shard count a scale-down aims at: what carries the
+// stream's bursts over its level, and over what its past expects within
+// PlanHorizon.
+func (p plan) capacity() int {
+	c := p.aimFor(p.level)
+	if e, ok := p.expectedWithin(PlanHorizon); ok {
+		c = max(c, p.aimFor(e))
+	}
+	return c
+}
+
+// describe says in words where the capacity comes from.
+func (p plan) describe(target int) string {
+	why := fmt.Sprintf("level %.1f shards", p.level)
+	if p.env.Known {
+		why += fmt.Sprintf(", bursts learned up to x%.2f / +%.1f shards over the level (peak %.1f) within %s", p.env.Ratio, p.env.Add, p.env.Peak,
+			time.Duration(ExposureMinutes)*time.Minute)
+	}
+	if e, ok := p.expectedWithin(PlanHorizon); ok {
+		why += fmt.Sprintf(", %.1f shards expected within %s from the stream's past days", e, PlanHorizon)
+	}
+	return fmt.Sprintf("%s: %d shards needed", why, target)
+}
