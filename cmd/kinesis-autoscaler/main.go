@@ -90,6 +90,7 @@ it would do to a traffic trace, with no AWS account.`,
 		healthcheckCommand(stdout, stderr),
 		simulateCommand(stdout, stderr),
 		versionCommand(stdout),
+		docsCommand(stdout),
 	)
 	return root
 }
