@@ -174,7 +174,7 @@ func buildKeys() []key {
 		},
 		{
 			path: "log.format", kind: kindString, def: "json", allowed: strings.Join(logFormats, ", "),
-			meaning: "log encoding",
+			meaning: "log encoding (JSON suits CloudWatch Logs)",
 			field:   func(c *Config) any { return &c.Log.Format },
 		},
 		{
@@ -203,7 +203,7 @@ func buildKeys() []key {
 		{
 			path: "lease.table", kind: kindString, def: "",
 			allowed: "a DynamoDB table name (3 to 255 of a-z A-Z 0-9 _ . -), or empty",
-			meaning: "DynamoDB table of the lease that lets exactly one of several replicas act; " +
+			meaning: "DynamoDB table (partition key lease_name, a string) of the lease that lets exactly one of several replicas act; " +
 				"empty means no lease: this replica always acts",
 			field: func(c *Config) any { return &c.Lease.Table },
 		},
