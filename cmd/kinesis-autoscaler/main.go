@@ -79,6 +79,9 @@ it would do to a traffic trace, with no AWS account.`,
 			return cmd.Help()
 		},
 	}
+	// --version prints what the version command prints.
+	root.Version = readBuildVersion().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	// Flag errors are bad input too.

@@ -63,6 +63,12 @@ func TestValidate(t *testing.T) {
 			wantCode:   0,
 			wantStdout: []string{"kinesis-autoscaler dev"},
 		},
+		{
+			name:       "version flag",
+			args:       []string{"--version"},
+			wantCode:   0,
+			wantStdout: []string{"kinesis-autoscaler dev (commit "},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
