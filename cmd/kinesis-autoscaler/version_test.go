@@ -18,12 +18,12 @@ func TestVersionFrom(t *testing.T) {
 		},
 		{
 			name: "go install at a version", linked: "dev",
-			bi: &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.4.0"}},
+			bi:   &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.4.0"}},
 			want: buildVersion{Version: "v1.4.0", Revision: "unknown", GoVersion: "go1.26.8"},
 		},
 		{
 			name: "-X wins over the module version", linked: "v2.0.0-rc1",
-			bi: &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.4.0"}},
+			bi:   &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.4.0"}},
 			want: buildVersion{Version: "v2.0.0-rc1", Revision: "unknown", GoVersion: "go1.26.8"},
 		},
 		{
