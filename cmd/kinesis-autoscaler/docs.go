@@ -15,12 +15,12 @@ func docsCommand(stdout io.Writer) *cobra.Command {
 	docs := &cobra.Command{
 		Use:   "docs",
 		Short: "Print generated reference documentation",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 	}
 	docs.AddCommand(&cobra.Command{
 		Use:   "config",
 		Short: "Print the configuration reference (docs/configuration.md) as Markdown",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			if err := config.WriteMarkdown(stdout); err != nil {
 				return fmt.Errorf("docs config: %w", err)

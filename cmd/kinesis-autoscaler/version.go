@@ -71,7 +71,7 @@ func versionCommand(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, the commit it was built from and the Go version",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		Run: func(_ *cobra.Command, _ []string) {
 			fmt.Fprintln(stdout, readBuildVersion())
 		},

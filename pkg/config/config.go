@@ -85,6 +85,10 @@ type Log struct {
 	// Level is the least severe level logged: "debug", "info", "warn" or
 	// "error" (key log.level).
 	Level string
+	// OnlyActing logs at info only the cycles, and the streams' lines, that
+	// act, would act, defer or fail; the rest at debug (key
+	// log.only_acting).
+	OnlyActing bool
 }
 
 // Alerts says where alerts go and how often an identical alert repeats.

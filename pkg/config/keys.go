@@ -183,6 +183,13 @@ func buildKeys() []key {
 			field:   func(c *Config) any { return &c.Log.Level },
 		},
 		{
+			path: "log.only_acting", kind: kindBool, def: false, allowed: "true or false",
+			meaning: "log at info only the cycles that act, would act (dry run), defer an action or meet an error, " +
+				"and only the per-stream lines of streams that act; the rest at debug. The one summary line a cycle " +
+				"is otherwise always logged (10,000 streams write 14 million per-stream lines a day without this)",
+			field: func(c *Config) any { return &c.Log.OnlyActing },
+		},
+		{
 			path: "alerts.sns_topic_arn", kind: kindString, def: "",
 			allowed: "arn:aws:sns:REGION:ACCOUNT:NAME, or empty",
 			meaning: "SNS topic that receives alerts; empty means alerts are only logged",
