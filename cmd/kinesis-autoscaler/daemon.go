@@ -71,7 +71,8 @@ type daemon struct {
 // newDaemon wires the daemon for cfg. Nothing talks to AWS yet.
 func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bool, log *zap.Logger, level zap.AtomicLevel) (*daemon, error) {
 	d := &daemon{path: f.config, flags: f, dryRunSet: dryRunSet, log: log, level: level, cfg: cfg, rediscover: make(chan struct{}, 1)}
-	d.metrics = observe.New(version, d.role)
+	bv := readBuildVersion()
+	d.metrics = observe.New(observe.BuildInfo{Version: bv.Version, Revision: bv.Revision, GoVersion: bv.GoVersion}, d.role)
 	d.metrics.ConfigLoaded()
 	observeCall := d.metrics.ObserveCall
 	if hook := testCallObserver; hook != nil {
@@ -83,7 +84,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 	ep := cfg.AWS.Endpoints
 	clients, err := awsclient.Load(ctx, cfg.AWS.Region,
 		awsclient.Endpoints{Kinesis: ep.Kinesis, CloudWatch: ep.CloudWatch, SNS: ep.SNS, DynamoDB: ep.DynamoDB},
-		awsclient.WithCallObserver(observeCall))
+		awsclient.WithCallObserver(observeCall), awsclient.WithLogger(sdkLogger{log: log}))
 	if err != nil {
 		return nil, fmt.Errorf("set up AWS clients: %w", err)
 	}
