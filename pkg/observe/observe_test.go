@@ -256,8 +256,10 @@ func TestUnknownIsNotZero(t *testing.T) {
 			wantUp: 1, wantUtilisation: 0, wantTarget: 0, wantOpen: 1,
 		},
 		{
-			name:   "unreadable",
-			change: func(o *controller.Outcome) { *o = controller.Outcome{Stream: o.Stream, Err: errors.New("describe: 500")} },
+			name: "unreadable",
+			change: func(o *controller.Outcome) {
+				*o = controller.Outcome{Stream: o.Stream, Err: errors.New("describe: 500")}
+			},
 			wantUp: 0, wantUtilisation: 0, wantTarget: 0, wantOpen: 0,
 		},
 	}
