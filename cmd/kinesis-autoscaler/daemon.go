@@ -110,7 +110,11 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 	if d.lease != nil {
 		leader = d.lease
 	}
-	d.cycles = &cycleRecorder{Observer: d.metrics}
+	var observer controller.Observer = d.metrics
+	if cfg.Metrics.EMF {
+		observer = observe.Observers{d.metrics, observe.NewEMF(log, cfg.Lease.Name)}
+	}
+	d.cycles = &cycleRecorder{Observer: observer}
 	d.ctrl = controller.New(specsOf(cfg.Streams), controller.Deps{
 		Load:     d.load,
 		Streams:  d.streams,

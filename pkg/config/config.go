@@ -107,6 +107,9 @@ type Metrics struct {
 	// Listen is the HOST:PORT address (key metrics.listen); empty serves
 	// nothing.
 	Listen string
+	// EMF writes one line a cycle in CloudWatch's embedded metric format,
+	// the daemon's health as metrics without an API call (key metrics.emf).
+	EMF bool
 }
 
 // Lease configures high availability: with a table, replicas share a lease

@@ -208,6 +208,13 @@ func buildKeys() []key {
 			field: func(c *Config) any { return &c.Metrics.Listen },
 		},
 		{
+			path: "metrics.emf", kind: kindBool, def: false, allowed: "true or false",
+			meaning: "also log one line a cycle in CloudWatch's embedded metric format (namespace KinesisAutoscaler, " +
+				"dimension Service = lease.name): CyclesCompleted, CycleDuration, ManagedStreams, Actions, Deferred, " +
+				"StreamErrors, MetricsReadFailed, Leader, which CloudWatch Logs turns into metrics with no API call",
+			field: func(c *Config) any { return &c.Metrics.EMF },
+		},
+		{
 			path: "lease.table", kind: kindString, def: "",
 			allowed: "a DynamoDB table name (3 to 255 of a-z A-Z 0-9 _ . -), or empty",
 			meaning: "DynamoDB table (partition key lease_name, a string) of the lease that lets exactly one of several replicas act; " +

@@ -13,6 +13,7 @@ package observe
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/awsclient"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
@@ -53,6 +55,8 @@ type RoleFunc func() string
 type Metrics struct {
 	reg  *prometheus.Registry
 	role RoleFunc
+	// collectors are everything registered, for SeriesNames.
+	collectors []prometheus.Collector
 
 	openShards    *prometheus.GaugeVec
 	streamUp      *prometheus.GaugeVec
@@ -152,21 +156,66 @@ func New(build BuildInfo, role RoleFunc) *Metrics {
 		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "go_version": build.GoVersion},
 	})
 	buildInfo.Set(1)
-	m.reg.MustRegister(m.cycleDuration, m.lastCycle, m.streams, leader, buildInfo,
+	m.register(m.cycleDuration, m.lastCycle, m.streams, leader, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
+func (m *Metrics) register(cs ...prometheus.Collector) {
+	m.reg.MustRegister(cs...)
+	m.collectors = append(m.collectors, cs...)
+}
+
 func (m *Metrics) gaugeVec(name, help string, labels []string) *prometheus.GaugeVec {
 	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, labels)
-	m.reg.MustRegister(v)
+	m.register(v)
 	return v
 }
 
 func (m *Metrics) counterVec(name, help string, labels []string) *prometheus.CounterVec {
 	v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
-	m.reg.MustRegister(v)
+	m.register(v)
 	return v
+}
+
+// descName finds the metric name in a Desc's text: the client library
+// offers no accessor.
+var descName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// SeriesNames lists the name of every series the daemon exports, the
+// histograms' _bucket, _sum and _count included, sorted: what a dashboard's
+// queries may name.
+func (m *Metrics) SeriesNames() []string {
+	descs := make(chan *prometheus.Desc)
+	go func() {
+		for _, c := range m.collectors {
+			c.Describe(descs)
+		}
+		close(descs)
+	}()
+	var names []string
+	for d := range descs {
+		if match := descName.FindStringSubmatch(d.String()); match != nil {
+			names = append(names, match[1])
+		}
+	}
+	// Histograms and summaries are exported as series of their own. Those
+	// not in a vector are gathered even before any observation.
+	families, _ := m.reg.Gather()
+	for _, f := range families {
+		var suffixes []string
+		switch f.GetType() {
+		case dto.MetricType_HISTOGRAM:
+			suffixes = []string{"_bucket", "_sum", "_count"}
+		case dto.MetricType_SUMMARY:
+			suffixes = []string{"_sum", "_count"}
+		}
+		for _, suffix := range suffixes {
+			names = append(names, f.GetName()+suffix)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // Registry is the registry of the metrics, for tests and further collectors.
