@@ -107,7 +107,7 @@ func runMatrix(ctx context.Context, f simulateFlags, changed func(flag string) b
 	for _, t := range traces {
 		minutes += len(t.Minutes)
 	}
-	finish := matrixProgress(&opts, minutes*len(peaks)*len(delays)*len(sim.Policies), stderr)
+	finish := matrixProgress(&opts, minutes*len(peaks)*len(delays)*len(sim.MatrixPolicies()), stderr)
 	start := time.Now()
 	runs, err := sim.RunMatrix(ctx, opts)
 	finish()
@@ -118,8 +118,8 @@ func runMatrix(ctx context.Context, f simulateFlags, changed func(flag string) b
 	if f.json {
 		return sim.WriteMatrixJSON(stdout, rep)
 	}
-	fmt.Fprintf(stdout, "target matrix: %d traces x peaks %s x metric delays %s, every policy; default policy: %s\n\n",
-		len(traces), f.matrix.peaks, f.matrix.metricDelays, settingsOrigin(f.config))
+	fmt.Fprintf(stdout, "target matrix: %d traces x peaks %s x metric delays %s, policies %s; default policy: %s\n\n",
+		len(traces), f.matrix.peaks, f.matrix.metricDelays, strings.Join(sim.MatrixPolicies(), ","), settingsOrigin(f.config))
 	if err := sim.WriteMatrixTable(stdout, rep); err != nil {
 		return err
 	}

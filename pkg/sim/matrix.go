@@ -1,10 +1,12 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,7 +32,7 @@ type MatrixOptions struct {
 	// MetricDelays are the CloudWatch delays (DefaultMatrixMetricDelays
 	// when empty).
 	MetricDelays []time.Duration
-	// Policies are replayed on each run (all of Policies when empty).
+	// Policies are replayed on each run (MatrixPolicies when empty).
 	Policies []string
 	// Model is the model of every run; its PeakShards and MetricDelay are
 	// set from Peaks and MetricDelays.
@@ -84,7 +86,7 @@ func RunMatrix(ctx context.Context, o MatrixOptions) ([]MatrixRun, error) {
 		o.MetricDelays = DefaultMatrixMetricDelays
 	}
 	if len(o.Policies) == 0 {
-		o.Policies = Policies
+		o.Policies = MatrixPolicies()
 	}
 	if o.Settings == nil {
 		o.Settings = func(peak int) (policy.Settings, error) { return DefaultSettings(peak), nil }
@@ -100,27 +102,35 @@ func RunMatrix(ctx context.Context, o MatrixOptions) ([]MatrixRun, error) {
 		}
 	}
 
+	// A job is a hindsight plan (policy -1) or one replay. Every delay of a
+	// trace and peak shares one prepared trace and one hindsight plan (the
+	// delay changes neither), and the plans, the longest work, go first.
 	type job struct {
 		run    int
 		policy int
 	}
 	var runs []MatrixRun
 	var scenarios []*Scenario
-	var jobs []job
+	var plans, replays []job
 	for _, t := range o.Traces {
 		for _, peak := range o.Peaks {
+			m := o.Model
+			m.PeakShards = peak
+			base, err := matrixScenario(t, m, o.Settings)
+			if err == nil {
+				base.Progress = o.Progress
+				plans = append(plans, job{run: len(runs), policy: -1})
+			}
 			for _, delay := range o.MetricDelays {
-				m := o.Model
-				m.PeakShards, m.MetricDelay = peak, delay
 				run := MatrixRun{Trace: t.Name, PeakShards: peak, MetricDelay: delay, Minutes: len(t.Minutes),
 					Results: make([]Result, len(o.Policies))}
-				sc, err := matrixScenario(t, m, o.Settings)
+				var sc *Scenario
 				if err != nil {
 					run.Err, run.Results = err, nil
 				} else {
-					sc.Progress = o.Progress
+					sc = base.withMetricDelay(delay)
 					for p := range o.Policies {
-						jobs = append(jobs, job{run: len(runs), policy: p})
+						replays = append(replays, job{run: len(runs), policy: p})
 					}
 				}
 				runs = append(runs, run)
@@ -128,6 +138,10 @@ func RunMatrix(ctx context.Context, o MatrixOptions) ([]MatrixRun, error) {
 			}
 		}
 	}
+	slices.SortStableFunc(plans, func(a, b job) int {
+		return cmp.Compare(runs[b.run].Minutes*runs[b.run].PeakShards, runs[a.run].Minutes*runs[a.run].PeakShards)
+	})
+	jobs := append(plans, replays...)
 
 	errs := make([]error, len(runs))
 	var mu sync.Mutex
@@ -136,6 +150,10 @@ func RunMatrix(ctx context.Context, o MatrixOptions) ([]MatrixRun, error) {
 	for range max(runtime.GOMAXPROCS(0), 1) {
 		wg.Go(func() {
 			for j := range next {
+				if j.policy < 0 {
+					scenarios[j.run].Hindsight()
+					continue
+				}
 				res, err := scenarios[j.run].Run(ctx, o.Policies[j.policy])
 				res.Timeline, res.Calls = nil, nil
 				runs[j.run].Results[j.policy] = res
@@ -169,7 +187,28 @@ func RunMatrix(ctx context.Context, o MatrixOptions) ([]MatrixRun, error) {
 	return runs, nil
 }
 
-// matrixScenario prepares one run of a matrix.
+// MatrixPolicies are the policies a matrix replays by default: default and
+// every baseline (see IsBaseline). The shard policy, which the targets do
+// not judge and which costs the most to replay, is left out.
+func MatrixPolicies() []string {
+	var out []string
+	for _, p := range Policies {
+		if p == PolicyDefault || IsBaseline(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// withMetricDelay is the scenario with another metric delay: the same
+// prepared trace, settings and hindsight plan (the delay changes neither).
+func (sc *Scenario) withMetricDelay(d time.Duration) *Scenario {
+	out := *sc
+	out.Model.MetricDelay = d
+	return &out
+}
+
+// matrixScenario prepares one trace and peak of a matrix.
 func matrixScenario(t Trace, m Model, settings func(int) (policy.Settings, error)) (*Scenario, error) {
 	peak, err := PeakShards(t, m)
 	if err != nil {
