@@ -151,7 +151,7 @@ func RunMatrix(ctx context.Context, o MatrixOptions) ([]MatrixRun, error) {
 		wg.Go(func() {
 			for j := range next {
 				if j.policy < 0 {
-					scenarios[j.run].Hindsight()
+					scenarios[j.run].hindsightBounds()
 					continue
 				}
 				res, err := scenarios[j.run].Run(ctx, o.Policies[j.policy])
