@@ -319,6 +319,14 @@ func compare(a, b any) int {
 		return cmp.Compare(a, b.(int))
 	case float64:
 		return cmp.Compare(a, b.(float64))
+	case bool:
+		switch b := b.(bool); {
+		case a == b:
+			return 0
+		case b:
+			return -1
+		}
+		return 1
 	}
 	return 0
 }
