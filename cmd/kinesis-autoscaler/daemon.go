@@ -82,6 +82,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 	clients, err := awsclient.Load(ctx, cfg.AWS.Region,
 		awsclient.Endpoints{Kinesis: ep.Kinesis, CloudWatch: ep.CloudWatch, SNS: ep.SNS, DynamoDB: ep.DynamoDB},
 		awsclient.WithCallObserver(observeCall))
+	if errors.Is(err, awsclient.ErrNoRegion) {
+		return nil, badInput(fmt.Errorf("%s: %w", cfg.File, err))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("set up AWS clients: %w", err)
 	}

@@ -112,3 +112,22 @@ func TestMain(m *testing.M) {
 	emulator.IsolateSDK()
 	os.Exit(emulator.RunTests(m, kinesisMock, kumo))
 }
+
+// TestRunWithoutRegionExitsTwo starts the daemon with no region anywhere:
+// it must stop at start-up with status 2, not fail every cycle.
+func TestRunWithoutRegionExitsTwo(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("KINESIS_AUTOSCALER_AWS_REGION", "")
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	cfg := "metrics: {listen: \"\"}\n" +
+		"aws:\n  endpoints: {kinesis: \"http://127.0.0.1:1\", cloudwatch: \"http://127.0.0.1:1\", sns: \"http://127.0.0.1:1\"}\n" +
+		"streams: [{name: orders}]\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, "run", "--once", "--config", path)
+	if code != 2 || !strings.Contains(stderr, "no AWS region") || !strings.Contains(stderr, path) {
+		t.Fatalf("exit %d, want 2 naming the file and the missing region; stderr: %s", code, stderr)
+	}
+}
