@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -252,17 +251,16 @@ func (d *daemon) serve() (func(), error) {
 	if addr == "" {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	srv, err := observe.Listen(addr, d.metrics.Handler(), observe.DefaultServerLimits)
 	if err != nil {
 		return nil, fmt.Errorf("listen on metrics.listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: d.metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("metrics server", zap.Error(err))
 		}
 	}()
-	d.log.Info("serving /metrics, /healthz and /readyz", zap.String("address", ln.Addr().String()))
+	d.log.Info("serving /metrics, /healthz and /readyz", zap.String("address", srv.Addr().String()))
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
 		defer cancel()
