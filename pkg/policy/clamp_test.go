@@ -53,6 +53,18 @@ func TestDecideHostileMinutes(t *testing.T) {
 			wantDir: DirectionUp, wantTarget: 4,
 		},
 		{
+			name: "the largest float64 records a minute, rising, scales up",
+			obs: obsWith(2, func() []Minute {
+				ms := minutesAt(t0, 15, 3*time.Minute, 2, 0.9)
+				for i := range ms {
+					ms[i].IncomingRecords = math.MaxFloat64 / float64(len(ms)-i)
+					ms[i].IncomingBytes = math.MaxFloat64 / float64(len(ms)-i)
+				}
+				return ms
+			}()),
+			wantDir: DirectionUp, wantTarget: 4,
+		},
+		{
 			// Ten minutes of a ten-minute scale-down window, but only five
 			// distinct ones: each was read twice. The other five are a gap.
 			name: "duplicate minutes do not fill a gap in the scale-down window",
