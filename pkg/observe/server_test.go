@@ -122,7 +122,7 @@ func TestDefaultServerLimitsAreSet(t *testing.T) {
 // TestReadyzHidesAWSMessages: /readyz names the check that failed and AWS's
 // error code, never AWS's message, which carries account ids and ARNs.
 func TestReadyzHidesAWSMessages(t *testing.T) {
-	m := New("dev", func() string { return RoleLeader })
+	m := New(BuildInfo{Version: "dev"}, func() string { return RoleLeader })
 	m.ConfigLoaded()
 	denied := fmt.Errorf("read load: %w", &smithy.GenericAPIError{Code: "AccessDeniedException",
 		Message: "User: arn:aws:sts::123456789012:assumed-role/autoscaler/i-0abc is not authorized to perform: cloudwatch:GetMetricData"})
