@@ -120,12 +120,8 @@ func clampNeed(n float64) float64 {
 	if math.IsNaN(n) || n < 0 {
 		return 0
 	}
-	return math.Min(n, maxNeed)
+	return math.Min(n, MaxShardCount)
 }
-
-// maxNeed bounds a need: far above AWS's largest streams, far below where
-// a float turns into an overflowing int.
-const maxNeed = 1 << 30
 
 // Level is the median need of the newest LevelMinutes of needs (NaN ones
 // are unknown and skipped); 0 when none is known.

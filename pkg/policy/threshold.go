@@ -195,7 +195,7 @@ func knownMinutes(ms []Minute, now time.Time) []Minute {
 			out = append(out, m)
 		}
 	}
-	return out
+	return oneAMinute(out)
 }
 
 // lastKnown returns the last n known minutes, if there are n.
