@@ -104,6 +104,9 @@ type Minute struct {
 	// Shards is the open shard count in effect during the minute, 0 when not
 	// known (the stream's current count is assumed then).
 	Shards int
+	// ShardsAssumed is true when Shards was not seen but assumed: the count
+	// first seen, for a minute before the controller's first look.
+	ShardsAssumed bool
 }
 
 // Utilisation is load as a fraction of the capacity of a number of shards, per
