@@ -95,6 +95,10 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 	if d.CallsLeft <= ReservedForScaleUp {
 		return hold(fmt.Sprintf("only %d UpdateShardCount calls left in the last 24h, kept for scale-ups", d.CallsLeft))
 	}
+	if keep := d.CallsToReturn + 1; d.CallsLeft-1 < keep {
+		return hold(fmt.Sprintf("%d UpdateShardCount calls left in the last 24h: coming back from %d shards to the recent peak takes %d, and one is kept for an emergency",
+			d.CallsLeft, target, d.CallsToReturn))
+	}
 	d.Target = target
 	d.Reason += fmt.Sprintf("; scaling down to %d shards", target)
 	if d.Desired < target {

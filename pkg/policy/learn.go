@@ -89,28 +89,28 @@ type Envelope struct {
 // Need is the most the stream is expected to need within one exposure
 // window from level (in shards): the smaller of the multiplicative and the
 // additive reading of its bursts, so that bursts proportional to the
-// traffic and fixed-size batches are both carried, and never more than the
-// most it has needed, unless the level itself is above that.
+// traffic and fixed-size batches are both carried.
 func (e Envelope) Need(level float64) float64 {
 	if !e.Known {
 		return level
 	}
-	n := math.Min(level*e.Ratio, level+e.Add)
-	return math.Max(math.Min(n, e.Peak), level)
+	return math.Max(math.Min(level*e.Ratio, level+e.Add), level)
 }
 
 // NeedOf is the need of a minute in shards at 100 %: the dominant dimension
 // of its load against the shards open during it. A throttled minute's
-// demand is above what it accepted by an unknown amount: it is taken as the
-// accepted load plus the refused records, at most twice the accepted load,
-// and never less than the shards that were full.
+// demand is above what it accepted by an unknown amount (the refused count
+// repeats every retry of a record): it is taken as the accepted load plus
+// the refused records, at most half again the accepted load, and never less
+// than the shards that were full. A burst larger than that is learned in a
+// few steps, never overestimated by more than half.
 func NeedOf(m Minute, shards int) float64 {
 	u := m.UtilisationOf(shards)
 	need := u.Max() * float64(max(shards, 1))
 	if m.WriteThrottled > 0 {
 		accepted := u.accepted() * float64(max(shards, 1))
 		refused := m.WriteThrottled / 60 / ShardWriteRecordsPerSecond
-		need = math.Max(need, accepted+math.Min(refused, accepted))
+		need = math.Max(need, accepted+math.Min(refused, accepted/2))
 	}
 	return clampNeed(need)
 }

@@ -49,23 +49,37 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 	allowed := pl.burst(pl.level)
 	n := minutesIn(s.ScaleUpAfter)
 
+	// A spiky stream's throttled minute is waited out for ScaleUpAfter: it is
+	// likely a burst shorter than the loop, learned and held for next time.
+	// Any other stream's is met at once.
+	if !pl.spiky() {
+		n = 1
+	}
 	if recent, ok := lastKnown(known, n); ok && allThrottled(recent, cur) {
 		demand := 0.0
 		for _, m := range recent {
 			demand = math.Max(demand, NeedOf(m, shardsDuring(m, cur)))
 		}
-		desired := max(2*cur, shardsForNeed(demand, s.aim()), pl.aimFor(pl.level))
+		// A spiky stream's burst is most likely one it has shown: its
+		// learned peak. Any other stream's demand is unknown and may be far
+		// above: AWS's largest step.
+		desired := pl.upTarget(pl.level, math.Max(demand, pl.env.Peak))
+		if !pl.spiky() {
+			desired = max(2*cur, pl.upTarget(pl.level, demand))
+		}
+		desired = max(desired, cur+1)
 		return Decision{Desired: desired, Urgent: true, Utilisation: lu, Trigger: &latest,
-			Reason: fmt.Sprintf("writes throttled in each of the last %d minutes (%s records refused in the minute from %s): demand is above the capacity of %d shards, about %.1f shards",
+			Reason: fmt.Sprintf("writes throttled in the last %d minute(s) (%s records refused in the minute from %s): demand is above the capacity of %d shards, at least %.1f shards",
 				len(recent), count(latest.WriteThrottled), latest.Start.UTC().Format("15:04"), cur, demand)}, true
 	}
 
+	n = minutesIn(s.ScaleUpAfter)
 	forecast, horizon := forecastNeed(known, cur, obs.Now)
 	if upMinutes, ok := lastKnown(known, n); ok && allAbove(upMinutes, cur, s.ScaleUpThreshold) && allNeedAbove(upMinutes, cur, allowed) {
 		peak := peakMinute(upMinutes, cur)
 		u := peak.UtilisationOf(cur)
 		need := NeedOf(peak, shardsDuring(peak, cur))
-		desired := max(shardsForNeed(forecast, s.ScaleUpThreshold), pl.aimFor(need))
+		desired := pl.upTarget(pl.level, math.Max(need, forecast))
 		why := fmt.Sprintf("%s at %s of %d shards (threshold %s) for the last %s, beyond the %.1f shards its learned bursts allow",
 			u.Dimension(), percent(u.Max()), cur, percent(s.ScaleUpThreshold), s.ScaleUpAfter, allowed)
 		if forecast > u.Max()*float64(cur) {
@@ -77,18 +91,21 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 	// Only a rising trend brings a scale-up forward; a flat load above the
 	// threshold waits for ScaleUpAfter like any other.
 	if fu := forecast / float64(cur); forecast > lu.Max()*float64(cur) && fu >= 1 && forecast > allowed && lu.Max() > mid && rising(known, cur, 3) {
-		return Decision{Desired: max(shardsForNeed(forecast, s.ScaleUpThreshold), shardsFor(lu, cur, mid)), Urgent: true, Utilisation: lu, Trigger: &latest,
+		return Decision{Desired: max(pl.upTarget(pl.level, forecast), cur+1), Urgent: true, Utilisation: lu, Trigger: &latest,
 			Reason: fmt.Sprintf("%s at %s of %d shards and rising: %s expected in %s, when new shards could carry load; writes would be throttled before then",
 				lu.Dimension(), percent(lu.Max()), cur, percent(fu), horizon.Round(time.Minute))}, true
 	}
 
-	need, want := pl.capacityFor(pl.level), pl.aimFor(pl.level)
+	need, want := pl.capacityFor(pl.level), pl.capacityFor(pl.level)
 	why := fmt.Sprintf("level %.1f shards", pl.level)
 	if pl.env.Known {
 		why += fmt.Sprintf(" with bursts learned up to x%.2f / +%.1f shards within %s", pl.env.Ratio, pl.env.Add, time.Duration(ExposureMinutes)*time.Minute)
 	}
 	if e, ok := pl.expectedWithin(PrescaleLead); ok && pl.capacityFor(e) > need {
-		need, want = pl.capacityFor(e), max(want, pl.aimFor(e))
+		// One call for the ramp ahead: what the past expects over the next
+		// hours, not the next minutes.
+		ahead, _ := pl.expectedWithin(PrescaleAhead)
+		need, want = pl.capacityFor(e), max(want, pl.capacityFor(math.Max(e, ahead)))
 		why = fmt.Sprintf("the stream's past days expect a level of %.1f shards within %s (now %.1f)", e, PrescaleLead, pl.level)
 	}
 	if need > cur {

@@ -30,11 +30,21 @@ var Headrooms = []Headroom{HeadroomLossless, HeadroomBalanced, HeadroomEconomy}
 func (h Headroom) margin() float64 {
 	switch h {
 	case HeadroomLossless:
-		return 1.15
+		return 1.2
 	case HeadroomEconomy:
 		return 1.0
 	}
-	return 1.05
+	return 1.1
+}
+
+// peakMargin is the factor over the most the stream has needed within
+// LearnHorizon that the policy may hold: a stream is never given more than
+// it has shown it can need, unless its level itself is higher.
+func (h Headroom) peakMargin() float64 {
+	if h == HeadroomLossless {
+		return 1.1
+	}
+	return 1.0
 }
 
 // PlanHorizon is how far ahead a scale-down must already carry what the
@@ -45,6 +55,11 @@ const PlanHorizon = time.Hour
 // PrescaleLead is how far ahead a rise the stream's past expects is met by
 // scaling up before it: the exposure window plus a cycle's margin.
 const PrescaleLead = (ExposureMinutes + 7) * time.Minute
+
+// PrescaleAhead is how far ahead a scale-up made before a rise the past
+// expects provisions: the ramp's next hours in one call, not a call every
+// few minutes up the ramp.
+const PrescaleAhead = 3 * time.Hour
 
 // plan is what the default policy knows of a stream at one decision: its
 // current level, its learned bursts and its usual day.
@@ -82,27 +97,67 @@ func shardsDuring(m Minute, cur int) int {
 }
 
 // burst is the most the stream is expected to need within one exposure
-// window from level, with the headroom's margin, in shards at 100 %.
+// window from level, with the headroom's margin, in shards at 100 %: its
+// learned bursts over the level, no more than the most it has needed within
+// LearnHorizon, and never less than the level with the margin.
 func (p plan) burst(level float64) float64 {
 	if !p.env.Known {
 		return level
 	}
-	return p.env.Need(level) * p.margin
+	n := p.env.Need(level) * p.margin
+	return math.Max(math.Min(n, p.env.Peak*p.s.Headroom.peakMargin()), level*p.margin)
 }
 
-// capacityFor is the least shard count that carries level: its learned
-// bursts at 100 % (with margin), and the level itself at ScaleUpThreshold.
-// Below it, the stream scales up.
+// capacityFor is the least shard count that carries level: once the
+// stream's bursts are learned, those (burst); before, the level at
+// ScaleUpThreshold. Below it, the stream scales up.
 func (p plan) capacityFor(level float64) int {
-	return max(shardsForNeed(p.burst(level), 1), shardsForNeed(level, p.s.ScaleUpThreshold), 1)
+	if !p.env.Known {
+		return shardsForNeed(level, p.s.ScaleUpThreshold)
+	}
+	return shardsForNeed(p.burst(level), 1)
 }
 
-// aimFor is the shard count a change aims at for level: its learned bursts
-// at 100 % (with margin), and the level at the aim (Settings.aim), so that
-// a stream that keeps growing does not spend a call on every few per cent.
-func (p plan) aimFor(level float64) int {
-	return max(shardsForNeed(p.burst(level), 1), shardsForNeed(level, p.s.aim()), 1)
+// upTarget is the shard count a scale-up aims at when the stream's level is
+// level and it needs need (a minute's demand, or a forecast): what carries
+// its bursts over the level, and the need itself with the margin. A need
+// beyond anything learned (or before anything is) is new ground: the
+// scale-up then leaves room to grow, the need at the middle of the band,
+// so that the next call is not spent a few per cent later.
+func (p plan) upTarget(level, need float64) int {
+	t := p.capacityFor(math.Max(level, 0))
+	if !p.env.Known || need > p.env.Peak*p.s.Headroom.peakMargin() {
+		mid := (p.s.ScaleUpThreshold + p.s.ScaleDownThreshold) / 2
+		return max(t, shardsForNeed(need, mid))
+	}
+	return max(t, shardsForNeed(need*p.margin, 1))
 }
+
+// callsToReturn is how many calls, each at most doubling, it takes to come
+// back from target shards to what carries the most the stream has needed
+// within LearnHorizon, or is expected to within a day.
+func (p plan) callsToReturn(target int) int {
+	peak := p.env.Peak
+	if e, ok := p.expectedWithin(24 * time.Hour); ok {
+		peak = math.Max(peak, e)
+	}
+	need := p.capacityFor(peak)
+	n := 0
+	for c := max(target, 1); c < need; c *= 2 {
+		n++
+	}
+	return n
+}
+
+// spiky is true when the stream's learned bursts rise far above its level
+// within one exposure window and come back: a throttled minute of such a
+// stream is most likely one of them, over before new shards would arrive.
+func (p plan) spiky() bool {
+	return p.env.Known && p.env.Ratio >= spikyRatio
+}
+
+// spikyRatio is the learned burst ratio from which a stream is spiky.
+const spikyRatio = 1.5
 
 // expected is the level the stream's own past expects in the hour of t: the
 // highest of the same hour yesterday, the day before and a week ago, so that
@@ -139,9 +194,9 @@ func (p plan) expectedWithin(d time.Duration) (float64, bool) {
 // stream's bursts over its level, and over what its past expects within
 // PlanHorizon.
 func (p plan) capacity() int {
-	c := p.aimFor(p.level)
+	c := p.capacityFor(p.level)
 	if e, ok := p.expectedWithin(PlanHorizon); ok {
-		c = max(c, p.aimFor(e))
+		c = max(c, p.capacityFor(e))
 	}
 	return c
 }

@@ -113,13 +113,15 @@ func Decide(obs Observation, s Settings) Decision {
 	}
 	peak := peakMinute(window, cur)
 	windowPeak := NeedOf(peak, shardsDuring(peak, cur))
-	desired := max(pl.capacity(), shardsForNeed(windowPeak, s.ScaleUpThreshold), s.MinShards)
+	// The new count carries every minute of the window, with the margin.
+	desired := max(pl.capacity(), shardsForNeed(windowPeak*pl.margin, 1), s.MinShards)
 	if desired >= cur {
 		d.Reason = steadyReason(d, s, pl)
 		return d
 	}
 	u := peak.UtilisationOf(cur)
 	d.Utilisation, d.Trigger = u, &peak
+	d.CallsToReturn = pl.callsToReturn(max(desired, (cur+1)/2, s.MinShards))
 	return intent(d, DirectionDown, desired, false, fmt.Sprintf("peak %s at %s of %d shards over the last %s; %s",
 		u.Dimension(), percent(u.Max()), cur, s.ScaleDownAfter, pl.describe(desired)))
 }
@@ -176,8 +178,7 @@ func steadyReason(d Decision, s Settings, pl plan) string {
 		return fmt.Sprintf("writes throttled in the minute from %s only: shards asked for now would arrive after a spike shorter than the loop; it is learned, not chased; %s",
 			d.Trigger.Start.UTC().Format("15:04"), pl.describe(pl.capacity()))
 	}
-	return fmt.Sprintf("%s at %s of %d shards; %s; held: a change happens below %d or above %d shards",
-		d.Utilisation.Dimension(), percent(d.Utilisation.Max()), d.Current, pl.describe(pl.capacityFor(pl.level)), pl.capacityFor(pl.level), pl.capacity())
+	return fmt.Sprintf("%s at %s of %d shards; %s: held", d.Utilisation.Dimension(), percent(d.Utilisation.Max()), d.Current, pl.describe(pl.capacity()))
 }
 
 // isFresh is true when the minute ended no more than MaxMetricDelay before

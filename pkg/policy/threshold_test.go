@@ -71,7 +71,7 @@ func TestDecide(t *testing.T) {
 		{
 			name:    "a stream at its need holds",
 			obs:     obsWith(3, minutesAt(t0, 15, 3*time.Minute, 3, 0.7)),
-			wantDir: DirectionNone, wantTarget: 3, reason: "held: a change happens below 3 or above 4 shards",
+			wantDir: DirectionNone, wantTarget: 3, reason: "3 shards needed: held",
 		},
 		{
 			name:    "one minute above on a flat load is not enough",
@@ -88,16 +88,16 @@ func TestDecide(t *testing.T) {
 				}
 				return ms
 			}()),
-			wantDir: DirectionUp, wantTarget: 6, reason: "100% expected in 7m0s",
+			wantDir: DirectionUp, wantTarget: 8, reason: "100% expected in 7m0s",
 		},
 		{
-			name: "one throttled minute is learned, not chased",
+			name: "one throttled minute of a stream with no bursts learned is met at once",
 			obs: obsWith(4, func() []Minute {
 				ms := minutesAt(t0, 15, 3*time.Minute, 4, 0.5)
 				ms[14].WriteThrottled = 42
 				return ms
 			}()),
-			wantDir: DirectionNone, wantTarget: 4, reason: "learned, not chased",
+			wantDir: DirectionUp, wantTarget: 8, reason: "42 records refused",
 		},
 		{
 			name: "two throttled minutes scale up at once",

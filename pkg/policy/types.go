@@ -368,6 +368,11 @@ type Decision struct {
 	// CallsLeft is how many UpdateShardCount calls remain in the rolling
 	// window; set by the gate.
 	CallsLeft int
+	// CallsToReturn is, for a scale-down, how many UpdateShardCount calls
+	// (at most double each) it takes to come back to the most the stream
+	// has needed recently: the gate keeps that many, and one more for an
+	// emergency, before it spends one on the scale-down.
+	CallsToReturn int
 	// Urgent is true when the intent meets load that is already, or about
 	// to be, throttled: it may spend the day's last UpdateShardCount call,
 	// which a planned change leaves for it.
