@@ -319,6 +319,19 @@ func TestLoadFileProblems(t *testing.T) {
 			problem: "cannot read the file: permission denied",
 		},
 	}
+	tooLarge := filepath.Join(dir, "huge.yaml")
+	if err := os.WriteFile(tooLarge, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(tooLarge, MaxFileBytes+1); err != nil { // sparse: no 16 MiB written
+		t.Fatal(err)
+	}
+	tests = append(tests, struct {
+		name    string
+		path    string
+		skip    bool
+		problem string
+	}{name: "larger than the limit", path: tooLarge, problem: "the file is larger than 16 MiB, more than any configuration needs"})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.skip {
