@@ -238,8 +238,8 @@ func Load(path string) (*Config, error) {
 	return cfg, nil
 }
 
-// MaxFileBytes is the largest configuration file read; 10,000 streams with
-// settings of their own take about 3 MiB.
+// MaxFileBytes is the largest configuration file read; 10,000 streams
+// entries that each set every setting take 2.9 MB.
 const MaxFileBytes = 16 << 20
 
 // readFile reads up to MaxFileBytes+1 bytes of the file at path.
