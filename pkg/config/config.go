@@ -291,7 +291,9 @@ func unknownEnvironment(env []string) []Problem {
 	var problems []Problem
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
-		suffix, ok := strings.CutPrefix(name, EnvPrefix+"_")
+		// In any case: kinesis_autoscaler_dry_run is as easily meant, and
+		// as silently ignored, as a misspelling.
+		suffix, ok := strings.CutPrefix(strings.ToUpper(name), EnvPrefix+"_")
 		if !ok || known[name] {
 			continue
 		}

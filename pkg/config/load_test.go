@@ -482,6 +482,16 @@ func TestLoadOddShapes(t *testing.T) {
 			},
 		},
 		{
+			// The second document used to be ignored silently.
+			name: "a second YAML document",
+			yaml: "streams: [{name: a}]\n---\ndry_run: true\n",
+			want: []Problem{{Reason: "the file holds more than one YAML document (the second's content starts at line 3); put every key in one"}},
+		},
+		{
+			name: "an empty document after the settings",
+			yaml: "streams: [{name: a}]\n---\n",
+		},
+		{
 			name: "a key given twice",
 			yaml: "poll_interval: 1m\npoll_interval: 2m\nstreams: [{name: a}]\n",
 			want: []Problem{{Key: "poll_interval", Reason: "is given twice (lines 1 and 2)"}},
