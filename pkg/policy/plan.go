@@ -108,14 +108,18 @@ func (p plan) burst(level float64) float64 {
 	return math.Max(math.Min(n, p.env.Peak*p.s.Headroom.peakMargin()), level*p.margin)
 }
 
-// capacityFor is the least shard count that carries level: once the
-// stream's bursts are learned, those (burst); before, the level at
-// ScaleUpThreshold. Below it, the stream scales up.
+// capacityFor is the least shard count that carries level: the level at
+// ScaleUpThreshold and, once the stream's bursts are learned, those (burst),
+// neither beyond the most the stream has needed within LearnHorizon unless
+// the level itself is. Below it, the stream scales up.
 func (p plan) capacityFor(level float64) int {
 	if !p.env.Known {
 		return shardsForNeed(level, p.s.ScaleUpThreshold)
 	}
-	return shardsForNeed(p.burst(level), 1)
+	// The level at ScaleUpThreshold too, for rises the bursts have not
+	// shown, but never beyond the most the stream has needed.
+	atThreshold := math.Min(level/p.s.ScaleUpThreshold, math.Max(p.env.Peak*p.s.Headroom.peakMargin(), level*p.margin))
+	return shardsForNeed(math.Max(p.burst(level), atThreshold), 1)
 }
 
 // upTarget is the shard count a scale-up aims at when the stream's level is
