@@ -428,7 +428,7 @@ func (d *daemon) reload(ctx context.Context) {
 		d.metrics.ObserveReload(false)
 		d.log.Error("new configuration rejected; the configuration in force stays", zap.Error(err))
 		if d.leading() {
-			alert := policy.Alert{Kind: notify.AlertConfigRejected, Stream: notify.ConfigStream, At: time.Now(),
+			alert := policy.Alert{Kind: notify.AlertConfigRejected, At: time.Now(),
 				Err:  strings.ReplaceAll(err.Error(), "\n", "; "),
 				Next: "the configuration loaded before stays in force; fix the file and send SIGHUP again"}
 			if err := d.notifier.Notify(ctx, alert); err != nil {

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -101,6 +106,71 @@ func TestDocLinksResolve(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("%s links to %s, but %s has no heading with anchor #%s", file, target, rel, frag)
+			}
+		}
+	}
+}
+
+// alertKinds finds every alert kind the code declares: the string constants
+// of type AlertKind in any package.
+func alertKinds(t *testing.T) []string {
+	t.Helper()
+	var kinds []string
+	fset := token.NewFileSet()
+	err := filepath.WalkDir("../../pkg", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		for _, decl := range f.Decls {
+			g, ok := decl.(*ast.GenDecl)
+			if !ok || g.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range g.Specs {
+				vs := spec.(*ast.ValueSpec)
+				if vs.Type == nil || !strings.HasSuffix(types.ExprString(vs.Type), "AlertKind") {
+					continue
+				}
+				for _, v := range vs.Values {
+					if lit, ok := v.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						kinds = append(kinds, strings.Trim(lit.Value, `"`))
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kinds
+}
+
+// TestEveryAlertKindIsDocumented holds docs/alerts.md and the README's alert
+// table to the kinds the code sends.
+func TestEveryAlertKindIsDocumented(t *testing.T) {
+	kinds := alertKinds(t)
+	if len(kinds) < 15 {
+		t.Fatalf("found %d alert kinds: is the search still right?", len(kinds))
+	}
+	tableRows := func(text string) string {
+		var rows []string
+		for _, line := range strings.Split(text, "\n") {
+			if strings.HasPrefix(line, "| `") {
+				rows = append(rows, line)
+			}
+		}
+		return strings.Join(rows, "\n")
+	}
+	for _, file := range []string{"README.md", "docs/alerts.md"} {
+		rows := tableRows(readRepoFile(t, file))
+		for _, k := range kinds {
+			if !strings.Contains(rows, "`"+k+"`") {
+				t.Errorf("%s has no table row naming the alert kind %s", file, k)
 			}
 		}
 	}
