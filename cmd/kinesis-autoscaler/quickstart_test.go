@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -21,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/cwtest"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/emulator"
 )
@@ -91,9 +89,8 @@ func TestREADMEQuickStart(t *testing.T) {
 	// The account: a private kinesis-mock, so that discovery sees only the
 	// newcomer's streams.
 	km := emulator.StartKinesis(t, emulator.KinesisOptions{UpdateShardCountDuration: 500 * time.Millisecond})
-	k := km.Client()
-	cw := cwtest.New(t)
-	ku := kumo.Get(t)
+	a := &acceptance{t: t, ctx: ctx, kinesis: km.Client(), cw: cwtest.New(t), kumo: kumo.Get(t)}
+	k, cw, ku := a.kinesis, a.cw, a.kumo
 	topic, err := ku.SNS().CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(emulator.UniqueName("quickstart"))})
 	if err != nil {
 		t.Fatalf("create topic: %v", err)
@@ -104,18 +101,9 @@ func TestREADMEQuickStart(t *testing.T) {
 			StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeProvisioned}}); err != nil {
 			t.Fatalf("create stream %s: %v", name, err)
 		}
+		a.waitShards(name, 1)
 	}
-	// orders is busy: 90 % of its shard's records for the last minutes.
-	end := time.Now().Truncate(time.Minute).Add(-3 * time.Minute)
-	for i := 1; i <= 5; i++ {
-		at := end.Add(-time.Duration(i) * time.Minute)
-		records := 0.9 * 60 * policy.ShardWriteRecordsPerSecond
-		cw.Put("orders", "IncomingRecords", at, records)
-		cw.Put("orders", "IncomingBytes", at, records*200)
-		cw.Put("orders", "WriteProvisionedThroughputExceeded", at, 0)
-	}
-	waitActive(ctx, t, k, "clickstream", 1)
-	waitActive(ctx, t, k, "orders", 1)
+	a.load("orders", 5, 1, 0.9) // busy: 90 % of its shard's records
 
 	// The newcomer's machine: a fresh build on PATH, an empty home, the
 	// config file of the README.
@@ -180,10 +168,7 @@ func TestREADMEQuickStart(t *testing.T) {
 	}()
 
 	// The daemon manages the tagged stream: it scales it up and says so.
-	waitFor(t, "orders to be scaled to 2 shards", 30*time.Second, func() bool {
-		out, err := k.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("orders")})
-		return err == nil && aws.ToInt32(out.StreamDescriptionSummary.OpenShardCount) == 2
-	})
+	a.waitShards("orders", 2)
 	alert := ku.ReceiveOne(ctx, t, queue, 20*time.Second)
 	if alert.MessageAttributes["event"].Value != "scaled_up" || alert.MessageAttributes["stream"].Value != "orders" {
 		t.Errorf("alert %s for %s, want scaled_up for orders", alert.MessageAttributes["event"].Value, alert.MessageAttributes["stream"].Value)
@@ -244,16 +229,6 @@ func runAWS(ctx context.Context, t *testing.T, k *kinesis.Client, dir string, en
 		t.Fatalf("%s (through the SDK): %v", line, err)
 	}
 	t.Logf("%s: ok (through the SDK: no AWS CLI here)", line)
-}
-
-// waitActive waits until the stream is ACTIVE with want open shards.
-func waitActive(ctx context.Context, t *testing.T, k *kinesis.Client, name string, want int32) {
-	t.Helper()
-	waitFor(t, fmt.Sprintf("%s to be ACTIVE with %d shards", name, want), 20*time.Second, func() bool {
-		out, err := k.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
-		return err == nil && out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive &&
-			aws.ToInt32(out.StreamDescriptionSummary.OpenShardCount) == want
-	})
 }
 
 func httpGet(url string) (int, string) {
