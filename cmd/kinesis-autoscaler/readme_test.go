@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -173,5 +174,40 @@ func TestEveryAlertKindIsDocumented(t *testing.T) {
 				t.Errorf("%s has no table row naming the alert kind %s", file, k)
 			}
 		}
+	}
+}
+
+// TestBenchmarksBuiltinFigures keeps the figures docs/benchmarks.md gives
+// for the built-in trace true: each policy's row is what the command it
+// names prints now.
+func TestBenchmarksBuiltinFigures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the simulation")
+	}
+	doc := readRepoFile(t, "docs/benchmarks.md")
+	const command = "`go run ./cmd/kinesis-autoscaler simulate` (the built-in trace, peak 8 shards):"
+	_, rest, ok := strings.Cut(doc, command)
+	if !ok {
+		t.Fatalf("docs/benchmarks.md no longer gives the built-in trace's figures under %s", command)
+	}
+	_, block, _ := strings.Cut(rest, "```\n")
+	block, _, _ = strings.Cut(block, "```")
+	code, stdout, stderr := runCLI(t, "simulate")
+	if code != 0 {
+		t.Fatalf("simulate exit %d: %s", code, stderr)
+	}
+	rows := 0
+	for _, line := range strings.Split(block, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || !slices.Contains([]string{"default", "shard", "ksu", "alarm", "fixed"}, f[0]) {
+			continue
+		}
+		rows++
+		if !strings.Contains(stdout, strings.TrimSpace(line)) {
+			t.Errorf("docs/benchmarks.md says\n  %s\nbut simulate prints:\n%s", strings.TrimSpace(line), stdout)
+		}
+	}
+	if rows != 5 {
+		t.Errorf("%d policy rows in the built-in trace's figures, want 5", rows)
 	}
 }
