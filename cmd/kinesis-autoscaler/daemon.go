@@ -83,7 +83,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 	ep := cfg.AWS.Endpoints
 	clients, err := awsclient.Load(ctx, cfg.AWS.Region,
 		awsclient.Endpoints{Kinesis: ep.Kinesis, CloudWatch: ep.CloudWatch, SNS: ep.SNS, DynamoDB: ep.DynamoDB},
-		awsclient.WithCallObserver(observeCall), awsclient.WithLogger(sdkLogger{log: log}))
+		awsclient.WithCallObserver(observeCall), awsclient.WithLogger(sdkLogger{log: log}, sdkLogMode(level.Level())))
 	if errors.Is(err, awsclient.ErrNoRegion) {
 		return nil, badInput(fmt.Errorf("%s: %w", cfg.File, err))
 	}
