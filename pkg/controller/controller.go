@@ -527,7 +527,8 @@ func (c *Controller) observed(o Outcome, st *streamState, state policy.StreamSta
 // cycle.
 func (c *Controller) deferred(o Outcome, log *zap.Logger) Outcome {
 	log.Info("cycle out of time: the stream's decision is left to the next cycle",
-		zap.String("decision", string(o.Decision.Direction)), zap.Int("target", o.Decision.Target), zap.Duration("took", c.cycleTook()))
+		zap.String("decision", string(o.Decision.Direction)), zap.Int("target", o.Decision.Target), zap.Duration("took", c.cycleTook()),
+		zap.Bool("dry_run", c.opts.DryRun))
 	o.Result = ResultDeferred
 	return o
 }
