@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
@@ -102,6 +103,9 @@ type Options struct {
 	PollEveryCycle bool
 	// Poll bounds the poll schedule; zero fields are the defaults.
 	Poll policy.PollSettings
+	// LogOnlyActing logs at info only the cycles and streams that act (or
+	// would, or fail); the rest at debug (log.only_acting).
+	LogOnlyActing bool
 }
 
 // Deps are the parts the loop talks to. Leader and Observer are optional:
@@ -120,10 +124,6 @@ type Deps struct {
 	ShardLoad ShardLoadReader
 	Shards    ShardStreams
 }
-
-// QuotaRefusalBackoff is how long a stream whose UpdateShardCount AWS refused
-// as over quota is not asked again: AWS does not say when a call frees up.
-const QuotaRefusalBackoff = time.Hour
 
 // Controller runs cycles over a set of streams. RunCycle and Run must not be
 // called concurrently; SetStreams and SetOptions may be called from any
@@ -388,7 +388,7 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 	if c.deps.Observer != nil {
 		c.deps.Observer.ObserveCycle(report)
 	}
-	c.log.Debug("cycle done", zap.Int("streams", len(out)), zap.Bool("leader", leading), zap.Duration("took", report.Took))
+	c.logSummary(Summarise(report, out, c.opts.DryRun))
 	return out
 }
 
@@ -425,14 +425,17 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	}
 	st.observe(state, now)
 
-	// The history only ever holds an action back (cooldowns, the quota,
-	// the shards a recent action started from): a decision that does not
-	// act without it does not act with it. So it is read from the tags
-	// (ListTagsForStream, 5 calls a second per account) only for a stream
-	// whose decision would act, and then kept while this replica leads.
+	// Phase one: the policy's intent, from the observation alone. The
+	// history only ever holds an intent back (cooldowns, the quota), so it
+	// is read from the tags (ListTagsForStream, 5 calls a second per
+	// account) only for a stream whose intent acts, and then kept while
+	// this replica leads. Phase two, the gate, applies it.
 	ms := st.withShards(minutes)
+	if state.Mode != policy.ModeOnDemand {
+		st.learned.Feed(ms, state.OpenShards, now)
+	}
 	d := c.decide(spec, st, state, ms, now)
-	if !st.loaded && state.Mode != policy.ModeOnDemand && (d.Scales() || c.opts.ReadAllHistory) {
+	if !st.loaded && state.Mode != policy.ModeOnDemand && (d.Direction != policy.DirectionNone || c.opts.ReadAllHistory) {
 		if !c.opts.ReadAllHistory && c.overBudget() {
 			return c.deferred(c.observed(o, st, state, d, ms), log)
 		}
@@ -443,8 +446,10 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		}
 		// The history may have told the shards of earlier minutes (seed).
 		ms = st.withShards(minutes)
-		d = c.decide(spec, st, state, ms, now)
 	}
+	h := st.history
+	h.QuotaRefusedAt = st.quotaRefusedAt
+	d = spec.Policy.Gate(d, h, now)
 	o = c.observed(o, st, state, d, ms)
 	if leading {
 		st.alerts.end(policy.AlertAWSError)
@@ -457,7 +462,7 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		return o
 	}
 	st.onDemandLogged = false
-	logDecision(log, d, state, leading, st.loaded)
+	logDecision(log, c.decisionLevel(d), d, state, leading, st.loaded, c.opts.DryRun)
 	if !leading {
 		// A standby decides and reports, and leaves acting and alerting to
 		// the leader.
@@ -468,14 +473,7 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		"the policy treats throttled minutes as at least 100 % utilisation and scales up when the threshold rules allow")
 	c.conditionAlert(ctx, st, d, d.AtMax, policy.AlertAtMaxShards, now,
 		"raise max_shards for this stream if the load is expected; the daemon will not exceed it")
-	refused := !st.quotaRefusedAt.IsZero() && now.Before(st.quotaRefusedAt.Add(QuotaRefusalBackoff))
-	if refused && d.Scales() {
-		d.Reason += fmt.Sprintf("; not calling: AWS refused the last call as over quota at %s, next try after %s",
-			st.quotaRefusedAt.UTC().Format(time.RFC3339), st.quotaRefusedAt.Add(QuotaRefusalBackoff).UTC().Format(time.RFC3339))
-		d.Direction, d.Target = policy.DirectionNone, d.Current
-		o.Decision = d
-	}
-	c.conditionAlert(ctx, st, d, d.QuotaExhausted || refused, policy.AlertQuotaExhausted, now,
+	c.conditionAlert(ctx, st, d, d.QuotaExhausted, policy.AlertQuotaExhausted, now,
 		"the daemon scales up again as soon as a call is free; SplitShard is not under this quota if you must act by hand")
 
 	if !d.Scales() {
@@ -534,17 +532,18 @@ func (c *Controller) observed(o Outcome, st *streamState, state policy.StreamSta
 // cycle.
 func (c *Controller) deferred(o Outcome, log *zap.Logger) Outcome {
 	log.Info("cycle out of time: the stream's decision is left to the next cycle",
-		zap.String("decision", string(o.Decision.Direction)), zap.Int("target", o.Decision.Target), zap.Duration("took", c.cycleTook()))
+		zap.String("decision", string(o.Decision.Direction)), zap.Int("target", o.Decision.Target), zap.Duration("took", c.cycleTook()),
+		zap.Bool("dry_run", c.opts.DryRun))
 	o.Result = ResultDeferred
 	return o
 }
 
-// decide asks the stream's policy, with the history known so far; ms are
+// decide asks the stream's policy for its intent (phase one); ms are
 // the stream's minutes with the shards each had (streamState.withShards).
 func (c *Controller) decide(spec StreamSpec, st *streamState, state policy.StreamState, ms []policy.Minute, now time.Time) policy.Decision {
 	return spec.Policy.Decide(policy.Observation{
 		Stream: spec.Name, Now: now, OpenShards: state.OpenShards, Status: state.Status, Mode: state.Mode,
-		Minutes: ms, History: st.history, ConsumersSeen: st.consumersSeen(ms, now),
+		Minutes: ms, Learned: &st.learned, ConsumersSeen: st.consumersSeen(ms, now),
 	})
 }
 
@@ -579,27 +578,37 @@ func (c *Controller) loadHistory(ctx context.Context, st *streamState, spec Stre
 	return nil
 }
 
-func logDecision(log *zap.Logger, d policy.Decision, s policy.StreamState, leading, historyRead bool) {
-	u := d.Utilisation
-	role := "leader"
-	if !leading {
-		role = "standby"
+// utilisationField is a utilisation for the log: null when no minute of
+// the stream is known, which is not the same as idle.
+func utilisationField(key string, f float64, known bool) zap.Field {
+	if !known {
+		return zap.Float64p(key, nil)
 	}
+	return zap.Float64(key, round3(f))
+}
+
+func logDecision(log *zap.Logger, level zapcore.Level, d policy.Decision, s policy.StreamState, leading, historyRead, dryRun bool) {
+	ce := log.Check(level, "cycle")
+	if ce == nil {
+		return
+	}
+	u, known := d.Utilisation, d.Trigger != nil
 	callsLeft := zap.Skip() // unknown until the history is read
 	if historyRead {
 		callsLeft = zap.Int("calls_left", d.CallsLeft)
 	}
-	log.Info("cycle",
+	ce.Write(
 		zap.Int("shards", s.OpenShards),
 		zap.String("status", string(s.Status)),
-		zap.Float64("write_bytes_util", round3(u.WriteBytes)),
-		zap.Float64("write_records_util", round3(u.WriteRecords)),
-		zap.Float64("read_bytes_util", round3(u.ReadBytes)),
+		utilisationField("write_bytes_util", u.WriteBytes, known),
+		utilisationField("write_records_util", u.WriteRecords, known),
+		utilisationField("read_bytes_util", u.ReadBytes, known),
 		zap.Bool("throttled", d.Throttled),
 		zap.String("decision", string(d.Direction)),
 		zap.Int("target", d.Target),
 		callsLeft,
-		zap.String("role", role),
+		zap.String("role", roleName(leading)),
+		zap.Bool("dry_run", dryRun),
 		zap.String("reason", d.Reason),
 	)
 }

@@ -58,7 +58,10 @@ func TestPollScheduleReadsCalmStreamsLessOften(t *testing.T) {
 			r := newRig(t, Options{}, map[string]int{"clicks": 4}, map[string]float64{"clicks": tt.util})
 			r.load.reads = tt.reads
 			load := &writeOnlyLoad{fakeLoad: r.load}
-			r.c = New([]StreamSpec{{Name: "clicks", Settings: settings()}},
+			// min_shards 4: the stream stays at 4 shards.
+			s := settings()
+			s.MinShards = 4
+			r.c = New([]StreamSpec{{Name: "clicks", Settings: s}},
 				Deps{Load: load, Streams: r.streams, History: r.history, Notifier: r.alerts, Clock: r.clock},
 				Options{PollInterval: time.Minute, DedupWindow: time.Hour}, zaptest.NewLogger(t))
 			out := r.cycles(30)

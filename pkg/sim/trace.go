@@ -25,6 +25,22 @@ const (
 	MaxRecordBytes = 1 << 20
 )
 
+// Limits on what one simulation takes, so that a small file cannot make it
+// allocate without bound (a 22-byte trace of 1e12 records a minute asked
+// for 16.7 million shards and reached 9 GB). Both are checked before the
+// simulation allocates anything per shard or per minute.
+const (
+	// MaxTraceMinutes is the longest trace: 92 days of minutes.
+	MaxTraceMinutes = 92 * 24 * 60
+	// MaxTraceFileBytes is the largest trace file: room for MaxTraceMinutes
+	// rows of long numbers, and no room for one line of a gigabyte.
+	MaxTraceFileBytes = 64 << 20
+	// MaxPeakShards is the most shards any minute of a trace may need, as
+	// replayed (after --peak-shards scales it, with the model's record
+	// size where the trace gives no bytes); also the largest PeakShards.
+	MaxPeakShards = 10_000
+)
+
 // DefaultStart is when a trace without a start time begins: a Monday, so
 // that weekdays in a trace fall on weekdays.
 var DefaultStart = time.Date(2024, time.January, 1, 0, 0, 0, 0, time.UTC)
@@ -52,6 +68,18 @@ type Trace struct {
 	FirstMinute int64
 	// Minutes are the trace's minutes, oldest first.
 	Minutes []TraceMinute
+	// lines are the file lines of the minutes, when the trace was read
+	// from a file.
+	lines []int
+}
+
+// where names minute i of the trace for an error: its file line when the
+// trace was read from a file, else its minute number.
+func (t Trace) where(i int) *TraceError {
+	if i < len(t.lines) {
+		return &TraceError{File: t.Name, Line: t.lines[i]}
+	}
+	return &TraceError{File: t.Name + ": minute " + strconv.FormatInt(t.FirstMinute+int64(i), 10)}
 }
 
 // NewTrace returns a trace of records per minute; bytes may be nil (sizes
@@ -103,6 +131,10 @@ func TraceFromMinutes(name string, ms []policy.Minute) (Trace, error) {
 func (t Trace) Validate() error {
 	if len(t.Minutes) == 0 {
 		return fmt.Errorf("trace %s: no minutes", t.Name)
+	}
+	if len(t.Minutes) > MaxTraceMinutes {
+		return fmt.Errorf("trace %s: %d minutes is longer than %d (%d days), the most a simulation takes",
+			t.Name, len(t.Minutes), MaxTraceMinutes, MaxTraceMinutes/(24*60))
 	}
 	for i, m := range t.Minutes {
 		if err := m.check(); err != nil {
@@ -159,10 +191,15 @@ func (e *TraceError) Error() string {
 // Model.RecordBytes). name names the source in errors, which are
 // *TraceError values naming the line and the reason.
 func ReadTrace(r io.Reader, name string) (Trace, error) {
+	return readTrace(r, name, MaxTraceFileBytes)
+}
+
+// readTrace is ReadTrace with a limit on the bytes read.
+func readTrace(r io.Reader, name string, limit int64) (Trace, error) {
 	fail := func(line int, format string, args ...any) (Trace, error) {
 		return Trace{}, &TraceError{File: name, Line: line, Reason: fmt.Sprintf(format, args...)}
 	}
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(&limitedReader{r: r, limit: limit, left: limit})
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	cr.ReuseRecord = true
@@ -190,6 +227,10 @@ func ReadTrace(r io.Reader, name string) (Trace, error) {
 			return fail(csvLine(err, 0), "%s", csvReason(err))
 		}
 		line, _ := cr.FieldPos(0)
+		if len(t.Minutes) == MaxTraceMinutes {
+			return fail(line, "the trace is longer than %d minutes (%d days), the most a simulation takes",
+				MaxTraceMinutes, MaxTraceMinutes/(24*60))
+		}
 		if len(row) != cols {
 			return fail(line, "%d fields; the header has %d", len(row), cols)
 		}
@@ -228,11 +269,38 @@ func ReadTrace(r io.Reader, name string) (Trace, error) {
 			return fail(line, "%v", err)
 		}
 		t.Minutes = append(t.Minutes, m)
+		t.lines = append(t.lines, line)
 	}
 	if len(t.Minutes) == 0 {
 		return fail(0, "no minutes after the header")
 	}
 	return t, nil
+}
+
+// tooLargeError is what a trace reader returns past its limit.
+type tooLargeError struct{ limit int64 }
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("the file is larger than %d bytes, the most a simulation reads", e.limit)
+}
+
+// limitedReader reads at most left bytes of r, then fails with a
+// *tooLargeError rather than end the file early.
+type limitedReader struct {
+	r           io.Reader
+	limit, left int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, &tooLargeError{limit: l.limit}
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
 }
 
 // parseCount parses a non-negative finite number no larger than limit.
@@ -270,7 +338,10 @@ func csvLine(err error, fallback int) int {
 
 func csvReason(err error) string {
 	var pe *csv.ParseError
-	if errors.As(err, &pe) {
+	switch {
+	case errors.As(err, new(*tooLargeError)):
+		return err.Error()
+	case errors.As(err, &pe):
 		return "not valid CSV: " + pe.Err.Error()
 	}
 	return "cannot read the trace: " + err.Error()
