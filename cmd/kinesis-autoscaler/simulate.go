@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +45,7 @@ type simulateFlags struct {
 	recordBytes    int64
 	producerTTL    time.Duration
 	metricDelay    time.Duration
+	metricDelays   string
 	reshardTime    time.Duration
 	config         string
 	json           bool
@@ -87,7 +90,7 @@ shards.
 Policies: default (this daemon's threshold policy, from --config or the
 built-in defaults), shard (default plus shard-level splits and merges),
 ksu (AWS's Java Kinesis Scaling Utility, sample
-configuration), alarm (AWS's CloudWatch-alarm and Lambda sample), fixed (the
+configuration), ksu-readme (the same with its README's example configuration), alarm (AWS's CloudWatch-alarm and Lambda sample), fixed (the
 peak need, constant).`,
 		Example: `  kinesis-autoscaler simulate
   kinesis-autoscaler simulate --trace traffic.csv --peak-shards 50 --compare
@@ -120,12 +123,12 @@ peak need, constant).`,
 	fl.StringVar(&f.scenario, "scenario", "", "replay a trace of the scenario library instead of a file; \"list\" lists them")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the --scenario trace (default: the scenario's own)")
 	addMatrixFlags(fl, &f.matrix)
-	fl.StringVar(&f.policy, "policy", "", "replay one policy: default, shard, ksu, alarm or fixed (default: compare them all)")
+	fl.StringVar(&f.policy, "policy", "", "replay one policy: default, shard, ksu, ksu-readme, alarm or fixed (default: compare them all)")
 	fl.BoolVar(&f.compare, "compare", false, "compare every policy side by side (what simulate does without --policy)")
 	fl.IntVar(&f.peakShards, "peak-shards", 0, fmt.Sprintf("scale the trace so that its busiest minute needs this many shards; 0 replays it as it is (default %d for the built-in trace, the scenario's own for --scenario, 0 for files)", sim.DefaultTracePeakShards))
 	fl.Int64Var(&f.recordBytes, "record-bytes", def.RecordBytes, "size of a record where the trace gives no bytes")
 	fl.DurationVar(&f.producerTTL, "producer-ttl", def.ProducerTTL, "how long the producer retries a refused record before it is lost (the KPL's RecordTtl)")
-	fl.DurationVar(&f.metricDelay, "metric-delay", def.MetricDelay, "how long after a minute ends CloudWatch shows it")
+	fl.StringVar(&f.metricDelays, "metric-delay", sim.ShortDuration(def.MetricDelay), "how long after a minute ends CloudWatch shows it; a list (1m,2m,3m) replays each in turn")
 	fl.DurationVar(&f.reshardTime, "reshard-time", def.ReshardTime, "how long after the call a reshard takes effect")
 	fl.StringVar(&f.config, "config", "", "take the default policy's settings from this config file (first stream, else the defaults block)")
 	fl.BoolVar(&f.json, "json", false, "print JSON: one object per policy, an array when comparing")
@@ -162,7 +165,62 @@ peak need, constant).`,
 	return cmd
 }
 
+// runSimulate replays at each metric delay of --metric-delay in turn: with
+// several, the tables follow one another and --json prints one array of
+// every result, each naming its metric_delay.
 func runSimulate(ctx context.Context, f simulateFlags, peakSet bool, stdout, stderr io.Writer) error {
+	delays, err := parseDelays(f.metricDelays)
+	if err != nil {
+		return badInput(fmt.Errorf("--metric-delay: %w", err))
+	}
+	if len(delays) == 1 {
+		f.metricDelay = delays[0]
+		return runSimulateAt(ctx, f, peakSet, stdout, stderr)
+	}
+	if f.timeline != "" || f.chart != "" {
+		return badInput(errors.New("--timeline and --chart take one --metric-delay"))
+	}
+	var all []json.RawMessage
+	for _, d := range delays {
+		f.metricDelay = d
+		var out bytes.Buffer
+		w := io.Writer(stdout)
+		if f.json {
+			w = &out
+		}
+		if err := runSimulateAt(ctx, f, peakSet, w, stderr); err != nil {
+			return err
+		}
+		if !f.json {
+			fmt.Fprintln(stdout)
+			continue
+		}
+		dec := json.NewDecoder(&out)
+		for dec.More() {
+			var one json.RawMessage
+			if err := dec.Decode(&one); err != nil {
+				return err
+			}
+			if one[0] == '[' {
+				var many []json.RawMessage
+				if err := json.Unmarshal(one, &many); err != nil {
+					return err
+				}
+				all = append(all, many...)
+				continue
+			}
+			all = append(all, one)
+		}
+	}
+	if !f.json {
+		return nil
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(all)
+}
+
+func runSimulateAt(ctx context.Context, f simulateFlags, peakSet bool, stdout, stderr io.Writer) error {
 	names, err := policiesOf(f)
 	if err != nil {
 		return badInput(err)
@@ -284,7 +342,7 @@ func policiesOf(f simulateFlags) ([]string, error) {
 			return []string{p}, nil
 		}
 	}
-	return nil, fmt.Errorf("unknown policy %q: choose default, shard, ksu, alarm or fixed", f.policy)
+	return nil, fmt.Errorf("unknown policy %q: choose default, shard, ksu, ksu-readme, alarm or fixed", f.policy)
 }
 
 // loadTrace reads the trace the flags name; builtin is true for the
@@ -410,10 +468,13 @@ func writeLegend(w io.Writer, sc *sim.Scenario) {
 lost: records dropped after the producer retried them for %s; throttled: records refused at least once;
 shard-hours: shards in effect over time; x oracle, x hindsight: shard-hours against those references;
 reshard calls: accepted UpdateShardCount (and SplitShard/MergeShards) calls; cost: shard-hours and PUT payload
-units at list price; vs on-demand: against the same traffic in on-demand mode.
+units at list price, plus the autoscaler's own bill and enhanced fan-out; own bill /mo: the autoscaler's own
+CloudWatch reads, alarms, shard-level metrics, alerts and lease per stream-month (docs/costs.md);
+vs on-demand: against the same traffic in on-demand Standard mode, read once per --consumers.
 default: this daemon's threshold policy, run by its own controller; shard: default plus shard-level splits and
 merges on per-shard metrics; ksu: AWS's Java Kinesis Scaling Utility
-with its sample configuration; alarm: AWS's CloudWatch-alarm and Lambda sample; fixed: the peak need, constant.
+with its sample configuration (scalePct 100 read as the utility reads it: it never scales up); ksu-readme: the
+same with its README's example configuration; alarm: AWS's CloudWatch-alarm and Lambda sample; fixed: the peak need, constant.
 `, sim.ShortDuration(sc.Model.ProducerTTL))
 }
 

@@ -34,6 +34,13 @@ func utilisation(u float64, shards int) func(int) float64 {
 	return func(int) float64 { return u * float64(shards) * 60_000 }
 }
 
+// doubling is c with the sample's scale-up as it means it, +100 %: read
+// literally (scalePct 100) it never scales up.
+func doubling(c KSUConfig) KSUConfig {
+	c.UpPct = 200
+	return c
+}
+
 func TestKSUDecisions(t *testing.T) {
 	at := t0.Add(time.Hour + 30*time.Second)
 	tests := []struct {
@@ -62,6 +69,10 @@ func TestKSUDecisions(t *testing.T) {
 			obs: observe(at, 4, policy.StatusActive, 0, utilisation(0.9, 4)), dir: policy.DirectionNone, target: 4},
 		{name: "a scalePct below 100 adds to 100 %", config: func(c *KSUConfig) { c.UpPct = 50 },
 			obs: observe(at, 4, policy.StatusActive, 0, utilisation(0.9, 4)), dir: policy.DirectionUp, target: 6},
+		{name: "the sample as written never scales up", config: func(c *KSUConfig) { *c = SampleKSUConfig(1, 16) },
+			obs: observe(at, 4, policy.StatusActive, 0, utilisation(0.9, 4)), dir: policy.DirectionNone, target: 4},
+		{name: "the README example: +50 %", config: func(c *KSUConfig) { *c = ReadmeKSUConfig(16) },
+			obs: observe(at, 4, policy.StatusActive, 0, utilisation(0.9, 4)), dir: policy.DirectionUp, target: 6},
 		{name: "never below min_shards", obs: observe(at, 1, policy.StatusActive, 0, utilisation(0, 1)),
 			dir: policy.DirectionNone, target: 1},
 		{name: "waits while UPDATING", obs: observe(at, 4, policy.StatusUpdating, 0, utilisation(0.9, 4)),
@@ -69,7 +80,7 @@ func TestKSUDecisions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k := &KSU{Config: SampleKSUConfig(1, 16)}
+			k := &KSU{Config: doubling(SampleKSUConfig(1, 16))}
 			if tt.config != nil {
 				tt.config(&k.Config)
 			}
@@ -84,7 +95,7 @@ func TestKSUDecisions(t *testing.T) {
 // The utility sleeps CheckInterval between checks, and after a reshard
 // from the moment the stream is ACTIVE again; cool-offs count from then too.
 func TestKSUTiming(t *testing.T) {
-	k := &KSU{Config: SampleKSUConfig(1, 64)}
+	k := &KSU{Config: doubling(SampleKSUConfig(1, 64))}
 	k.Config.CheckInterval = time.Minute
 	high := utilisation(0.9, 4)
 	at := func(min int) time.Time { return t0.Add(time.Duration(min)*time.Minute + 30*time.Second) }

@@ -55,7 +55,7 @@ func TestEvenKeysReproduceFigures(t *testing.T) {
 			// The figures predate the poll schedule: the daemon read every
 			// cycle.
 			m := DefaultModel()
-			m.PeakShards, m.PollEveryCycle = peak, true
+			m.PeakShards, m.PollEveryCycle, m.MetricDelay = peak, true, 3*time.Minute
 			p, err := PeakShards(tr, m)
 			if err != nil {
 				t.Fatal(err)

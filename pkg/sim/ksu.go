@@ -27,21 +27,35 @@ type KSUConfig struct {
 }
 
 // SampleKSUConfig is the utility's sample configuration
-// (conf/configuration.json): 1-minute samples, up at 75 % for 2 minutes by
-// +100 %, down below 25 % for 2 minutes by -50 %, cool-offs of 5 and 2
-// minutes, a check every 300 s. The sample's 2..16 shard bounds are replaced
-// by minShards..maxShards so that every policy has the same bounds.
+// (conf/configuration.json): 1-minute samples, up at 75 % for 2 minutes,
+// down below 25 % for 2 minutes by -50 %, cool-offs of 5 and 2 minutes, a
+// check every 300 s. The sample's 2..16 shard bounds are replaced by
+// minShards..maxShards so that every policy has the same bounds.
 //
-// The sample file writes the scale-up as "scalePct": 100, which the
-// utility's getNewShardCount reads as a factor of 1.0 (a scalePct of 100 or
-// more is the factor itself, below 100 it is added to 100 %), so a literal
-// replay would never scale up. UpPct is 200 here, which is +100 % to the
-// utility, the doubling the sample means.
+// The sample writes the scale-up as "scalePct": 100, which the utility's
+// getNewShardCount reads as a factor of 1.0 (a scalePct of 100 or more is
+// the factor itself, below 100 it is added to 100 %): the new count equals
+// the current one and the utility never scales up. It is replayed as
+// written (UpPct 100), as the utility runs it; docs/simulation.md says so.
 func SampleKSUConfig(minShards, maxShards int) KSUConfig {
 	return KSUConfig{
 		MinShards: minShards, MaxShards: maxShards,
-		UpThresholdPct: 75, UpAfterMins: 2, UpPct: 200, UpCoolOff: 5 * time.Minute,
+		UpThresholdPct: 75, UpAfterMins: 2, UpPct: 100, UpCoolOff: 5 * time.Minute,
 		DownThresholdPct: 25, DownAfterMins: 2, DownPct: 50, DownCoolOff: 2 * time.Minute,
+		CheckInterval: 300 * time.Second,
+	}
+}
+
+// ReadmeKSUConfig is the example configuration of the utility's README:
+// up by +50 % after 5 minutes, down by -25 % after 15, cool-offs of 15 and
+// 60 minutes, min_shards 2 as it says; thresholds 75 % and 25 % and the
+// check every 300 s as in the sample (docs/simulation.md), maxShards as
+// every policy's.
+func ReadmeKSUConfig(maxShards int) KSUConfig {
+	return KSUConfig{
+		MinShards: 2, MaxShards: max(maxShards, 2),
+		UpThresholdPct: 75, UpAfterMins: 5, UpPct: 50, UpCoolOff: 15 * time.Minute,
+		DownThresholdPct: 25, DownAfterMins: 15, DownPct: 25, DownCoolOff: 60 * time.Minute,
 		CheckInterval: 300 * time.Second,
 	}
 }

@@ -96,14 +96,15 @@ var DefaultPrices = Prices{
 }
 
 // DefaultModel returns the model with the documented defaults: records of
-// 1 KiB where the trace has no bytes, the KPL's 30 s record TTL, metrics 3
-// minutes late, reshards taking 3 minutes, us-east-1 prices.
+// 1 KiB where the trace has no bytes, one consumer, the KPL's 30 s record
+// TTL, metrics 1 minute late (docs/simulation.md says why), reshards taking
+// 3 minutes, us-east-1 prices.
 func DefaultModel() Model {
 	return Model{
 		RecordBytes: 1024,
 		Consumers:   1,
 		ProducerTTL: 30 * time.Second,
-		MetricDelay: 3 * time.Minute,
+		MetricDelay: time.Minute,
 		ReshardTime: 3 * time.Minute,
 		Prices:      DefaultPrices,
 	}

@@ -18,6 +18,8 @@ type Result struct {
 	Trace   string `json:"trace"`
 	Policy  string `json:"policy"`
 	Minutes int    `json:"minutes"`
+	// MetricDelay is the model's CloudWatch delay, as 1m.
+	MetricDelay string `json:"metric_delay"`
 
 	OfferedRecords   int64 `json:"offered_records"`
 	AcceptedRecords  int64 `json:"accepted_records"`

@@ -22,8 +22,11 @@ const (
 	// settings, run by the daemon's controller.
 	PolicyDefault = "default"
 	// PolicyKSU is AWS's Java Kinesis Scaling Utility with its sample
-	// configuration (see KSU).
+	// configuration (see KSU, SampleKSUConfig).
 	PolicyKSU = "ksu"
+	// PolicyKSUReadme is the Scaling Utility with its README's example
+	// configuration (ReadmeKSUConfig).
+	PolicyKSUReadme = "ksu-readme"
 	// PolicyAlarm is AWS's sample of CloudWatch alarms plus a Lambda (see
 	// Alarm).
 	PolicyAlarm = "alarm"
@@ -35,7 +38,7 @@ const (
 )
 
 // Policies lists the policies in the order reports show them.
-var Policies = []string{PolicyDefault, PolicyShard, PolicyKSU, PolicyAlarm, PolicyFixed}
+var Policies = []string{PolicyDefault, PolicyShard, PolicyKSU, PolicyKSUReadme, PolicyAlarm, PolicyFixed}
 
 // StreamName is the simulated stream's name.
 const StreamName = "simulated-stream"
@@ -287,7 +290,7 @@ func checkPolicy(name string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w %q: choose one of default, shard, ksu, alarm, fixed", ErrUnknownPolicy, name)
+	return fmt.Errorf("%w %q: choose one of default, shard, ksu, ksu-readme, alarm, fixed", ErrUnknownPolicy, name)
 }
 
 // Run replays the trace under the named policy.
@@ -305,24 +308,9 @@ func (sc *Scenario) Run(ctx context.Context, name string) (Result, error) {
 	case PolicyDefault:
 		r.control(controller.StreamSpec{Name: StreamName, Settings: s}, sc.initialShards((s.ScaleUpThreshold+s.ScaleDownThreshold)/2), nil)
 	case PolicyKSU:
-		k := &KSU{Config: SampleKSUConfig(s.MinShards, s.MaxShards)}
-		r.opts.PollEveryCycle = true // the utility's own reads are billed below
-		r.trigger = func(float64) Bill { return Bill{CloudWatchRequests: int64(k.Checks) * ksuRequestsPerCheck} }
-		// The utility's split/merge fallback sits between the controller
-		// and the stream, as the utility's StreamScaler sits on Kinesis.
-		r.wrap = func(st *Stream) controller.Streams {
-			r.ksu = &KSUStreams{Stream: st}
-			return r.ksu
-		}
-		r.control(controller.StreamSpec{Name: StreamName, Settings: sc.baselineLookback(), Policy: k}, sc.initialShards(0.5), nil)
-		r.notes = func() []string {
-			if k.BlindChecks == 0 {
-				return nil
-			}
-			return []string{fmt.Sprintf("ksu found no CloudWatch datapoint in its %d-minute window at %d of %d checks (metric delay %s); "+
-				"the utility counts missing samples as low, so those checks could only scale down",
-				max(k.Config.UpAfterMins, k.Config.DownAfterMins), k.BlindChecks, k.Checks, ShortDuration(sc.Model.MetricDelay))}
-		}
+		r.runKSU(SampleKSUConfig(s.MinShards, s.MaxShards))
+	case PolicyKSUReadme:
+		r.runKSU(ReadmeKSUConfig(s.MaxShards))
 	case PolicyAlarm:
 		initial := sc.initialShards(0.5)
 		a := NewAlarm(SampleAlarmConfig(s.MaxShards), sc.start, initial)
@@ -330,9 +318,34 @@ func (sc *Scenario) Run(ctx context.Context, name string) (Result, error) {
 		r.trigger = func(hours float64) Bill {
 			return Bill{AlarmMetricMonths: alarmMetrics * hours / HoursPerMonth, Invocations: int64(a.Fired)}
 		}
-		r.control(controller.StreamSpec{Name: StreamName, Settings: sc.baselineLookback(), Policy: a}, initial, a.afterCycle)
+		r.control(controller.StreamSpec{Name: StreamName, Settings: sc.baselineLookback(0), Policy: a}, initial, a.afterCycle)
 	}
 	return r.run(ctx)
+}
+
+// runKSU sets up the Scaling Utility with configuration c.
+func (r *runner) runKSU(c KSUConfig) {
+	sc := r.sc
+	k := &KSU{Config: c}
+	r.opts.PollEveryCycle = true // the utility's own reads are billed below
+	r.trigger = func(float64) Bill { return Bill{CloudWatchRequests: int64(k.Checks) * ksuRequestsPerCheck} }
+	// The utility's split/merge fallback sits between the controller and
+	// the stream, as the utility's StreamScaler sits on Kinesis.
+	r.wrap = func(st *Stream) controller.Streams {
+		r.ksu = &KSUStreams{Stream: st}
+		return r.ksu
+	}
+	window := time.Duration(max(c.UpAfterMins, c.DownAfterMins)) * time.Minute
+	initial := min(max(sc.initialShards(0.5), c.MinShards), c.MaxShards)
+	r.control(controller.StreamSpec{Name: StreamName, Settings: sc.baselineLookback(window), Policy: k}, initial, nil)
+	r.notes = func() []string {
+		if k.BlindChecks == 0 {
+			return nil
+		}
+		return []string{fmt.Sprintf("%s found no CloudWatch datapoint in its %d-minute window at %d of %d checks (metric delay %s); "+
+			"the utility counts missing samples as low, so those checks could only scale down",
+			r.label, max(k.Config.UpAfterMins, k.Config.DownAfterMins), k.BlindChecks, k.Checks, ShortDuration(sc.Model.MetricDelay))}
+	}
 }
 
 // RunPolicy replays the trace under any policy, run by the daemon's
@@ -351,10 +364,10 @@ func (sc *Scenario) initialShards(aim float64) int {
 	return min(max(n, sc.Settings.MinShards, 1), sc.Settings.MaxShards)
 }
 
-// baselineLookback gives a baseline policy enough minutes of metrics to see
-// each published minute at least once.
-func (sc *Scenario) baselineLookback() policy.Settings {
-	d := max(5*time.Minute, sc.Model.MetricDelay+2*time.Minute)
+// baselineLookback gives a baseline policy whose own window is window
+// enough minutes of metrics to see each published minute at least once.
+func (sc *Scenario) baselineLookback(window time.Duration) policy.Settings {
+	d := max(5*time.Minute, window+sc.Model.MetricDelay+2*time.Minute)
 	return policy.Settings{ScaleUpAfter: d, ScaleDownAfter: d}
 }
 
@@ -407,7 +420,7 @@ func (r *runner) control(spec controller.StreamSpec, initial int, after func(con
 func (r *runner) run(ctx context.Context) (Result, error) {
 	sc, l := r.sc, r.sc.load
 	res := Result{
-		Trace: sc.Trace.Name, Policy: r.label, Minutes: len(l.records),
+		Trace: sc.Trace.Name, Policy: r.label, Minutes: len(l.records), MetricDelay: ShortDuration(sc.Model.MetricDelay),
 		StartShards: r.stream.OpenShards(), MinOpenShards: r.stream.OpenShards(),
 		Timeline: make([]TimelineRow, len(l.records)),
 	}

@@ -353,7 +353,13 @@ func TestPromptMetricsAccounting(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := sc.Run(context.Background(), PolicyKSU)
+			// The sample's scale-up as it means it (+100 %): read literally
+			// it never scales up (SampleKSUConfig).
+			cfg := SampleKSUConfig(sc.Settings.MinShards, sc.Settings.MaxShards)
+			cfg.UpPct = 200
+			run := sc.newRunner(PolicyKSU)
+			run.runKSU(cfg)
+			r, err := run.run(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
