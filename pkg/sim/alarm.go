@@ -67,10 +67,15 @@ const (
 //     target) it sets the alarm back to OK, so that it fires again at the
 //     next evaluation if the condition holds.
 //
-// What the model simplifies: alarms are evaluated once a minute, when the
-// controller runs, over the periods whose minutes CloudWatch has all
-// published; periods before the trace are not data (the stream's earlier
-// history is unknown) rather than zeros; the iterator-age term of the
+// Alarms are evaluated once a minute, when the controller runs, on the data
+// CloudWatch has published so far: the newest period is the one holding the
+// last finished minute, its Sum what has been published of it, and a minute
+// or period with nothing published counts as zero, as the template's
+// FILL(m, 0) makes it (the alarms set no TreatMissingData; FILL leaves them
+// none to treat).
+//
+// What the model simplifies: periods before the trace are not data (the
+// stream's earlier history is unknown) rather than zeros; the iterator-age term of the
 // scale-down alarm is zero, as the simulator has no consumers; the SNS hop
 // and the Lambda's own run time are instantaneous.
 type Alarm struct {
@@ -120,7 +125,7 @@ func (a *Alarm) decide(obs policy.Observation) policy.Decision {
 	a.firing = nil
 	a.ingest(obs.Minutes)
 
-	periods := a.completePeriods()
+	periods := a.evaluatedPeriods(obs.Now)
 	upBreaching := a.count(periods, a.Config.UpEvaluationPeriods, func(u float64) bool { return u >= a.Config.UpThreshold }) >= a.Config.UpDatapoints
 	downBreaching := a.downThreshold >= 0 &&
 		a.count(periods, a.Config.DownEvaluationPeriods, func(u float64) bool { return u < a.downThreshold }) >= a.Config.DownDatapoints
@@ -217,22 +222,28 @@ func (a *Alarm) periodOf(t time.Time) int {
 	return int(t.Sub(origin) / a.Config.Period)
 }
 
-// completePeriods is how many periods from the first have all their trace
-// minutes published.
-func (a *Alarm) completePeriods() int {
-	if a.ingested == 0 {
+// evaluatedPeriods is how many periods from the first an evaluation at now
+// sees: up to the one holding the last finished minute, whose sum is what
+// CloudWatch has published of it so far (FILL(m, 0): a minute not yet
+// published adds nothing, a period with nothing published is zero).
+func (a *Alarm) evaluatedPeriods(now time.Time) int {
+	last := now.Truncate(time.Minute).Add(-time.Minute)
+	if last.Before(a.start) {
 		return 0
 	}
-	next := a.start.Add(time.Duration(a.ingested) * time.Minute) // first minute not yet ingested
-	return a.periodOf(next)
+	return a.periodOf(last) + 1
 }
 
-// count is how many of the last n complete periods have a usage for which
+// count is how many of the last n evaluated periods have a usage for which
 // match holds.
-func (a *Alarm) count(complete, n int, match func(float64) bool) int {
+func (a *Alarm) count(evaluated, n int, match func(float64) bool) int {
 	c := 0
-	for p := max(complete-n, 0); p < complete; p++ {
-		if match(a.usage(a.sums[p])) {
+	for p := max(evaluated-n, 0); p < evaluated; p++ {
+		var s periodSum
+		if p < len(a.sums) {
+			s = a.sums[p]
+		}
+		if match(a.usage(s)) {
 			c++
 		}
 	}

@@ -241,14 +241,16 @@ func TestAlarmScaleDown(t *testing.T) {
 	// 10 % of a shard: below 25 % of 5 shards, and of 2 and 1 later.
 	low := utilisation(0.1, 1)
 	var asked []policy.Decision
-	asked = alarmRun(a, &shards, 0, 284, low, func(policy.Decision) bool { return true })
+	asked = alarmRun(a, &shards, 0, 280, low, func(policy.Decision) bool { return true })
 	if len(asked) != 0 {
 		t.Fatalf("scaled before 57 periods of data: %+v", asked)
 	}
-	// The 57th period ends at 285:00. The Lambda halves 5 by integer
-	// division to 2, which AWS refuses as below half; the sim's stream
-	// refuses it, the alarm goes back to OK and fires again.
-	asked = alarmRun(a, &shards, 284, 290, low, func(d policy.Decision) bool { return 2*d.Target >= d.Current })
+	// The 57th period starts at 280:00: evaluated on what is published of
+	// it so far (the rest is zero, FILL(m, 0)), it is low from its first
+	// minute. The Lambda halves 5 by integer division to 2, which AWS
+	// refuses as below half; the sim's stream refuses it, the alarm goes
+	// back to OK and fires again.
+	asked = alarmRun(a, &shards, 280, 290, low, func(d policy.Decision) bool { return 2*d.Target >= d.Current })
 	if len(asked) < 2 || asked[0].Target != 2 || shards != 5 {
 		t.Fatalf("asked %+v, %d shards", asked, shards)
 	}
