@@ -71,9 +71,12 @@ func (v Violation) String() string {
 }
 
 // IsBaseline says whether the named policy is a baseline the default
-// policy is judged against: every policy of Policies but default and shard
-// (default plus shard-level scaling).
-func IsBaseline(name string) bool { return name != PolicyDefault && name != PolicyShard }
+// policy is judged against: every policy of Policies but default, shard
+// (default plus shard-level scaling) and the on-demand modes, which are not
+// autoscalers but the alternative to one (docs/costs.md compares them).
+func IsBaseline(name string) bool {
+	return name != PolicyDefault && name != PolicyShard && name != PolicyOnDemand && name != PolicyAdvantage
+}
 
 // CheckTargets returns the matrix's violations of DefaultTargets, run by
 // run in order, then the median's.

@@ -30,6 +30,14 @@ const (
 	// PolicyAlarm is AWS's sample of CloudWatch alarms plus a Lambda (see
 	// Alarm).
 	PolicyAlarm = "alarm"
+	// PolicyOnDemand is the stream in on-demand Standard mode: AWS gives it
+	// twice its previous 30-day peak and throttles what more than doubles it
+	// within 15 minutes (ondemand.go); on-demand Standard's prices, read by
+	// the Model's consumers.
+	PolicyOnDemand = "on-demand"
+	// PolicyAdvantage is the same stream at On-demand Advantage's prices (no
+	// warm throughput set, no commitment counted).
+	PolicyAdvantage = "on-demand-advantage"
 	// PolicyFixed is the peak need, constant.
 	PolicyFixed = "fixed"
 	// PolicyShard is the default policy plus shard-level scaling (see
@@ -38,7 +46,7 @@ const (
 )
 
 // Policies lists the policies in the order reports show them.
-var Policies = []string{PolicyDefault, PolicyShard, PolicyKSU, PolicyKSUReadme, PolicyAlarm, PolicyFixed}
+var Policies = []string{PolicyDefault, PolicyShard, PolicyKSU, PolicyKSUReadme, PolicyAlarm, PolicyFixed, PolicyOnDemand, PolicyAdvantage}
 
 // StreamName is the simulated stream's name.
 const StreamName = "simulated-stream"
@@ -290,7 +298,7 @@ func checkPolicy(name string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w %q: choose one of default, shard, ksu, ksu-readme, alarm, fixed", ErrUnknownPolicy, name)
+	return fmt.Errorf("%w %q: choose one of default, shard, ksu, ksu-readme, alarm, fixed, on-demand, on-demand-advantage", ErrUnknownPolicy, name)
 }
 
 // Run replays the trace under the named policy.
@@ -303,6 +311,9 @@ func (sc *Scenario) Run(ctx context.Context, name string) (Result, error) {
 	switch name {
 	case PolicyFixed:
 		r.stream = NewStream(StreamName, sc.load.peak, r.clock, sc.Model.ProducerTTL, sc.Model.ReshardTime).WithKeys(sc.Model.Keys)
+	case PolicyOnDemand, PolicyAdvantage:
+		r.onDemand = newOnDemand(sc.load)
+		r.stream = NewStream(StreamName, r.onDemand.capacity(0), r.clock, sc.Model.ProducerTTL, sc.Model.ReshardTime)
 	case PolicyShard:
 		r.runShardLevel(s)
 	case PolicyDefault:
@@ -387,6 +398,8 @@ type runner struct {
 	ctl    *controller.Controller
 	after  func(controller.Outcome)
 	notes  func() []string
+	// onDemand, when set, sizes the stream as on-demand mode does.
+	onDemand *onDemand
 	// trigger, when set, is the bill of a baseline's own trigger over hours;
 	// without it the daemon's own bill is counted (daemonBill).
 	trigger func(hours float64) Bill
@@ -443,6 +456,9 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		}
 		var accBytes float64
 		var refused int64
+		if r.onDemand != nil {
+			r.stream.SetShards(r.onDemand.capacity(m))
+		}
 		for s := range 60 {
 			t := int64(m*60 + s)
 			r.clock.Set(t)
@@ -479,6 +495,9 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		}
 		row.AcceptedBytes = accBytes
 		served.add(row.AcceptedRecords, size)
+		if r.onDemand != nil {
+			r.onDemand.add(rateNeed(row.AcceptedRecords, size))
+		}
 		row.BacklogRecords = r.stream.Backlog()
 		row.OpenShards = r.stream.OpenShards()
 		row.MaxShardFraction = r.stream.MaxWidth()
@@ -523,6 +542,12 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	}
 	res.setBill(r.bill(res), sc.Model, sc.Hours())
 	res.EFOCostUSD = sc.Model.efoCost(res.ShardHours, served)
+	switch {
+	case r.label == PolicyOnDemand:
+		res.StreamCostUSD, res.EFOCostUSD = sc.Model.onDemandCost(served, sc.Hours()), 0
+	case r.label == PolicyAdvantage:
+		res.StreamCostUSD, res.EFOCostUSD = sc.Model.advantageCost(served), 0
+	}
 	res.CostUSD = res.StreamCostUSD + res.MonitoringCostUSD + res.EFOCostUSD
 	res.OnDemandCostUSD = sc.OnDemandCost()
 	res.OnDemandAdvantageCostUSD = sc.AdvantageCost()
