@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,10 +21,10 @@ func TestSimulateWithoutArguments(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{
-		"trace: builtin:clickstream-2d", "busiest minute needs 8 shards", "CloudWatch shows a minute 3m after it ends",
+		"trace: builtin:clickstream-2d", "busiest minute needs 8 shards", "CloudWatch shows a minute 1m after it ends",
 		"10 calls per rolling 24 h", "references: oracle", "hindsight", "on-demand mode $",
-		"policy", "lost", "throttled", "shard-hours", "x oracle", "x hindsight", "reshard calls", "cost", "vs on-demand",
-		"\n  default ", "\n      ksu ", "\n    alarm ", "\n    fixed ", "lost: records dropped after",
+		"policy", "lost", "throttled", "shard-hours", "x oracle", "x hindsight", "reshard calls", "cost", "own bill /mo", "vs on-demand",
+		" default ", " ksu ", " ksu-readme ", " alarm ", " fixed ", " on-demand ", " on-demand-advantage ", "lost: records dropped after",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
@@ -31,10 +32,35 @@ func TestSimulateWithoutArguments(t *testing.T) {
 	}
 }
 
+// A list of metric delays replays each: one JSON array of every result,
+// each naming its delay.
+func TestSimulateMetricDelaySweep(t *testing.T) {
+	trace := filepath.Join(traceFixtures, "small.csv")
+	code, stdout, stderr := runCLI(t, "simulate", "--trace", trace, "--policy", "default", "--json", "--metric-delay", "1m,2m,3m")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var all []map[string]any
+	if err := json.Unmarshal([]byte(stdout), &all); err != nil {
+		t.Fatalf("not an array: %v\n%s", err, stdout)
+	}
+	var delays []any
+	for _, r := range all {
+		delays = append(delays, r["metric_delay"])
+	}
+	if fmt.Sprint(delays) != "[1m 2m 3m]" {
+		t.Errorf("delays %v, want [1m 2m 3m]", delays)
+	}
+	if code, _, _ := runCLI(t, "simulate", "--metric-delay", "1m,soon"); code != 2 {
+		t.Errorf("a bad delay in the list: exit %d, want 2", code)
+	}
+}
+
 func TestSimulateJSON(t *testing.T) {
 	keys := []string{"trace", "policy", "minutes", "offered_records", "throttled_records", "lost_records", "shard_hours",
 		"oracle_shard_hours", "hindsight_shard_hours", "reshard_calls", "max_reshard_calls_24h", "cost_usd",
-		"on_demand_cost_usd", "fixed_peak_cost_usd"}
+		"on_demand_cost_usd", "fixed_peak_cost_usd", "metrics_requested", "monitoring_cost_usd",
+		"monitoring_usd_per_stream_month", "on_demand_advantage_cost_usd", "efo_cost_usd", "metric_delay"}
 	trace := filepath.Join(traceFixtures, "small.csv")
 
 	code, stdout, stderr := runCLI(t, "simulate", "--trace", trace, "--compare", "--json")

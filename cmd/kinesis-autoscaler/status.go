@@ -14,6 +14,7 @@ import (
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/config"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/sim"
 )
 
 func statusCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -91,6 +92,7 @@ func status(ctx context.Context, cfg *config.Config, log *zap.Logger, w io.Write
 		fmt.Fprintln(w)
 	}
 	failed := writeStatus(w, outcomes, now)
+	writeBill(w, d.ctrl, outcomes, now)
 	if failed > 0 {
 		return fmt.Errorf("%d of %d streams could not be read", failed, len(outcomes))
 	}
@@ -141,6 +143,29 @@ func writeStatus(w io.Writer, outcomes []controller.Outcome, now time.Time) int 
 		}
 	}
 	return failed
+}
+
+// writeBill prints what reading each stream's metrics costs a month at the
+// interval its read plan has now (docs/costs.md), at us-east-1's
+// GetMetricData price.
+func writeBill(w io.Writer, c *controller.Controller, outcomes []controller.Outcome, now time.Time) {
+	price := sim.DefaultPrices.MetricsThousand / 1000
+	var total float64
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "The daemon's own bill (GetMetricData at $0.01 per 1,000 metrics; docs/costs.md):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  STREAM\tMETRICS/READ\tREAD EVERY\tPER MONTH\tWHY")
+	for _, o := range outcomes {
+		plan, ok := c.PlanRead(o.Stream, now)
+		if !ok {
+			continue
+		}
+		month := float64(sim.HoursPerMonth) * float64(time.Hour) / float64(plan.Interval) * float64(plan.Metrics) * price
+		total += month
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t$%.2f\t%s\n", o.Stream, plan.Metrics, plan.Interval, month, oneLine(plan.Reason))
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "  all streams: $%.2f a month at the intervals above (calm streams are read less often as they stay calm)\n", total)
 }
 
 // writeShardStatus prints the shards of a stream with shard-level scaling:

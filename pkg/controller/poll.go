@@ -129,3 +129,39 @@ func (s *streamState) lastShards() int {
 	}
 	return s.spans[len(s.spans)-1].shards
 }
+
+// ReadPlan is when a stream must next be read and what each read asks for.
+type ReadPlan struct {
+	// Interval is the time to the next read, at least the poll interval.
+	Interval time.Duration
+	Reason   string
+	// Metrics is how many metrics a read of the stream asks for:
+	// policy.WriteMetricsPerStream, plus policy.ReadMetricsPerStream where
+	// consumers were seen (or the reader cannot leave them out).
+	Metrics int
+}
+
+// PlanRead is the stream's read plan at now from the minutes of its last
+// read and the shards last seen (policy.NextRead), for the status command;
+// ok is false for a stream not read yet.
+func (c *Controller) PlanRead(stream string, now time.Time) (plan ReadPlan, ok bool) {
+	st := c.state[stream]
+	if st == nil || st.poll.minutes == nil {
+		return ReadPlan{}, false
+	}
+	var settings policy.Settings
+	for _, s := range c.specs {
+		if s.Name == stream {
+			settings = s.Settings
+		}
+	}
+	next := policy.NextRead(st.withShards(st.poll.minutes), st.lastShards(), settings, c.opts.Poll, st.poll.memory, now)
+	plan = ReadPlan{Interval: max(next.Next.Sub(now), c.opts.PollInterval), Reason: next.Reason, Metrics: policy.MetricsPerStream}
+	if c.opts.PollEveryCycle {
+		plan.Interval, plan.Reason = c.opts.PollInterval, "every cycle (poll every cycle is on)"
+	}
+	if _, partial := c.deps.Load.(WriteLoadReader); partial && !st.consumersSeen(nil, now) {
+		plan.Metrics = policy.WriteMetricsPerStream
+	}
+	return plan, true
+}
