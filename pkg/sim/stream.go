@@ -521,6 +521,20 @@ type Second struct {
 // first, then records new records of size bytes each, which first appear
 // at second now.
 func (s *Stream) Step(now, records int64, size float64) Second {
+	if len(s.groups) == 1 && s.shardFigures == nil {
+		// The common case, uniform shards: nothing waits and the second's
+		// records fit, so all are accepted (what stepGroup would find, at a
+		// fraction of the cost).
+		g := s.groups[0]
+		if g.empty() && records <= int64(g.shards)*policy.ShardWriteRecordsPerSecond &&
+			(size <= 0 || records <= int64(float64(g.shards)*policy.ShardWriteBytesPerSecond/size+1e-9)) {
+			g.backlog, g.head = g.backlog[:0], 0
+			if records == 0 {
+				return Second{}
+			}
+			return Second{Accepted: records, AcceptedBytes: float64(records) * size, AcceptedUnits: float64(records) * putUnits(size)}
+		}
+	}
 	var out Second
 	cum, given := 0.0, int64(0)
 	for gi, g := range s.groups {
@@ -572,7 +586,10 @@ func (s *Stream) stepGroup(g *group, now, fresh int64, size float64, out *Second
 	}
 	for i := g.head; i < len(g.backlog); i++ {
 		c := &g.backlog[i]
-		c.count -= take(c.count, c.size)
+		if capRecords > 0 {
+			c.count -= take(c.count, c.size)
+		}
+		// With no capacity left take accepts nothing: the rest are refused.
 		out.Refused += c.count
 	}
 	// Drop the cohorts now empty, keeping the order of the rest.
