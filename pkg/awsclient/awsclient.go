@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -57,11 +58,24 @@ const (
 // "UpdateShardCount") and the final error, nil on success.
 type CallObserver func(service, operation string, err error)
 
+// ErrNoRegion means neither the configuration nor the SDK's chain
+// (AWS_REGION, AWS_DEFAULT_REGION, the shared config file's profile) names a
+// region: every call would fail, so Load refuses to start.
+var ErrNoRegion = errors.New("no AWS region: set aws.region (or KINESIS_AUTOSCALER_AWS_REGION), AWS_REGION, or a region in the AWS profile")
+
 // Option configures Load.
 type Option func(*options)
 
 type options struct {
 	observe CallObserver
+	logger  logging.Logger
+}
+
+// WithLogger sends the SDK's own log output (its warnings, e.g. about a
+// response checksum it could not validate) to logger instead of plain text
+// on stderr.
+func WithLogger(logger logging.Logger) Option {
+	return func(o *options) { o.logger = logger }
 }
 
 // WithCallObserver reports every call to observe.
@@ -70,7 +84,8 @@ func WithCallObserver(observe CallObserver) Option {
 }
 
 // Load reads the SDK's default configuration and returns a client per
-// service. A non-empty region overrides the configured one. CloudWatch
+// service. A non-empty region overrides the configured one; with none from
+// either, it returns ErrNoRegion. CloudWatch
 // request compression is turned off: its only use here would be
 // PutMetricData, and emulators do not accept gzip bodies.
 func Load(ctx context.Context, region string, ep Endpoints, opts ...Option) (Clients, error) {
@@ -82,9 +97,15 @@ func Load(ctx context.Context, region string, ep Endpoints, opts ...Option) (Cli
 	if region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(region))
 	}
+	if o.logger != nil {
+		loadOpts = append(loadOpts, config.WithLogger(o.logger))
+	}
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return Clients{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return Clients{}, ErrNoRegion
 	}
 	observed := func(service string) []func(*middleware.Stack) error {
 		if o.observe == nil {
