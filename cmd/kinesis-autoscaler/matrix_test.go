@@ -71,7 +71,9 @@ func TestSimulateMatrix(t *testing.T) {
 	if n := strings.Count(stdout, "PASS") + strings.Count(stdout, "FAIL "); n < 6 {
 		t.Errorf("%d verdicts, want one per run (and FAIL lines):\n%s", n, stdout)
 	}
-	code, stdout, stderr = runCLI(t, "simulate", "--matrix", "--peaks", "4", "--metric-delays", "1m,3m", "--scenarios", "step-up", "--json")
+	cache := filepath.Join(dir, "cache")
+	code, stdout, stderr = runCLI(t, "simulate", "--matrix", "--peaks", "4", "--metric-delays", "1m,3m", "--scenarios", "step-up", "--json",
+		"--hindsight-cache", cache)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -81,6 +83,9 @@ func TestSimulateMatrix(t *testing.T) {
 	}
 	if len(rep.Runs) != 2 || rep.Runs[0].MetricDelay != "1m" || rep.Runs[1].MetricDelay != "3m" || len(rep.Runs[0].Results) != len(sim.MatrixPolicies()) {
 		t.Errorf("runs %+v", rep.Runs)
+	}
+	if files, _ := filepath.Glob(filepath.Join(cache, "hindsight-*.json")); len(files) != 1 {
+		t.Errorf("%d files in the hindsight cache, want one (one trace, one peak)", len(files))
 	}
 	// The default --traces directory does not exist beside this package.
 	if !strings.Contains(stderr, "no shared traces") {
