@@ -193,6 +193,9 @@ type StreamSettings struct {
 	// MaxShardChangesPerDay caps SplitShard plus MergeShards calls in any
 	// rolling 24 h (key max_shard_changes_per_day).
 	MaxShardChangesPerDay int
+	// Headroom is the default policy's trade-off between lost records and
+	// shards (key headroom): lossless, balanced or economy.
+	Headroom string
 }
 
 // Stream is one stream to autoscale.

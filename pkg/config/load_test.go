@@ -33,6 +33,7 @@ var builtIn = StreamSettings{
 	MaxIteratorAge:     5 * time.Minute,
 
 	MaxShardChangesPerDay: 48,
+	Headroom:              "balanced",
 }
 
 // The built-in defaults of the daemon-wide blocks, written out too.
@@ -77,6 +78,7 @@ func TestLoadGood(t *testing.T) {
 
 					ShardLevel:            true,
 					MaxShardChangesPerDay: 12,
+					Headroom:              "lossless",
 				}
 				events := defaults
 				events.CooldownUp = 24 * time.Hour
@@ -127,6 +129,7 @@ func TestLoadGood(t *testing.T) {
 					MaxIteratorAge:     30 * time.Second,
 
 					MaxShardChangesPerDay: 48,
+					Headroom:              "balanced",
 				}
 				return Config{
 					PollInterval: time.Minute,
