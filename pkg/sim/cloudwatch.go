@@ -101,9 +101,3 @@ func (a *alertCounter) Notify(_ context.Context, al policy.Alert) error {
 	return nil
 }
 
-func (a *alertCounter) count(kind string) {
-	if a.counts == nil {
-		a.counts = map[policy.AlertKind]int{}
-	}
-	a.counts[policy.AlertKind(kind)]++
-}

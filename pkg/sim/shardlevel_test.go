@@ -126,10 +126,10 @@ func TestShardLevelBuiltinTrace(t *testing.T) {
 	}
 }
 
-// The simulator makes the shard level's uniform reshard: a stream split
-// unevenly earlier, now with nothing hot and its mean inside the band, is
-// resharded with one UpdateShardCount to fewer uniform shards, which the
-// controller makes as its decision and records in the stream's history.
+// The simulator runs the daemon's shard cycle, uniform reshard included: a
+// stream split unevenly earlier, now with nothing hot and its mean inside
+// the band, is resharded by the controller with one UpdateShardCount to
+// fewer uniform shards, recorded in the stream's history.
 func TestShardLevelReshardsUniformly(t *testing.T) {
 	sc := peak50(t, DefaultTrace())
 	r := sc.newRunner(PolicyShard)
@@ -159,10 +159,9 @@ func TestShardLevelReshardsUniformly(t *testing.T) {
 			rec := need * ranges[i].Width() * 60 * policy.ShardWriteRecordsPerSecond
 			ms = append(ms, ShardMinute{ShardID: id, Range: ranges[i], Records: rec, Bytes: rec * 1024})
 		}
-		sl.cw.Put(ms)
+		sl.cw.PutShards(ms)
 	}
 	r.clock.Set(45*60 + cycleOffset)
-	sl.cycle()
 	for _, o := range r.ctl.RunCycle(context.Background()) {
 		r.after(o)
 	}
