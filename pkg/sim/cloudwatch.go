@@ -100,4 +100,3 @@ func (a *alertCounter) Notify(_ context.Context, al policy.Alert) error {
 	a.counts[al.Kind]++
 	return nil
 }
-
