@@ -79,14 +79,14 @@ type shardFigure struct {
 	Minute ShardMinute
 }
 
-// figures returns, per minute start, the known minutes of the open and
-// closed shards in hash-key order.
-func (in ShardLevelInput) figures() map[time.Time][]shardFigure {
+// figures returns, per minute start for which want is true, the known
+// minutes of the open and closed shards in hash-key order.
+func (in ShardLevelInput) figures(want func(time.Time) bool) map[time.Time][]shardFigure {
 	out := map[time.Time][]shardFigure{}
 	for _, list := range [][]OpenShard{in.Open, in.Closed} {
 		for _, s := range list {
 			for _, m := range in.Minutes[s.ID] {
-				if m.Known {
+				if m.Known && want(m.Start) {
 					out[m.Start] = append(out[m.Start], shardFigure{Range: s.Range, Minute: m})
 				}
 			}
@@ -117,7 +117,16 @@ func isLayout(figures []shardFigure) bool {
 // whose shards cover the key space once. A split fixes those refusals; the
 // stream level must not double the whole stream for them.
 func WithoutSkewRefusals(ms []Minute, in ShardLevelInput) []Minute {
-	figures := in.figures()
+	throttled := map[time.Time]bool{}
+	for _, m := range ms {
+		if m.Known && m.WriteThrottled > 0 {
+			throttled[m.Start] = true
+		}
+	}
+	if len(throttled) == 0 {
+		return ms
+	}
+	figures := in.figures(func(t time.Time) bool { return throttled[t] })
 	if len(figures) == 0 {
 		return ms
 	}
@@ -195,15 +204,20 @@ func anyHot(in ShardLevelInput, set Settings) bool {
 // (ObserveDivided, with ScaleDownThreshold as its least load). It reports
 // whether the history changed.
 func (s *ShardLevelState) settle(in ShardLevelInput, set ShardSettings) bool {
-	figures := in.figures()
+	candidate := func(t time.Time) bool {
+		return t.After(s.Profiled) && !t.Add(time.Minute).After(in.Now) && in.Now.Sub(t) <= MaxMetricDelay+time.Minute
+	}
+	n := minutesIn(set.ScaleUpAfter)
+	// The candidates and the n-1 minutes before each that settle them.
+	from := in.Now.Add(-MaxMetricDelay - time.Duration(n+1)*time.Minute)
+	figures := in.figures(func(t time.Time) bool { return !t.Before(from) })
 	starts := make([]time.Time, 0, len(figures))
 	for t := range figures {
-		if t.After(s.Profiled) && !t.Add(time.Minute).After(in.Now) && in.Now.Sub(t) <= MaxMetricDelay+time.Minute {
+		if candidate(t) {
 			starts = append(starts, t)
 		}
 	}
 	slices.SortFunc(starts, func(a, b time.Time) int { return b.Compare(a) })
-	n := minutesIn(set.ScaleUpAfter)
 	for _, t := range starts {
 		fs := figures[t]
 		if !isLayout(fs) {

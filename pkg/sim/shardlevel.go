@@ -39,6 +39,10 @@ func (r *runner) runShardLevel(s policy.Settings) {
 	spec := controller.StreamSpec{Name: StreamName, Settings: s, Shards: &controller.ShardLevel{Settings: policy.DefaultShardSettings(s)}}
 	r.control(spec, r.sc.initialShards((s.ScaleUpThreshold+s.ScaleDownThreshold)/2), func(o controller.Outcome) { sl.observe(r.clock.Now(), o) })
 	r.deps.ShardLoad, r.deps.Shards = sl.cw, r.stream
+	// The stream's metrics, stream-level and per shard, exist from the
+	// start of the trace, as for a stream the daemon managed before it:
+	// enhanced monitoring is on (the controller finds it on).
+	r.stream.TrackShards()
 	r.ctl = controller.New([]controller.StreamSpec{spec}, r.deps, r.opts, r.log)
 }
 
