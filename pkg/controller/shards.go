@@ -147,7 +147,13 @@ func (c *Controller) prepareShards(ctx context.Context, now time.Time, term uint
 		keep[spec.Name] = true
 		st := c.shardState(spec.Name)
 		log := c.log.With(zap.String("stream", spec.Name))
-		if leading && !st.monitoringOn && now.Sub(st.monitoringTried) >= ShardListMaxAge {
+		switch {
+		case c.opts.DryRun && !st.monitoringOn && st.monitoringTried.IsZero():
+			// A dry run changes nothing, enhanced monitoring (billed) included:
+			// the shard level decides on whatever shard metrics there are.
+			st.monitoringTried = now
+			log.Info("dry run: enhanced shard-level monitoring is not turned on; the shard level sees shard metrics only if it is on already")
+		case leading && !c.opts.DryRun && !st.monitoringOn && now.Sub(st.monitoringTried) >= ShardListMaxAge:
 			st.monitoringTried = now
 			callCtx, cancel := c.callContext(ctx, 4)
 			enabled, err := c.deps.Shards.EnableEnhancedMonitoring(callCtx, spec.Name)

@@ -230,8 +230,13 @@ func TestShardLevelMergesColdNeighbours(t *testing.T) {
 func TestShardLevelDryRunAlertsWithoutActing(t *testing.T) {
 	r := newShardRig(t, Options{DryRun: true}, 4, hotspot, nil, true)
 	outs := r.cycles(15)
-	if len(r.shards.splits) != 0 || r.shards.historySaves != 0 {
-		t.Errorf("dry run split %v and saved the history %d times", r.shards.splits, r.shards.historySaves)
+	// A dry run changes nothing at all (issue 13.11): not even enhanced
+	// monitoring, which AWS bills.
+	if len(r.shards.splits) != 0 || len(r.shards.merges) != 0 || r.shards.historySaves != 0 || r.shards.monitors != 0 ||
+		r.history.saves != 0 || len(r.streams.updates) != 0 {
+		t.Errorf("dry run split %v, merged %v, saved the shard history %d times, the stream history %d times, "+
+			"turned enhanced monitoring on %d times, updated the shard count %v",
+			r.shards.splits, r.shards.merges, r.shards.historySaves, r.history.saves, r.shards.monitors, r.streams.updates)
 	}
 	if got := countKind(r.alerts.kinds(), policy.AlertWouldSplitShard); got != 1 {
 		t.Errorf("%d would_split_shard alerts, want 1: %v", got, r.alerts.kinds())
