@@ -440,3 +440,24 @@ func TestShardLevelUniformReshardOfAVeryUnevenLayout(t *testing.T) {
 		t.Errorf("alerts %v, want one scaled_down", r.alerts.kinds())
 	}
 }
+
+// A stream at max_shards with a hot shard is never split beyond it (issue
+// 13.2: with max_shards 8 a hotspot took a stream 8 -> 9 -> 8 -> 9, the
+// stream level taking each split back): the count stays within the bounds
+// and the shard level and the stream level never undo each other.
+func TestShardLevelKeepsWithinMaxShards(t *testing.T) {
+	r := newShardRig(t, Options{}, 4, hotspot, nil, true)
+	s := settings()
+	s.MaxShards = 4
+	r.spec.Settings = s
+	r.spec.Shards = &ShardLevel{Settings: policy.DefaultShardSettings(s)}
+	r.c.SetStreams([]StreamSpec{r.spec})
+	most := 0
+	for range 40 {
+		r.cycles(1)
+		most = max(most, len(r.shards.open[shardStream]))
+	}
+	if most > s.MaxShards || len(r.shards.splits) != 0 || len(r.streams.updates) != 0 {
+		t.Errorf("up to %d shards with max_shards %d: splits %v, UpdateShardCount %v", most, s.MaxShards, r.shards.splits, r.streams.updates)
+	}
+}
