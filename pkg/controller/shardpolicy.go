@@ -60,3 +60,8 @@ func (p skewAware) Decide(obs policy.Observation) policy.Decision {
 	}
 	return d
 }
+
+// Gate implements policy.Policy: the inner policy's gate.
+func (p skewAware) Gate(d policy.Decision, h policy.History, now time.Time) policy.Decision {
+	return p.inner.Gate(d, h, now)
+}
