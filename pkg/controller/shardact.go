@@ -14,10 +14,6 @@ import (
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 
-// maxSplitRecords bounds the splits remembered in memory; the tag keeps
-// fewer (the newest that fit).
-const maxSplitRecords = 32
-
 // cycleShards runs the shard level of one stream after its stream-level
 // cycle o: decides, and when leading reports hot keys and makes at most one
 // split or merge. It returns nil for a stream without shard-level scaling.
@@ -28,8 +24,8 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 	st := c.shardState(spec.Name)
 	settings := spec.Shards.Settings
 	out := &ShardOutcome{
-		Loads: st.loads(now), HotKeys: slices.Clone(st.history.HotKeys),
-		CallsLeft: max(settings.MaxCallsPerDay-policy.SplitMergeCallsUsed(st.history.Calls, now), 0),
+		Loads: st.loads(now), HotKeys: slices.Clone(st.level.History.HotKeys),
+		CallsLeft: max(settings.MaxCallsPerDay-policy.SplitMergeCallsUsed(st.level.History.Calls, now), 0),
 	}
 	log := c.log.With(zap.String("stream", spec.Name))
 	switch {
@@ -53,17 +49,17 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 		log.Debug("shard level waits", zap.String("why", out.Waiting))
 		return out
 	}
-	st.updateProfile(now, int(settings.ScaleUpAfter/time.Minute), settings.ScaleDownThreshold)
-	if st.unsaved && leading && !c.opts.DryRun {
-		c.saveShardHistory(ctx, spec.Name, st, log)
-	}
 	// A uniform reshard spends an UpdateShardCount call: the decision sees
 	// the calls the stream's history counts, when it was read (lazily; it
 	// is read before such a call is made).
-	ss := c.state[spec.Name]
-	actions := policy.DecideShards(st.observation(spec.Name, o.State, ss.history.Calls, now), settings)
+	actions, learnt := st.level.Step(st.input(spec.Name, o.State, c.state[spec.Name].history.Calls, now), settings)
+	if learnt {
+		st.unsaved = true
+	}
+	if st.unsaved && leading && !c.opts.DryRun {
+		c.saveShardHistory(ctx, spec.Name, st, log)
+	}
 	out.Actions = actions
-	st.hot = slices.ContainsFunc(actions, func(a policy.ShardAction) bool { return a.Kind == policy.ShardSplit })
 	logShards(log, c.shardLineLevel(actions), out, leading, c.opts.DryRun)
 	if !leading {
 		return out
@@ -94,7 +90,7 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 		st.alerts.end(policy.AlertWouldSplitShard)
 		st.alerts.end(policy.AlertWouldMergeShards)
 	}
-	out.HotKeys = slices.Clone(st.history.HotKeys)
+	out.HotKeys = slices.Clone(st.level.History.HotKeys)
 	return out
 }
 
@@ -128,14 +124,8 @@ func logShards(log *zap.Logger, level zapcore.Level, out *ShardOutcome, leading,
 // split for it again, and alerts once.
 func (c *Controller) hotKey(ctx context.Context, stream string, st *shardState, o Outcome, a policy.ShardAction, out *ShardOutcome,
 	perDay int, now time.Time, log *zap.Logger) {
-	if !slices.Contains(st.history.HotKeys, a.Range) {
-		st.history.HotKeys = policy.AddHotKey(st.history.HotKeys, a.Range)
-	}
 	log.Warn("hot partition key", zap.String("shard", a.ShardID), zap.Float64("key_share", round3(a.Range.Width())),
 		zap.Float64("util", round3(a.Utilisation)), zap.Float64("kept", round3(a.Share)))
-	if !c.opts.DryRun {
-		c.saveShardHistory(ctx, stream, st, log)
-	}
 	c.notify(ctx, policy.Alert{Kind: policy.AlertHotPartitionKey, Stream: stream, At: now, DryRun: c.opts.DryRun,
 		Decision: shardDecision(o, a, 0),
 		Shard:    shardAlert(st, a, out, perDay, now),
@@ -157,7 +147,7 @@ func shardDecision(o Outcome, a policy.ShardAction, delta int) policy.Decision {
 // and the calls the daily cap leaves, as the history now counts them.
 func shardAlert(st *shardState, a policy.ShardAction, out *ShardOutcome, perDay int, now time.Time) *policy.ShardAlert {
 	return &policy.ShardAlert{Action: a, Loads: alertLoads(out.Loads, a), CallsPerDay: perDay,
-		CallsLeft: max(perDay-policy.SplitMergeCallsUsed(st.history.Calls, now), 0)}
+		CallsLeft: max(perDay-policy.SplitMergeCallsUsed(st.level.History.Calls, now), 0)}
 }
 
 // changeShards makes one split or merge, the way act makes a reshard: the
@@ -208,16 +198,11 @@ func (c *Controller) changeShards(ctx context.Context, spec StreamSpec, st *shar
 		log.Warn("lease lost before splitting or merging: leaving the stream to the new leader", zap.String("shard", a.ShardID))
 		return ResultLeaseLost
 	}
-	before := st.history
-	st.history.Calls = append(slices.Clone(before.Calls), now)
-	st.history.Calls = slices.DeleteFunc(st.history.Calls, func(t time.Time) bool { return !t.After(now.Add(-policy.QuotaWindow)) })
-	if split {
-		st.history.Splits = append(slices.Clone(before.Splits), policy.SplitRecord{Parent: a.ShardID, Range: a.Range, Kept: a.Share})
-		st.history.Splits = st.history.Splits[max(len(st.history.Splits)-maxSplitRecords, 0):]
-	}
-	if err := c.deps.Shards.SaveShardHistory(ctx, stream, st.history); err != nil {
+	before := st.level.History
+	st.level.History = before.WithChange(a, now)
+	if err := c.deps.Shards.SaveShardHistory(ctx, stream, st.level.History); err != nil {
 		if !split {
-			st.history = before
+			st.level.History = before
 			log.Warn("merge not made: its record could not be written; the next cycle tries again", zap.Error(err))
 			return ResultNotRecorded
 		}
@@ -241,7 +226,7 @@ func (c *Controller) changeShards(ctx context.Context, spec StreamSpec, st *shar
 		err = c.deps.Shards.MergeShards(ctx, stream, a.ShardID, a.Adjacent)
 	}
 	if err == nil {
-		st.changedAt, st.stale = now, true
+		st.stale = true
 		st.alerts.end(policy.AlertShardChangeFailed)
 		left := max(out.CallsLeft-1, 0)
 		log.Info("shard change requested", zap.String("action", string(a.Kind)), zap.String("shard", a.ShardID),
@@ -264,7 +249,7 @@ func (c *Controller) changeShards(ctx context.Context, spec StreamSpec, st *shar
 		fallthrough
 	case errors.Is(err, policy.ErrQuotaExceeded), errors.Is(err, policy.ErrInvalidTarget), errors.Is(err, policy.ErrStreamNotFound):
 		// Refused without effect: the record is taken back.
-		st.history, ss.history = before, streamBefore
+		st.level.History, ss.history = before, streamBefore
 		if c.stillLeading() {
 			c.saveShardHistory(ctx, stream, st, log)
 			c.saveStreamHistory(ctx, stream, ss, log)
@@ -321,7 +306,7 @@ func (c *Controller) reshardUniform(ctx context.Context, spec StreamSpec, st *sh
 		log.Warn("uniform reshard", zap.Error(err))
 	}
 	if result == ResultRequested {
-		st.changedAt, st.stale = now, true
+		st.stale = true
 	}
 	return result
 }
@@ -349,7 +334,7 @@ func (c *Controller) saveShardHistory(ctx context.Context, stream string, st *sh
 	if !c.stillLeading() {
 		return
 	}
-	if err := c.deps.Shards.SaveShardHistory(ctx, stream, st.history); err != nil {
+	if err := c.deps.Shards.SaveShardHistory(ctx, stream, st.level.History); err != nil {
 		st.unsaved = true
 		log.Warn("save shard-level history in the stream's tags; trying again next cycle", zap.Error(err))
 		return

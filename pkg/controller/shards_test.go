@@ -230,8 +230,13 @@ func TestShardLevelMergesColdNeighbours(t *testing.T) {
 func TestShardLevelDryRunAlertsWithoutActing(t *testing.T) {
 	r := newShardRig(t, Options{DryRun: true}, 4, hotspot, nil, true)
 	outs := r.cycles(15)
-	if len(r.shards.splits) != 0 || r.shards.historySaves != 0 {
-		t.Errorf("dry run split %v and saved the history %d times", r.shards.splits, r.shards.historySaves)
+	// A dry run changes nothing at all (issue 13.11): not even enhanced
+	// monitoring, which AWS bills.
+	if len(r.shards.splits) != 0 || len(r.shards.merges) != 0 || r.shards.historySaves != 0 || r.shards.monitors != 0 ||
+		r.history.saves != 0 || len(r.streams.updates) != 0 {
+		t.Errorf("dry run split %v, merged %v, saved the shard history %d times, the stream history %d times, "+
+			"turned enhanced monitoring on %d times, updated the shard count %v",
+			r.shards.splits, r.shards.merges, r.shards.historySaves, r.history.saves, r.shards.monitors, r.streams.updates)
 	}
 	if got := countKind(r.alerts.kinds(), policy.AlertWouldSplitShard); got != 1 {
 		t.Errorf("%d would_split_shard alerts, want 1: %v", got, r.alerts.kinds())
@@ -433,5 +438,26 @@ func TestShardLevelUniformReshardOfAVeryUnevenLayout(t *testing.T) {
 	}
 	if countKind(r.alerts.kinds(), policy.AlertScaledDown) != 1 {
 		t.Errorf("alerts %v, want one scaled_down", r.alerts.kinds())
+	}
+}
+
+// A stream at max_shards with a hot shard is never split beyond it (issue
+// 13.2: with max_shards 8 a hotspot took a stream 8 -> 9 -> 8 -> 9, the
+// stream level taking each split back): the count stays within the bounds
+// and the shard level and the stream level never undo each other.
+func TestShardLevelKeepsWithinMaxShards(t *testing.T) {
+	r := newShardRig(t, Options{}, 4, hotspot, nil, true)
+	s := settings()
+	s.MaxShards = 4
+	r.spec.Settings = s
+	r.spec.Shards = &ShardLevel{Settings: policy.DefaultShardSettings(s)}
+	r.c.SetStreams([]StreamSpec{r.spec})
+	most := 0
+	for range 40 {
+		r.cycles(1)
+		most = max(most, len(r.shards.open[shardStream]))
+	}
+	if most > s.MaxShards || len(r.shards.splits) != 0 || len(r.streams.updates) != 0 {
+		t.Errorf("up to %d shards with max_shards %d: splits %v, UpdateShardCount %v", most, s.MaxShards, r.shards.splits, r.streams.updates)
 	}
 }

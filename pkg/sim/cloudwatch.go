@@ -100,10 +100,3 @@ func (a *alertCounter) Notify(_ context.Context, al policy.Alert) error {
 	a.counts[al.Kind]++
 	return nil
 }
-
-func (a *alertCounter) count(kind string) {
-	if a.counts == nil {
-		a.counts = map[policy.AlertKind]int{}
-	}
-	a.counts[policy.AlertKind(kind)]++
-}

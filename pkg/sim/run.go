@@ -29,8 +29,8 @@ const (
 	PolicyAlarm = "alarm"
 	// PolicyFixed is the peak need, constant.
 	PolicyFixed = "fixed"
-	// PolicyShard is the default policy plus shard-level scaling (see
-	// shardLevel).
+	// PolicyShard is the default policy plus the daemon's shard-level
+	// scaling, both run by the daemon's controller (see shardLevel).
 	PolicyShard = "shard"
 )
 
@@ -418,9 +418,6 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 			if r.ksu != nil {
 				r.ksu.Step()
 			}
-			if r.shards != nil && s == cycleOffset {
-				r.shards.cycle()
-			}
 			if r.ctl != nil && s == cycleOffset {
 				for _, o := range r.ctl.RunCycle(ctx) {
 					if r.after != nil {
@@ -443,7 +440,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		r.stream.coalesce()
 		r.cw.Put(row.AcceptedRecords, accBytes, refused)
 		if r.shards != nil {
-			r.shards.cw.Put(r.stream.ShardMinutes())
+			r.shards.cw.PutShards(r.stream.ShardMinutes())
 		}
 		row.AcceptedBytes = accBytes
 		row.BacklogRecords = r.stream.Backlog()

@@ -110,6 +110,10 @@ type Stream struct {
 	shardFigures *shardFigures
 	// quota holds the seconds of accepted UpdateShardCount calls.
 	quota []int64
+	// parents are the shards each shard made by a split or merge came from;
+	// shardHistory is the shard-level history kept with the stream.
+	parents      map[int]shardParents
+	shardHistory policy.ShardLevelHistory
 }
 
 var _ controller.Streams = (*Stream)(nil)
@@ -117,7 +121,7 @@ var _ controller.Streams = (*Stream)(nil)
 // NewStream returns an ACTIVE stream of shards uniform shards.
 func NewStream(name string, shards int, clock *Clock, producerTTL, reshardTime time.Duration) *Stream {
 	s := &Stream{
-		name: name, clock: clock, status: policy.StatusActive,
+		name: name, clock: clock, status: policy.StatusActive, parents: map[int]shardParents{},
 		ttl:     int64(max(producerTTL/time.Second, 1)),
 		reshard: int64(max((reshardTime+time.Second-1)/time.Second, 1)),
 	}
@@ -190,8 +194,8 @@ func (s *Stream) UpdateShardCount(_ context.Context, stream string, target int) 
 	return nil
 }
 
-// SplitShard halves the open shard at index (in hash-key order).
-func (s *Stream) SplitShard(index int) error {
+// SplitShardIndex halves the open shard at index (in hash-key order).
+func (s *Stream) SplitShardIndex(index int) error {
 	return s.SplitShardAt(index, 0.5)
 }
 
@@ -218,8 +222,8 @@ func (s *Stream) SplitShardAt(index int, at float64) error {
 	return nil
 }
 
-// MergeShards joins the open shards at index and index+1.
-func (s *Stream) MergeShards(index int) error {
+// MergeShardsIndex joins the open shards at index and index+1.
+func (s *Stream) MergeShardsIndex(index int) error {
 	cur := len(s.widths)
 	err := s.canReshard(index, cur-1)
 	s.calls = append(s.calls, Call{Second: s.clock.Second(), Kind: CallMergeShards, From: cur, To: cur - 1, Err: err})
