@@ -77,7 +77,7 @@ func Decide(obs Observation, s Settings) Decision {
 	fresh := latest != nil && isFresh(*latest, obs.Now)
 	if fresh {
 		if dd, ok := scaleUpWanted(obs, s, known, pl); ok {
-			d.Utilisation, d.Trigger = dd.Utilisation, dd.Trigger
+			d.Utilisation, d.Trigger, d.PeakShards = dd.Utilisation, dd.Trigger, pl.peakShards()
 			return intent(d, DirectionUp, dd.Desired, dd.Urgent, dd.Reason)
 		}
 	}
@@ -115,7 +115,7 @@ func Decide(obs Observation, s Settings) Decision {
 	windowPeak := NeedOf(peak, shardsDuring(peak, cur))
 	// The new count carries every minute of the window, with the margin.
 	desired := max(pl.capacity(), shardsForNeed(windowPeak*pl.margin, 1), s.MinShards)
-	if desired >= cur {
+	if float64(desired) > float64(cur)*(1-MinDownStep) {
 		d.Reason = steadyReason(d, s, pl)
 		return d
 	}

@@ -368,6 +368,11 @@ type Decision struct {
 	// CallsLeft is how many UpdateShardCount calls remain in the rolling
 	// window; set by the gate.
 	CallsLeft int
+	// PeakShards is the count that carries the most the stream has needed
+	// within the learning horizon, or is expected to within a day (0 when
+	// nothing is learned): with few calls left, the gate takes a scale-up
+	// straight there rather than in steps it could not pay for.
+	PeakShards int
 	// CallsToReturn is, for a scale-down, how many UpdateShardCount calls
 	// (at most double each) it takes to come back to the most the stream
 	// has needed recently: the gate keeps that many, and one more for an
