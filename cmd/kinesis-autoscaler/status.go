@@ -56,6 +56,9 @@ type standby struct{}
 
 func (standby) Leading() (uint64, bool) { return 0, false }
 
+// TimeLeft implements controller.Leadership: a standby never acts.
+func (standby) TimeLeft(uint64) time.Duration { return 0 }
+
 // status runs one cycle as a standby and prints what it saw.
 func status(ctx context.Context, cfg *config.Config, log *zap.Logger, w io.Writer) error {
 	d, err := newDaemon(ctx, cfg, runFlags{config: cfg.File}, false, log, zap.NewAtomicLevel())

@@ -39,13 +39,6 @@ type Streams interface {
 	UpdateShardCount(ctx context.Context, stream string, target int) error
 }
 
-// HistoryStore keeps each stream's scaling history where it survives a
-// restart.
-type HistoryStore interface {
-	LoadHistory(ctx context.Context, stream string) (policy.History, error)
-	SaveHistory(ctx context.Context, stream string, h policy.History) error
-}
-
 // Notifier tells people about an alert.
 type Notifier interface {
 	Notify(ctx context.Context, a policy.Alert) error
@@ -64,6 +57,10 @@ type Leadership interface {
 	// lease is acquired anew, so that a replica that lost the lease and got
 	// it back knows that another may have acted in between.
 	Leading() (term uint64, ok bool)
+	// TimeLeft is how long this replica may still act in term: zero when
+	// it does not lead in that term (it lost the lease, even if it took it
+	// back since). Every change to a stream is fenced by it.
+	TimeLeft(term uint64) time.Duration
 }
 
 // Observer is told what every cycle saw and did, for example to export
@@ -103,9 +100,10 @@ type Options struct {
 // without a Leader the controller always acts, without an Observer nobody is
 // told.
 type Deps struct {
-	Load     LoadReader
-	Streams  Streams
-	History  HistoryStore
+	Load    LoadReader
+	Streams Streams
+	// History keeps each stream's record (RecordStore).
+	History  RecordStore
 	Notifier Notifier
 	Clock    Clock
 	Leader   Leadership
@@ -271,6 +269,9 @@ const (
 	// of the poll interval) before this stream's turn; the next cycle decides
 	// again.
 	ResultDeferred Result = "deferred"
+	// ResultPaused: an operator paused the stream (the pause command);
+	// nothing was changed.
+	ResultPaused Result = "paused"
 )
 
 // CycleReport is what a whole cycle did.
@@ -331,6 +332,7 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 		// (History.Reconcile).
 		for _, st := range c.state {
 			st.loaded, st.history, st.unsaved = false, policy.History{}, false
+			st.record, st.readAt = policy.Record{}, time.Time{}
 		}
 	}
 	if leading {
@@ -419,6 +421,7 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		return o
 	}
 	st.observe(state, now)
+	c.reconcile(ctx, st, spec.Name, state, now, leading, log)
 
 	// The history only ever holds an action back (cooldowns, the quota,
 	// the shards a recent action started from): a decision that does not
@@ -427,7 +430,9 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	// whose decision would act, and then kept while this replica leads.
 	ms := st.withShards(minutes)
 	d := c.decide(spec, st, state, ms, now)
-	if !st.loaded && state.Mode != policy.ModeOnDemand && (d.Scales() || c.opts.ReadAllHistory) {
+	// A stream with shard-level scaling reads its record every term: its
+	// shard level needs it.
+	if !st.loaded && state.Mode != policy.ModeOnDemand && (d.Scales() || c.opts.ReadAllHistory || c.shardLevelOn(spec)) {
 		if !c.opts.ReadAllHistory && c.overBudget() {
 			return c.deferred(c.observed(o, st, state, d, ms), log)
 		}
@@ -543,34 +548,20 @@ func (c *Controller) decide(spec StreamSpec, st *streamState, state policy.Strea
 	})
 }
 
-// loadHistory reads the stream's history from its tags and reconciles it
-// with the stream: a count that no recorded change explains is a reshard the
-// record missed (a call whose record failed before a restart, or another
-// tool's), counted as one call now and written back while leading.
+// loadHistory reads the stream's record from its tags and reconciles it
+// with the stream (reconcile).
 func (c *Controller) loadHistory(ctx context.Context, st *streamState, spec StreamSpec, state policy.StreamState, now time.Time, leading bool, log *zap.Logger) error {
 	callCtx, cancel := c.callContext(ctx, 4)
-	h, err := c.deps.History.LoadHistory(callCtx, spec.Name)
+	err := c.readRecord(callCtx, st, spec.Name)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("load scaling history of %q: %w", spec.Name, err)
+		return err
 	}
+	st.readAt = now
 	// The shard-count record is seeded from the recorded action, never from
 	// one inferred now.
-	st.seed(h, now, spec.Settings.Lookback())
-	if state.Status == policy.StatusActive {
-		var missed bool
-		if h, missed = h.Reconcile(state.OpenShards, now); missed {
-			log.Warn("stream has a shard count its recorded history does not explain: counting one UpdateShardCount call now, the latest it can have been",
-				zap.Int("recorded", h.LastAction.From), zap.Int("open_shards", state.OpenShards))
-			st.unsaved = true
-		}
-	}
-	st.history, st.loaded = h, true
-	if st.unsaved && leading {
-		callCtx, cancel := c.callContext(ctx, 4)
-		c.saveUnsaved(callCtx, st, spec.Name, log)
-		cancel()
-	}
+	st.seed(st.history, now, spec.Settings.Lookback())
+	c.reconcile(ctx, st, spec.Name, state, now, leading, log)
 	return nil
 }
 

@@ -161,8 +161,16 @@ func TestLostAndRetaken(t *testing.T) {
 	clock.Advance(5 * time.Second)
 	attempt(t, l)
 	term, ok := l.Leading()
-	if !ok || term != 2 {
-		t.Fatalf("retaken: term %d leading %v, want term 2", term, ok)
+	if !ok || term != 7 {
+		t.Fatalf("retaken: term %d leading %v, want term 7, the version the retaking write made", term, ok)
+	}
+	// The first term's time to act ended with it, though the replica leads
+	// again: what it read then is stale.
+	if left := l.TimeLeft(1); left != 0 {
+		t.Errorf("time left in the lost term 1: %s, want 0", left)
+	}
+	if left := l.TimeLeft(7); left != 15*time.Second {
+		t.Errorf("time left in term 7: %s, want 15 s (three quarters of the lease)", left)
 	}
 	clock.Advance(5 * time.Second)
 	db.results = []result{{version: 8}}

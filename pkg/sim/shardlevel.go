@@ -159,10 +159,10 @@ func (sl *shardLevel) cycle() {
 	}
 	sl.cw.read(now.Add(-max(s.ScaleUpAfter, s.ScaleDownAfter)-policy.MaxMetricDelay), sl.data)
 	data := sl.data
-	hist, _ := sl.r.deps.History.LoadHistory(context.Background(), StreamName)
+	hist, _ := sl.r.deps.History.LoadRecord(context.Background(), StreamName)
 	obs := policy.ShardsObservation{
 		Stream: StreamName, Now: now, Status: st.Status(), Profile: sl.profile,
-		StreamNeed: sl.need, HotKeys: sl.hotKeys, Divided: sl.divided, Calls: sl.calls, UpdateCalls: hist.Calls,
+		StreamNeed: sl.need, HotKeys: sl.hotKeys, Divided: sl.divided, Calls: sl.calls, UpdateCalls: hist.History.Calls,
 	}
 	for i, id := range ids {
 		o := policy.ShardObservation{ShardID: id, Range: ranges[i], Minutes: data[id]}
