@@ -65,6 +65,8 @@ type fakeStreams struct {
 	// afterFailedUpdate, when set, runs after an UpdateShardCount that
 	// returns updateErr: it changes what the next Describe sees.
 	afterFailedUpdate func()
+	// deadlines are how long each UpdateShardCount's context had left.
+	deadlines []time.Duration
 }
 
 type update struct {
@@ -79,8 +81,11 @@ func (f *fakeStreams) Describe(_ context.Context, name string) (policy.StreamSta
 	return f.state[name], nil
 }
 
-func (f *fakeStreams) UpdateShardCount(_ context.Context, name string, target int) error {
+func (f *fakeStreams) UpdateShardCount(ctx context.Context, name string, target int) error {
 	f.updates = append(f.updates, update{stream: name, target: target})
+	if d, ok := ctx.Deadline(); ok {
+		f.deadlines = append(f.deadlines, time.Until(d))
+	}
 	if f.updateErr != nil {
 		if f.afterFailedUpdate != nil {
 			f.afterFailedUpdate()
