@@ -92,6 +92,20 @@ func (c *Controller) reconcile(ctx context.Context, st *streamState, stream stri
 		return
 	}
 	h, missed := st.history.Reconcile(state.OpenShards, now)
+	if missed && !st.unsaved && !st.readAt.Equal(now) {
+		// Another writer may have recorded the change (the scale command,
+		// another replica before this term): the record is read again
+		// before the change is counted as nobody's.
+		callCtx, cancel := c.callContext(ctx, 4)
+		err := c.readRecord(callCtx, st, stream)
+		cancel()
+		if err != nil {
+			log.Warn("stream has a shard count its recorded history does not explain, and its record could not be read again; counting it next cycle", zap.Error(err))
+			return
+		}
+		st.readAt = now
+		h, missed = st.history.Reconcile(state.OpenShards, now)
+	}
 	if !missed {
 		return
 	}

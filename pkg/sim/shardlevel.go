@@ -186,6 +186,7 @@ func (sl *shardLevel) cycle() {
 				return
 			}
 			sl.calls = append(sl.calls, now)
+			sl.recordCount(len(ids) + 1)
 			for _, child := range st.pending.ids[idx : idx+2] {
 				sl.splitFrom[ShardID(child)] = r
 				sl.kept[ShardID(child)] = a.Share
@@ -202,6 +203,7 @@ func (sl *shardLevel) cycle() {
 				return
 			}
 			sl.calls = append(sl.calls, now)
+			sl.recordCount(len(ids) - 1)
 			return
 		case policy.ShardReshardUniform:
 			// An UpdateShardCount: the controller makes it, this cycle, as
@@ -217,6 +219,16 @@ func (sl *shardLevel) cycle() {
 // its shards cover the key space once (no reshard during the minute) and
 // none refused writes: a refused attempt is counted again at every retry,
 // so only clean minutes tell where the keys are.
+// recordCount records in the stream's record the open shard count a split or
+// merge leaves, as the controller's executor does, so that the stream level
+// recognises the change as recorded, not as another tool's reshard.
+func (sl *shardLevel) recordCount(open int) {
+	ctx := context.Background()
+	rec, _ := sl.r.deps.History.LoadRecord(ctx, StreamName)
+	rec.History.Shards = open
+	_ = sl.r.deps.History.SaveRecord(ctx, StreamName, rec)
+}
+
 func (sl *shardLevel) updateProfile() {
 	now := sl.r.clock.Now()
 	t := now.Truncate(time.Minute).Add(-time.Minute - sl.cw.delay.Truncate(time.Minute))
