@@ -61,16 +61,10 @@ func (standby) TimeLeft(uint64) time.Duration { return 0 }
 
 // status runs one cycle as a standby and prints what it saw.
 func status(ctx context.Context, cfg *config.Config, log *zap.Logger, w io.Writer) error {
-	d, err := newDaemon(ctx, cfg, runFlags{config: cfg.File}, false, log, zap.NewAtomicLevel())
+	d, err := newDaemon(ctx, cfg, runFlags{config: cfg.File}, false, log, zap.NewAtomicLevel(), withStatusOnly())
 	if err != nil {
 		return err
 	}
-	opts := optionsOf(cfg)
-	opts.ReadAllHistory = true // status shows every stream's last action and calls left
-	d.ctrl = controller.New(nil, controller.Deps{
-		Load: d.load, Streams: d.kinesis, History: d.kinesis, Notifier: d.notifier, Clock: wallClock{}, Leader: standby{},
-		ShardLoad: shardMetrics{cw: d.cw}, Shards: d.kinesis,
-	}, opts, log)
 	d.discoverNow(ctx)
 	now := time.Now()
 	outcomes := d.ctrl.RunCycle(ctx)

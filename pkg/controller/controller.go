@@ -112,6 +112,10 @@ type Deps struct {
 	// Shards, none has it.
 	ShardLoad ShardLoadReader
 	Shards    ShardStreams
+	// Stopwatch is the wall clock a cycle's time for acting
+	// (ActBudgetShare) is measured by; nil means time.Now. The simulator's
+	// Clock does not measure it: a simulated cycle takes no time.
+	Stopwatch Clock
 }
 
 // QuotaRefusalBackoff is how long a stream whose UpdateShardCount AWS refused
@@ -137,10 +141,8 @@ type Controller struct {
 	state map[string]*streamState
 	// term is the lease term of the last cycle this replica led.
 	term uint64
-	// cycleStarted is when the running cycle started, by the wall clock;
-	// elapsed, when set, replaces the time since then (tests).
+	// cycleStarted is when the running cycle started, by Deps.Stopwatch.
 	cycleStarted time.Time
-	elapsed      func() time.Duration
 	// daemon-wide alert episodes (failed metric reads)
 	daemon episodes
 	// shardLevel is what shard-level scaling keeps (shards.go).
@@ -321,7 +323,7 @@ func (c *Controller) leading() (uint64, bool) {
 func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 	c.applyPending()
 	now := c.deps.Clock.Now()
-	started := time.Now()
+	started := c.wallNow()
 	term, leading := c.leading()
 	if leading && term != c.term {
 		// A new term starts from the tags: another replica may have acted
@@ -381,7 +383,7 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 		}
 		out = append(out, o)
 	}
-	report.Took = time.Since(started)
+	report.Took = c.wallNow().Sub(started)
 	if c.deps.Observer != nil {
 		c.deps.Observer.ObserveCycle(report)
 	}
@@ -517,10 +519,15 @@ func (c *Controller) overBudget() bool {
 
 // cycleTook is how long the running cycle has run.
 func (c *Controller) cycleTook() time.Duration {
-	if c.elapsed != nil {
-		return c.elapsed()
+	return c.wallNow().Sub(c.cycleStarted)
+}
+
+// wallNow reads Deps.Stopwatch, or the wall clock.
+func (c *Controller) wallNow() time.Time {
+	if c.deps.Stopwatch != nil {
+		return c.deps.Stopwatch.Now()
 	}
-	return time.Since(c.cycleStarted)
+	return time.Now()
 }
 
 // observed fills the outcome of a stream whose state was read and decided.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -549,13 +548,4 @@ func (w *world) alertOf(c faultproxy.Call) alert {
 		a.role = s.role
 	}
 	return a
-}
-
-// roles names the roles of streams, for messages.
-func roles(ss []*simStream) string {
-	var out []string
-	for _, s := range ss {
-		out = append(out, s.role)
-	}
-	return strings.Join(out, ",")
 }

@@ -54,8 +54,8 @@ func (f *fakeDynamo) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*d
 }
 
 var (
-	taken    = &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
-	timedOut = errors.New("operation error DynamoDB: UpdateItem, request timeout")
+	taken       = &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
+	errTimedOut = errors.New("operation error DynamoDB: UpdateItem, request timeout")
 )
 
 func newTestLease(t *testing.T, db *fakeDynamo, clock *fakeClock) *Lease {
@@ -110,7 +110,7 @@ func TestTakeRenewAndFenceByTime(t *testing.T) {
 
 	// DynamoDB stops answering. The lease, renewed at t0+5s, runs to
 	// t0+25s in the table; this replica stops acting at t0+20s.
-	db.results = []result{{err: timedOut}}
+	db.results = []result{{err: errTimedOut}}
 	for _, at := range []time.Duration{10 * time.Second, 15 * time.Second} {
 		clock.now = t0.Add(at)
 		if err := l.Attempt(context.Background()); err == nil {
@@ -188,7 +188,7 @@ func TestRelease(t *testing.T) {
 		t.Fatalf("release without the lease: %v, %d writes", err, len(db.inputs))
 	}
 	attempt(t, l)
-	db.results = []result{{err: timedOut}}
+	db.results = []result{{err: errTimedOut}}
 	if err := l.Release(context.Background()); err == nil {
 		t.Fatal("Release hid the error")
 	}
