@@ -23,7 +23,7 @@ EXPOSE 9090
 USER 65532:65532
 # A soft limit on the Go runtime's memory: the garbage collector works harder
 # before the process grows past it. 10,000 streams stay under 200 MB with it
-# (README: Proving it, Scale); raise it with the task's memory for more.
+# (docs/benchmarks.md, Scale); raise it with the task's memory for more.
 ENV GOMEMLIMIT=150MiB
 ENTRYPOINT ["/usr/local/bin/kinesis-autoscaler"]
 CMD ["run", "--config", "/etc/kinesis-autoscaler/config.yaml"]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -59,6 +60,7 @@ type daemon struct {
 	finder    *discover.Discoverer
 	notifier  *swapNotifier
 	ctrl      *controller.Controller
+	cycles    *cycleRecorder
 
 	// mu guards cfg, the configuration in force, and discovered, the streams
 	// the last discovery found.
@@ -93,7 +95,8 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 		o(&w)
 	}
 	d := &daemon{path: f.config, flags: f, dryRunSet: dryRunSet, log: log, level: level, cfg: cfg, rediscover: make(chan struct{}, 1)}
-	d.metrics = observe.New(version, d.role)
+	bv := readBuildVersion()
+	d.metrics = observe.New(observe.BuildInfo{Version: bv.Version, Revision: bv.Revision, GoVersion: bv.GoVersion}, d.role)
 	d.metrics.ConfigLoaded()
 	observeCall := d.metrics.ObserveCall
 	if hook := w.callObserver; hook != nil {
@@ -105,7 +108,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 	ep := cfg.AWS.Endpoints
 	clients, err := awsclient.Load(ctx, cfg.AWS.Region,
 		awsclient.Endpoints{Kinesis: ep.Kinesis, CloudWatch: ep.CloudWatch, SNS: ep.SNS, DynamoDB: ep.DynamoDB},
-		awsclient.WithCallObserver(observeCall))
+		awsclient.WithCallObserver(observeCall), awsclient.WithLogger(sdkLogger{log: log}))
 	if err != nil {
 		return nil, fmt.Errorf("set up AWS clients: %w", err)
 	}
@@ -127,13 +130,18 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 	})
 	d.notifier = &swapNotifier{}
 	d.notifier.set(notifierFor(cfg, clients, log))
+	var observer controller.Observer = d.metrics
+	if cfg.Metrics.EMF {
+		observer = observe.Observers{d.metrics, observe.NewEMF(log, cfg.Lease.Name)}
+	}
+	d.cycles = &cycleRecorder{Observer: observer}
 	deps := controller.Deps{
 		Load:     d.load,
 		Streams:  d.streams,
 		History:  d.kinesis,
 		Notifier: d.notifier,
 		Clock:    wallClock{},
-		Observer: d.metrics,
+		Observer: d.cycles,
 
 		ShardLoad: d.shardLoad,
 		Shards:    d.shards,
@@ -188,7 +196,8 @@ func specsOf(streams []config.Stream) []controller.StreamSpec {
 }
 
 func optionsOf(cfg *config.Config) controller.Options {
-	return controller.Options{PollInterval: cfg.PollInterval, DryRun: cfg.DryRun, DedupWindow: cfg.Alerts.DedupWindow}
+	return controller.Options{PollInterval: cfg.PollInterval, DryRun: cfg.DryRun, DedupWindow: cfg.Alerts.DedupWindow,
+		LogOnlyActing: cfg.Log.OnlyActing}
 }
 
 // managed is how many streams the configuration and the last discovery
@@ -222,15 +231,15 @@ func (d *daemon) takeLease(ctx context.Context) {
 
 // discoverNow lists the streams by the discovery rules in force and hands
 // the listed and discovered streams to the controller. When discovery fails,
-// the streams found before stay.
-func (d *daemon) discoverNow(ctx context.Context) {
+// the streams found before stay, and the error is returned.
+func (d *daemon) discoverNow(ctx context.Context) error {
 	cfg := d.config()
 	if !cfg.Discover.Enabled() {
 		d.mu.Lock()
 		d.discovered = nil
 		d.mu.Unlock()
 		d.ctrl.SetStreams(specsOf(cfg.Streams))
-		return
+		return nil
 	}
 	found, err := d.finder.Discover(ctx, discover.RulesOf(cfg))
 	if err != nil && found == nil {
@@ -249,6 +258,10 @@ func (d *daemon) discoverNow(ctx context.Context) {
 	d.mu.Unlock()
 	d.log.Info("streams", zap.Int("listed", len(cfg.Streams)), zap.Int("discovered", len(found)), zap.Int("managed", len(streams)))
 	d.ctrl.SetStreams(specsOf(streams))
+	if err != nil {
+		return fmt.Errorf("discover streams: %w", err)
+	}
+	return nil
 }
 
 // discoverLoop rediscovers every discover.interval, and at once when the
@@ -264,7 +277,7 @@ func (d *daemon) discoverLoop(ctx context.Context) {
 		case <-t.C:
 		case <-d.rediscover:
 		}
-		d.discoverNow(ctx)
+		_ = d.discoverNow(ctx) // logged; the streams found before stay
 		if i := d.config().Discover.Interval; i != interval {
 			interval = i
 			t.Reset(i)
@@ -319,7 +332,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan struct{}) error {
 		// cycle is over, not while it may still be acting.
 		wg.Go(func() { d.lease.Run(bg) })
 	}
-	d.discoverNow(ctx)
+	_ = d.discoverNow(ctx) // logged; discovery runs again every discover.interval
 	wg.Go(func() { d.discoverLoop(bg) })
 	wg.Go(func() {
 		for {
@@ -348,7 +361,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan struct{}) error {
 // rather than describe each (16 a second): a few seconds of describing.
 const sweepAbove = 50
 
-func (d *daemon) once(ctx context.Context) error {
+func (d *daemon) once(ctx context.Context, stdout io.Writer) error {
 	d.takeLease(ctx)
 	if d.lease != nil {
 		defer func() {
@@ -359,7 +372,7 @@ func (d *daemon) once(ctx context.Context) error {
 			}
 		}()
 	}
-	d.discoverNow(ctx)
+	discoverErr := d.discoverNow(ctx)
 	if n := d.managed(); n > sweepAbove {
 		// One listing of every stream's status by the hundred beats
 		// describing this many streams one by one.
@@ -368,16 +381,71 @@ func (d *daemon) once(ctx context.Context) error {
 		}
 	}
 	outcomes := d.ctrl.RunCycle(ctx)
-	failed := 0
-	for _, o := range outcomes {
-		if o.Err != nil && !errors.Is(o.Err, policy.ErrStreamBusy) {
-			failed++
-		}
+	s := controller.Summarise(d.cycles.last(), outcomes, d.config().DryRun)
+	err := onceError(s, discoverErr)
+	fmt.Fprintln(stdout, onceLine(s, err))
+	return err
+}
+
+// onceError says why a single cycle could not do its work, nil when it
+// could: a standby changes nothing, and a cycle that could not reach AWS
+// (metrics, streams or discovery) cannot have decided on what it needed.
+func onceError(s controller.CycleSummary, discoverErr error) error {
+	var errs []error
+	if !s.Leading {
+		errs = append(errs, errors.New("standby: another replica holds the lease, so this one changed nothing"))
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d streams failed this cycle (see the log)", failed, len(outcomes))
+	if discoverErr != nil {
+		errs = append(errs, discoverErr)
 	}
-	return nil
+	if s.LoadErr != nil {
+		errs = append(errs, fmt.Errorf("read CloudWatch metrics: %w", s.LoadErr))
+	}
+	if s.Errors > 0 {
+		errs = append(errs, fmt.Errorf("%d of %d streams failed this cycle (see the log)", s.Errors, s.Streams))
+	}
+	return errors.Join(errs...)
+}
+
+// onceLine is the one line `run --once` prints: what the cycle did, and
+// whether it could act.
+func onceLine(s controller.CycleSummary, err error) string {
+	role := "leader"
+	if !s.Leading {
+		role = "standby"
+	}
+	mode := ""
+	if s.DryRun {
+		mode = ", dry run"
+	}
+	verdict := "ok"
+	if err != nil {
+		verdict = "could not act"
+	}
+	return fmt.Sprintf("run --once: %s: %d streams, %d actions, %d would act, %d deferred, %d errors (%s%s, %s)",
+		verdict, s.Streams, s.Actions, s.WouldAct, s.Deferred, s.Errors, role, mode, s.Took.Round(time.Millisecond))
+}
+
+// cycleRecorder passes outcomes on to the metrics and keeps the last
+// cycle's report for `run --once`.
+type cycleRecorder struct {
+	controller.Observer
+	mu     sync.Mutex
+	report controller.CycleReport
+}
+
+// ObserveCycle implements controller.Observer.
+func (r *cycleRecorder) ObserveCycle(rep controller.CycleReport) {
+	r.Observer.ObserveCycle(rep)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.report = rep
+}
+
+func (r *cycleRecorder) last() controller.CycleReport {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.report
 }
 
 // reload loads the configuration file again. A good one takes effect at the
@@ -425,7 +493,7 @@ func (d *daemon) reload(ctx context.Context) {
 		default:
 		}
 	} else {
-		d.discoverNow(ctx)
+		_ = d.discoverNow(ctx) // discovery is off: it cannot fail
 	}
 	d.metrics.ObserveReload(true)
 	d.log.Info("configuration reloaded", zap.Int("streams", len(cfg.Streams)), zap.Bool("discovery", cfg.Discover.Enabled()),

@@ -21,7 +21,7 @@ func healthcheckCommand(stdout, stderr io.Writer) *cobra.Command {
 command of the ECS container health check.`,
 		Example: `  kinesis-autoscaler healthcheck
   kinesis-autoscaler healthcheck --url http://127.0.0.1:9090/readyz`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			client := &http.Client{Timeout: timeout}
 			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, url, nil)

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -43,6 +45,29 @@ func badInput(err error) error {
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
+// noArgs rejects positional arguments as bad input (exit status 2); one that
+// looks like a configuration file is answered with the flag that takes it.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if looksLikeConfig(args[0]) && cmd.Flags().Lookup("config") != nil {
+		return badInput(fmt.Errorf("%s takes no arguments, got %q: did you mean --config %s?", cmd.CommandPath(), args[0], args[0]))
+	}
+	return badInput(fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args[0]))
+}
+
+// looksLikeConfig is true for an argument named like a YAML file, or naming
+// a file that exists.
+func looksLikeConfig(arg string) bool {
+	switch strings.ToLower(filepath.Ext(arg)) {
+	case ".yaml", ".yml":
+		return true
+	}
+	fi, err := os.Stat(arg)
+	return err == nil && fi.Mode().IsRegular()
+}
+
 // run executes the command line and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -73,12 +98,18 @@ it would do to a traffic trace, with no AWS account.`,
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && looksLikeConfig(args[0]) {
+				return badInput(fmt.Errorf("unknown command %q: did you mean 'kinesis-autoscaler run --config %s'?", args[0], args[0]))
+			}
 			if len(args) > 0 {
 				return badInput(fmt.Errorf("unknown command %q; run 'kinesis-autoscaler --help' for the commands", args[0]))
 			}
 			return cmd.Help()
 		},
 	}
+	// --version prints what the version command prints.
+	root.Version = readBuildVersion().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	// Flag errors are bad input too.
@@ -90,6 +121,7 @@ it would do to a traffic trace, with no AWS account.`,
 		healthcheckCommand(stdout, stderr),
 		simulateCommand(stdout, stderr),
 		versionCommand(stdout),
+		docsCommand(stdout),
 	)
 	return root
 }

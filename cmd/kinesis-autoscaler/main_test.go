@@ -58,10 +58,40 @@ func TestValidate(t *testing.T) {
 			wantStderr: []string{`unknown command "frobnicate"`},
 		},
 		{
+			name:       "config file as an argument of run",
+			args:       []string{"run", "config.yaml"},
+			wantCode:   2,
+			wantStderr: []string{`got "config.yaml": did you mean --config config.yaml?`},
+		},
+		{
+			name:       "existing file as an argument of validate",
+			args:       []string{"validate", "../../config/example.yaml"},
+			wantCode:   2,
+			wantStderr: []string{"did you mean --config ../../config/example.yaml?"},
+		},
+		{
+			name:       "other argument of status",
+			args:       []string{"status", "clickstream"},
+			wantCode:   2,
+			wantStderr: []string{`kinesis-autoscaler status takes no arguments, got "clickstream"`},
+		},
+		{
+			name:       "config file as a command",
+			args:       []string{"config.yml"},
+			wantCode:   2,
+			wantStderr: []string{"did you mean 'kinesis-autoscaler run --config config.yml'?"},
+		},
+		{
 			name:       "version",
 			args:       []string{"version"},
 			wantCode:   0,
 			wantStdout: []string{"kinesis-autoscaler dev"},
+		},
+		{
+			name:       "version flag",
+			args:       []string{"--version"},
+			wantCode:   0,
+			wantStdout: []string{"kinesis-autoscaler dev (commit "},
 		},
 	}
 	for _, tt := range tests {

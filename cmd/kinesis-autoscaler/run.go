@@ -52,20 +52,20 @@ AWS credentials come from the SDK's default chain (ECS task role, instance
 profile, environment), never from the config file.`,
 		Example: `  kinesis-autoscaler run --config /etc/kinesis-autoscaler/config.yaml
   kinesis-autoscaler run --config config.yaml --once --dry-run --log-format console`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDaemon(cmd.Context(), f, cmd.Flags().Changed("dry-run"), stderr)
+			return runDaemon(cmd.Context(), f, cmd.Flags().Changed("dry-run"), stdout, stderr)
 		},
 	}
 	cmd.Flags().StringVar(&f.config, "config", defaultConfigPath, "configuration file (YAML)")
-	cmd.Flags().BoolVar(&f.once, "once", false, "run one cycle, then exit (for cron and scheduled tasks); exit status 1 if any stream failed")
+	cmd.Flags().BoolVar(&f.once, "once", false, "run one cycle, print one summary line and exit (for cron and scheduled tasks); exit status 1 when it could not act: a standby, AWS unreachable, or a stream failed")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "read, decide, log and alert \"would scale\", change nothing (overrides dry_run)")
 	cmd.Flags().StringVar(&f.logFormat, "log-format", "", "log encoding: json or console (overrides log.format)")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "", "least severe level logged: debug, info, warn, error (overrides log.level)")
 	return cmd
 }
 
-func runDaemon(ctx context.Context, f runFlags, dryRunSet bool, stderr io.Writer) error {
+func runDaemon(ctx context.Context, f runFlags, dryRunSet bool, stdout, stderr io.Writer) error {
 	cfg, err := config.Load(f.config)
 	if err != nil {
 		return badInput(err)
@@ -84,7 +84,7 @@ func runDaemon(ctx context.Context, f runFlags, dryRunSet bool, stderr io.Writer
 		return err
 	}
 	if f.once {
-		return d.once(ctx)
+		return d.once(ctx, stdout)
 	}
 	// SIGHUP reloads the configuration; signals are handled here alone.
 	hupSignals := make(chan os.Signal, 1)

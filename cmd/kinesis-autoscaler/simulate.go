@@ -54,6 +54,9 @@ type simulateFlags struct {
 	prices         sim.Prices
 	keySkew        string
 	hotKey         float64
+	scenario       string
+	seed           uint64
+	matrix         matrixFlags
 }
 
 func simulateCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -69,7 +72,10 @@ oracle (the least shards every minute) and the best plan in hindsight within
 AWS's UpdateShardCount limits.
 
 With no arguments it compares every policy on a built-in two-day clickstream
-trace. A trace file is CSV with the header minute,records,bytes (bytes may be
+trace. --scenario NAME replays a seeded trace of the scenario library
+(--scenario list lists them); --matrix replays every scenario and shared
+trace at several peaks and metric delays and checks the default policy's
+targets. A trace file is CSV with the header minute,records,bytes (bytes may be
 empty); --peak-shards scales it so that its busiest minute needs that many
 shards.
 
@@ -80,6 +86,9 @@ configuration), alarm (AWS's CloudWatch-alarm and Lambda sample), fixed (the
 peak need, constant).`,
 		Example: `  kinesis-autoscaler simulate
   kinesis-autoscaler simulate --trace traffic.csv --peak-shards 50 --compare
+  kinesis-autoscaler simulate --scenario list
+  kinesis-autoscaler simulate --scenario scheduled-bursts --peak-shards 400
+  kinesis-autoscaler simulate --matrix --peaks 8,50 --scenarios step-up,flash-crowd
   kinesis-autoscaler simulate --trace traffic.csv --policy default --config config.yaml --timeline t.csv --chart t.png
   kinesis-autoscaler simulate --from-cloudwatch my-stream --days 14 --json`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -89,14 +98,23 @@ peak need, constant).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.scenario == "list" {
+				return listScenarios(stdout)
+			}
+			if f.matrix.on {
+				return runMatrix(cmd.Context(), f, cmd.Flags().Changed, stdout, stderr)
+			}
 			return runSimulate(cmd.Context(), f, cmd.Flags().Changed("peak-shards"), stdout, stderr)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.trace, "trace", "", "trace CSV (minute,records,bytes); default: the built-in two-day clickstream")
+	fl.StringVar(&f.scenario, "scenario", "", "replay a trace of the scenario library instead of a file; \"list\" lists them")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of the --scenario trace (default: the scenario's own)")
+	addMatrixFlags(fl, &f.matrix)
 	fl.StringVar(&f.policy, "policy", "", "replay one policy: default, shard, ksu, alarm or fixed (default: compare them all)")
 	fl.BoolVar(&f.compare, "compare", false, "compare every policy side by side (what simulate does without --policy)")
-	fl.IntVar(&f.peakShards, "peak-shards", 0, fmt.Sprintf("scale the trace so that its busiest minute needs this many shards; 0 replays it as it is (default %d for the built-in trace, 0 for files)", sim.DefaultTracePeakShards))
+	fl.IntVar(&f.peakShards, "peak-shards", 0, fmt.Sprintf("scale the trace so that its busiest minute needs this many shards; 0 replays it as it is (default %d for the built-in trace, the scenario's own for --scenario, 0 for files)", sim.DefaultTracePeakShards))
 	fl.Int64Var(&f.recordBytes, "record-bytes", def.RecordBytes, "size of a record where the trace gives no bytes")
 	fl.DurationVar(&f.producerTTL, "producer-ttl", def.ProducerTTL, "how long the producer retries a refused record before it is lost (the KPL's RecordTtl)")
 	fl.DurationVar(&f.metricDelay, "metric-delay", def.MetricDelay, "how long after a minute ends CloudWatch shows it")
@@ -138,6 +156,10 @@ func runSimulate(ctx context.Context, f simulateFlags, peakSet bool, stdout, std
 	}
 	if builtin && !peakSet {
 		model.PeakShards = sim.DefaultTracePeakShards
+	}
+	if f.scenario != "" && !peakSet {
+		g, _ := sim.LookupScenario(f.scenario)
+		model.PeakShards = g.PeakShards
 	}
 	if f.keySkew != "" {
 		k, err := sim.ParseHotspot(f.keySkew)
@@ -242,6 +264,16 @@ func loadTrace(ctx context.Context, f simulateFlags) (t sim.Trace, builtin bool,
 	switch {
 	case f.trace != "" && f.fromCloudWatch != "":
 		return t, false, badInput(errors.New("--trace and --from-cloudwatch exclude each other"))
+	case f.scenario != "" && (f.trace != "" || f.fromCloudWatch != ""):
+		return t, false, badInput(errors.New("--scenario excludes --trace and --from-cloudwatch"))
+	case f.seed != 0 && f.scenario == "":
+		return t, false, badInput(errors.New("--seed needs --scenario"))
+	case f.scenario != "":
+		g, err := sim.LookupScenario(f.scenario)
+		if err != nil {
+			return t, false, badInput(fmt.Errorf("--scenario: %w", err))
+		}
+		return g.Trace(f.seed), false, nil
 	case f.fromCloudWatch != "":
 		if f.days < 1 || f.days > maxHistoryDays {
 			return t, false, badInput(fmt.Errorf("--days %d: must be 1 to %d (CloudWatch keeps 1-minute data %d days)", f.days, maxHistoryDays, maxHistoryDays))

@@ -34,7 +34,7 @@ It reads only: it runs the daemon's own cycle as a standby, so it never
 reshards, never writes tags and never alerts. Exit status 1 if a stream could
 not be read.`,
 		Example: "  kinesis-autoscaler status --config /etc/kinesis-autoscaler/config.yaml",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(path)
 			if err != nil {

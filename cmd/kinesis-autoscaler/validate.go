@@ -19,7 +19,7 @@ and what is wrong, all at once, and the command exits with status 2. A good
 file prints the effective settings of every stream (defaults applied,
 KINESIS_AUTOSCALER_* environment overrides included) and exits 0.`,
 		Example: "  kinesis-autoscaler validate --config config/example.yaml",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			cfg, err := config.Load(path)
 			if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -62,6 +63,14 @@ type Option func(*options)
 
 type options struct {
 	observe CallObserver
+	logger  logging.Logger
+}
+
+// WithLogger sends the SDK's own log output (its warnings, e.g. about a
+// response checksum it could not validate) to logger instead of plain text
+// on stderr.
+func WithLogger(logger logging.Logger) Option {
+	return func(o *options) { o.logger = logger }
 }
 
 // WithCallObserver reports every call to observe.
@@ -81,6 +90,9 @@ func Load(ctx context.Context, region string, ep Endpoints, opts ...Option) (Cli
 	var loadOpts []func(*config.LoadOptions) error
 	if region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(region))
+	}
+	if o.logger != nil {
+		loadOpts = append(loadOpts, config.WithLogger(o.logger))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {

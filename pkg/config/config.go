@@ -85,6 +85,10 @@ type Log struct {
 	// Level is the least severe level logged: "debug", "info", "warn" or
 	// "error" (key log.level).
 	Level string
+	// OnlyActing logs at info only the cycles, and the streams' lines, that
+	// act, would act, defer or fail; the rest at debug (key
+	// log.only_acting).
+	OnlyActing bool
 }
 
 // Alerts says where alerts go and how often an identical alert repeats.
@@ -103,6 +107,9 @@ type Metrics struct {
 	// Listen is the HOST:PORT address (key metrics.listen); empty serves
 	// nothing.
 	Listen string
+	// EMF writes one line a cycle in CloudWatch's embedded metric format,
+	// the daemon's health as metrics without an API call (key metrics.emf).
+	EMF bool
 }
 
 // Lease configures high availability: with a table, replicas share a lease

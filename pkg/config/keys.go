@@ -174,13 +174,20 @@ func buildKeys() []key {
 		},
 		{
 			path: "log.format", kind: kindString, def: "json", allowed: strings.Join(logFormats, ", "),
-			meaning: "log encoding",
+			meaning: "log encoding (JSON suits CloudWatch Logs)",
 			field:   func(c *Config) any { return &c.Log.Format },
 		},
 		{
 			path: "log.level", kind: kindString, def: "info", allowed: strings.Join(logLevels, ", "),
 			meaning: "least severe level that is logged",
 			field:   func(c *Config) any { return &c.Log.Level },
+		},
+		{
+			path: "log.only_acting", kind: kindBool, def: false, allowed: "true or false",
+			meaning: "log at info only the cycles that act, would act (dry run), defer an action or meet an error, " +
+				"and only the per-stream lines of streams that act; the rest at debug. The one summary line a cycle " +
+				"is otherwise always logged (10,000 streams write 14 million per-stream lines a day without this)",
+			field: func(c *Config) any { return &c.Log.OnlyActing },
 		},
 		{
 			path: "alerts.sns_topic_arn", kind: kindString, def: "",
@@ -201,9 +208,16 @@ func buildKeys() []key {
 			field: func(c *Config) any { return &c.Metrics.Listen },
 		},
 		{
+			path: "metrics.emf", kind: kindBool, def: false, allowed: "true or false",
+			meaning: "also log one line a cycle in CloudWatch's embedded metric format (namespace KinesisAutoscaler, " +
+				"dimension Service = lease.name): CyclesCompleted, CycleDuration, ManagedStreams, Actions, Deferred, " +
+				"StreamErrors, MetricsReadFailed, Leader, which CloudWatch Logs turns into metrics with no API call",
+			field: func(c *Config) any { return &c.Metrics.EMF },
+		},
+		{
 			path: "lease.table", kind: kindString, def: "",
 			allowed: "a DynamoDB table name (3 to 255 of a-z A-Z 0-9 _ . -), or empty",
-			meaning: "DynamoDB table of the lease that lets exactly one of several replicas act; " +
+			meaning: "DynamoDB table (partition key lease_name, a string) of the lease that lets exactly one of several replicas act; " +
 				"empty means no lease: this replica always acts",
 			field: func(c *Config) any { return &c.Lease.Table },
 		},

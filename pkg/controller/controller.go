@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
@@ -94,6 +95,9 @@ type Options struct {
 	// ReadAllHistory reads every stream's history, not only those of streams
 	// whose decision would act (the status command shows them all).
 	ReadAllHistory bool
+	// LogOnlyActing logs at info only the cycles and streams that act (or
+	// would, or fail); the rest at debug (log.only_acting).
+	LogOnlyActing bool
 }
 
 // Deps are the parts the loop talks to. Leader and Observer are optional:
@@ -387,7 +391,7 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 	if c.deps.Observer != nil {
 		c.deps.Observer.ObserveCycle(report)
 	}
-	c.log.Debug("cycle done", zap.Int("streams", len(out)), zap.Bool("leader", leading), zap.Duration("took", report.Took))
+	c.logSummary(Summarise(report, out, c.opts.DryRun))
 	return out
 }
 
@@ -459,7 +463,7 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		return o
 	}
 	st.onDemandLogged = false
-	logDecision(log, d, state, leading, st.loaded)
+	logDecision(log, c.decisionLevel(d), d, state, leading, st.loaded, c.opts.DryRun)
 	if !leading {
 		// A standby decides and reports, and leaves acting and alerting to
 		// the leader.
@@ -572,27 +576,37 @@ func (c *Controller) loadHistory(ctx context.Context, st *streamState, spec Stre
 	return nil
 }
 
-func logDecision(log *zap.Logger, d policy.Decision, s policy.StreamState, leading, historyRead bool) {
-	u := d.Utilisation
-	role := "leader"
-	if !leading {
-		role = "standby"
+// utilisationField is a utilisation for the log: null when no minute of
+// the stream is known, which is not the same as idle.
+func utilisationField(key string, f float64, known bool) zap.Field {
+	if !known {
+		return zap.Float64p(key, nil)
 	}
+	return zap.Float64(key, round3(f))
+}
+
+func logDecision(log *zap.Logger, level zapcore.Level, d policy.Decision, s policy.StreamState, leading, historyRead, dryRun bool) {
+	ce := log.Check(level, "cycle")
+	if ce == nil {
+		return
+	}
+	u, known := d.Utilisation, d.Trigger != nil
 	callsLeft := zap.Skip() // unknown until the history is read
 	if historyRead {
 		callsLeft = zap.Int("calls_left", d.CallsLeft)
 	}
-	log.Info("cycle",
+	ce.Write(
 		zap.Int("shards", s.OpenShards),
 		zap.String("status", string(s.Status)),
-		zap.Float64("write_bytes_util", round3(u.WriteBytes)),
-		zap.Float64("write_records_util", round3(u.WriteRecords)),
-		zap.Float64("read_bytes_util", round3(u.ReadBytes)),
+		utilisationField("write_bytes_util", u.WriteBytes, known),
+		utilisationField("write_records_util", u.WriteRecords, known),
+		utilisationField("read_bytes_util", u.ReadBytes, known),
 		zap.Bool("throttled", d.Throttled),
 		zap.String("decision", string(d.Direction)),
 		zap.Int("target", d.Target),
 		callsLeft,
-		zap.String("role", role),
+		zap.String("role", roleName(leading)),
+		zap.Bool("dry_run", dryRun),
 		zap.String("reason", d.Reason),
 	)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
@@ -62,7 +63,7 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 	actions := policy.DecideShards(st.observation(spec.Name, o.State, ss.history.Calls, now), settings)
 	out.Actions = actions
 	st.hot = slices.ContainsFunc(actions, func(a policy.ShardAction) bool { return a.Kind == policy.ShardSplit })
-	logShards(log, out, leading)
+	logShards(log, c.shardLineLevel(actions), out, leading, c.opts.DryRun)
 	if !leading {
 		return out
 	}
@@ -96,16 +97,16 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 	return out
 }
 
-func logShards(log *zap.Logger, out *ShardOutcome, leading bool) {
+func logShards(log *zap.Logger, level zapcore.Level, out *ShardOutcome, leading, dryRun bool) {
+	ce := log.Check(level, "shard cycle")
+	if ce == nil {
+		return
+	}
 	hottest := policy.ShardLoad{}
 	for _, l := range out.Loads {
 		if l.Utilisation() > hottest.Utilisation() {
 			hottest = l
 		}
-	}
-	role := "leader"
-	if !leading {
-		role = "standby"
 	}
 	fields := []zap.Field{
 		zap.Int("shards", len(out.Loads)),
@@ -113,12 +114,13 @@ func logShards(log *zap.Logger, out *ShardOutcome, leading bool) {
 		zap.Float64("hottest_util", round3(hottest.Utilisation())),
 		zap.Float64("hottest_key_share", round3(hottest.Range.Width())),
 		zap.Int("shard_calls_left", out.CallsLeft),
-		zap.String("role", role),
+		zap.String("role", roleName(leading)),
+		zap.Bool("dry_run", dryRun),
 	}
 	for _, a := range out.Actions {
 		fields = append(fields, zap.String(string(a.Kind), a.Reason))
 	}
-	log.Info("shard cycle", fields...)
+	ce.Write(fields...)
 }
 
 // hotKey remembers a range that holds a hot key, so that its shard is not

@@ -13,6 +13,7 @@ package observe
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/awsclient"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
@@ -53,8 +55,11 @@ type RoleFunc func() string
 type Metrics struct {
 	reg  *prometheus.Registry
 	role RoleFunc
+	// collectors are everything registered, for SeriesNames.
+	collectors []prometheus.Collector
 
 	openShards    *prometheus.GaugeVec
+	streamUp      *prometheus.GaugeVec
 	utilisation   *prometheus.GaugeVec
 	targetShards  *prometheus.GaugeVec
 	callsLeft     *prometheus.GaugeVec
@@ -82,21 +87,32 @@ type Metrics struct {
 
 var _ controller.Observer = (*Metrics)(nil)
 
-// New returns the metrics of a daemon of the version, in a registry of their
+// BuildInfo is what the daemon's binary knows of its build, exported as the
+// labels of build_info.
+type BuildInfo struct {
+	Version   string
+	Revision  string
+	GoVersion string
+}
+
+// New returns the metrics of a daemon of the build, in a registry of their
 // own, with the Go runtime's and the process's. role is asked at every
 // scrape and readiness check.
-func New(version string, role RoleFunc) *Metrics {
+func New(build BuildInfo, role RoleFunc) *Metrics {
 	if role == nil {
 		role = func() string { return RoleLeader }
 	}
 	m := &Metrics{reg: prometheus.NewRegistry(), role: role, counted: map[string]time.Time{}}
 	stream := []string{"stream"}
-	m.openShards = m.gaugeVec("open_shards", "Open shards of the stream at the last cycle.", stream)
+	m.openShards = m.gaugeVec("open_shards", "Open shards of the stream at the last cycle; absent while the stream cannot be read.", stream)
+	m.streamUp = m.gaugeVec("stream_up", "1 when the stream's state was read at the last cycle, 0 when an AWS error prevented it.", stream)
 	m.utilisation = m.gaugeVec("utilisation_ratio",
-		"Load of the minute that drove the last decision, as a fraction of the open shards' capacity, per dimension.",
+		"Load of the minute that drove the last decision, as a fraction of the open shards' capacity, per dimension; "+
+			"absent when no minute of the stream is known (unknown is not idle).",
 		[]string{"stream", "dimension"})
 	m.targetShards = m.gaugeVec("target_shards",
-		"Shard count the policy asked for at the last cycle; equal to open_shards when it asked for no change.", stream)
+		"Shard count the policy asked for at the last cycle; equal to open_shards when it asked for no change; "+
+			"absent for an ON_DEMAND stream, whose shards AWS sets.", stream)
 	m.callsLeft = m.gaugeVec("reshard_calls_left",
 		"UpdateShardCount calls left to the stream in AWS's rolling 24 h window, as the daemon's record counts them; set once the record was read (when a decision would act).", stream)
 	m.actions = m.counterVec("scaling_actions_total",
@@ -117,7 +133,7 @@ func New(version string, role RoleFunc) *Metrics {
 	m.awsCalls = m.counterVec("aws_calls_total", "AWS calls made, retries included, by service and operation.",
 		[]string{"service", "operation"})
 	m.awsErrors = m.counterVec("aws_errors_total",
-		"AWS calls that failed after the SDK's retries, by service and error code.", []string{"service", "code"})
+		"AWS calls that failed after the SDK's retries, by service, operation and error code.", []string{"service", "operation", "code"})
 	m.shardChanges = m.counterVec("shard_changes_total",
 		"SplitShard and MergeShards calls the shard-level decision asked for, by action (split, merge) and result, as scaling_actions_total.",
 		[]string{"stream", "action", "result"})
@@ -135,26 +151,71 @@ func New(version string, role RoleFunc) *Metrics {
 		}
 		return 0
 	})
-	build := prometheus.NewGauge(prometheus.GaugeOpts{
-		Namespace: Namespace, Name: "build_info", Help: "The daemon's version, as a label; always 1.",
-		ConstLabels: prometheus.Labels{"version": version},
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "build_info", Help: "The daemon's version, VCS revision and Go version, as labels; always 1.",
+		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "go_version": build.GoVersion},
 	})
-	build.Set(1)
-	m.reg.MustRegister(m.cycleDuration, m.lastCycle, m.streams, leader, build,
+	buildInfo.Set(1)
+	m.register(m.cycleDuration, m.lastCycle, m.streams, leader, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
+func (m *Metrics) register(cs ...prometheus.Collector) {
+	m.reg.MustRegister(cs...)
+	m.collectors = append(m.collectors, cs...)
+}
+
 func (m *Metrics) gaugeVec(name, help string, labels []string) *prometheus.GaugeVec {
 	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, labels)
-	m.reg.MustRegister(v)
+	m.register(v)
 	return v
 }
 
 func (m *Metrics) counterVec(name, help string, labels []string) *prometheus.CounterVec {
 	v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
-	m.reg.MustRegister(v)
+	m.register(v)
 	return v
+}
+
+// descName finds the metric name in a Desc's text: the client library
+// offers no accessor.
+var descName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// SeriesNames lists the name of every series the daemon exports, the
+// histograms' _bucket, _sum and _count included, sorted: what a dashboard's
+// queries may name.
+func (m *Metrics) SeriesNames() []string {
+	descs := make(chan *prometheus.Desc)
+	go func() {
+		for _, c := range m.collectors {
+			c.Describe(descs)
+		}
+		close(descs)
+	}()
+	var names []string
+	for d := range descs {
+		if match := descName.FindStringSubmatch(d.String()); match != nil {
+			names = append(names, match[1])
+		}
+	}
+	// Histograms and summaries are exported as series of their own. Those
+	// not in a vector are gathered even before any observation.
+	families, _ := m.reg.Gather()
+	for _, f := range families {
+		var suffixes []string
+		switch f.GetType() {
+		case dto.MetricType_HISTOGRAM:
+			suffixes = []string{"_bucket", "_sum", "_count"}
+		case dto.MetricType_SUMMARY:
+			suffixes = []string{"_sum", "_count"}
+		}
+		for _, suffix := range suffixes {
+			names = append(names, f.GetName()+suffix)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // Registry is the registry of the metrics, for tests and further collectors.
@@ -165,19 +226,36 @@ func (m *Metrics) ObserveStream(o controller.Outcome) {
 	if o.Result != "" {
 		m.actions.WithLabelValues(o.Stream, string(o.Decision.Direction), string(o.Result)).Inc()
 	}
+	stream := prometheus.Labels{"stream": o.Stream}
 	if !o.Observed {
+		// What was known of the stream is no longer: its gauges go, and
+		// stream_up says why.
+		m.streamUp.WithLabelValues(o.Stream).Set(0)
+		for _, v := range []*prometheus.GaugeVec{m.openShards, m.targetShards, m.utilisation} {
+			v.DeletePartialMatch(stream)
+		}
 		return
 	}
+	m.streamUp.WithLabelValues(o.Stream).Set(1)
 	d := o.Decision
 	m.openShards.WithLabelValues(o.Stream).Set(float64(o.State.OpenShards))
-	m.targetShards.WithLabelValues(o.Stream).Set(float64(d.Target))
+	if o.State.Mode == policy.ModeOnDemand {
+		m.targetShards.DeletePartialMatch(stream)
+	} else {
+		m.targetShards.WithLabelValues(o.Stream).Set(float64(d.Target))
+	}
 	if o.HistoryRead {
 		// Without the history the decision does not know the calls used.
 		m.callsLeft.WithLabelValues(o.Stream).Set(float64(d.CallsLeft))
 	}
-	m.utilisation.WithLabelValues(o.Stream, DimensionWriteBytes).Set(d.Utilisation.WriteBytes)
-	m.utilisation.WithLabelValues(o.Stream, DimensionWriteRecords).Set(d.Utilisation.WriteRecords)
-	m.utilisation.WithLabelValues(o.Stream, DimensionReadBytes).Set(d.Utilisation.ReadBytes)
+	if d.Trigger == nil {
+		// No minute of the stream is known: unknown, not idle.
+		m.utilisation.DeletePartialMatch(stream)
+	} else {
+		m.utilisation.WithLabelValues(o.Stream, DimensionWriteBytes).Set(d.Utilisation.WriteBytes)
+		m.utilisation.WithLabelValues(o.Stream, DimensionWriteRecords).Set(d.Utilisation.WriteRecords)
+		m.utilisation.WithLabelValues(o.Stream, DimensionReadBytes).Set(d.Utilisation.ReadBytes)
+	}
 	if s := o.Shards; s != nil {
 		for _, a := range s.Actions {
 			if s.Result != "" && (a.Kind == policy.ShardSplit || a.Kind == policy.ShardMerge) {
@@ -231,7 +309,7 @@ func (m *Metrics) ObserveCycle(r controller.CycleReport) {
 		if !slices.Contains(r.Streams, s) {
 			// A stream no longer managed: its series go.
 			labels := prometheus.Labels{"stream": s}
-			for _, v := range []*prometheus.GaugeVec{m.openShards, m.utilisation, m.targetShards, m.callsLeft, m.hottestShard, m.hotKeys} {
+			for _, v := range []*prometheus.GaugeVec{m.openShards, m.streamUp, m.utilisation, m.targetShards, m.callsLeft, m.hottestShard, m.hotKeys} {
 				v.DeletePartialMatch(labels)
 			}
 			for _, v := range []*prometheus.CounterVec{m.actions, m.throttled, m.shardChanges} {
@@ -249,7 +327,7 @@ func (m *Metrics) ObserveCycle(r controller.CycleReport) {
 func (m *Metrics) ObserveCall(service, operation string, err error) {
 	m.awsCalls.WithLabelValues(service, operation).Inc()
 	if err != nil {
-		m.awsErrors.WithLabelValues(service, awsclient.ErrorCode(err)).Inc()
+		m.awsErrors.WithLabelValues(service, operation, awsclient.ErrorCode(err)).Inc()
 	}
 }
 

@@ -30,28 +30,29 @@ func minutes(refused ...float64) []policy.Minute {
 }
 
 func outcome(stream string, shards int, ms []policy.Minute) controller.Outcome {
+	trigger := policy.Minute{Start: t0, Known: true}
 	return controller.Outcome{
 		Stream: stream, Observed: true, Leading: true, Minutes: ms,
 		State: policy.StreamState{OpenShards: shards, Status: policy.StatusActive, Mode: policy.ModeProvisioned},
 		Decision: policy.Decision{Stream: stream, Direction: policy.DirectionUp, Current: shards, Target: 2 * shards, CallsLeft: 7,
-			Utilisation: policy.Utilisation{WriteBytes: 0.5, WriteRecords: 0.9, ReadBytes: 0.1}},
+			Utilisation: policy.Utilisation{WriteBytes: 0.5, WriteRecords: 0.9, ReadBytes: 0.1}, Trigger: &trigger},
 		Result: controller.ResultRequested, Acted: true, HistoryRead: true,
 	}
 }
 
 func TestStreamMetrics(t *testing.T) {
-	m := New("v1.2.3", nil)
+	m := New(BuildInfo{Version: "v1.2.3"}, nil)
 	m.ObserveStream(outcome("clicks", 2, minutes(5, 0, 7)))
 	m.ObserveCycle(controller.CycleReport{At: t0, Took: 1500 * time.Millisecond, Leading: true, Streams: []string{"clicks"}})
 
 	const want = `
-# HELP kinesis_autoscaler_open_shards Open shards of the stream at the last cycle.
+# HELP kinesis_autoscaler_open_shards Open shards of the stream at the last cycle; absent while the stream cannot be read.
 # TYPE kinesis_autoscaler_open_shards gauge
 kinesis_autoscaler_open_shards{stream="clicks"} 2
 # HELP kinesis_autoscaler_reshard_calls_left UpdateShardCount calls left to the stream in AWS's rolling 24 h window, as the daemon's record counts them; set once the record was read (when a decision would act).
 # TYPE kinesis_autoscaler_reshard_calls_left gauge
 kinesis_autoscaler_reshard_calls_left{stream="clicks"} 7
-# HELP kinesis_autoscaler_target_shards Shard count the policy asked for at the last cycle; equal to open_shards when it asked for no change.
+# HELP kinesis_autoscaler_target_shards Shard count the policy asked for at the last cycle; equal to open_shards when it asked for no change; absent for an ON_DEMAND stream, whose shards AWS sets.
 # TYPE kinesis_autoscaler_target_shards gauge
 kinesis_autoscaler_target_shards{stream="clicks"} 4
 `
@@ -74,7 +75,7 @@ kinesis_autoscaler_target_shards{stream="clicks"} 4
 }
 
 func TestThrottledRecordsCountedOncePerMinute(t *testing.T) {
-	m := New("dev", nil)
+	m := New(BuildInfo{Version: "dev"}, nil)
 	// The first look sets the start: a restart does not count again.
 	m.ObserveStream(outcome("clicks", 2, minutes(5, 0, 7)))
 	if got := testutil.ToFloat64(m.throttled.WithLabelValues("clicks")); got != 0 {
@@ -89,7 +90,7 @@ func TestThrottledRecordsCountedOncePerMinute(t *testing.T) {
 }
 
 func TestStreamsThatLeaveLoseTheirSeries(t *testing.T) {
-	m := New("dev", nil)
+	m := New(BuildInfo{Version: "dev"}, nil)
 	m.ObserveStream(outcome("clicks", 2, nil))
 	m.ObserveStream(outcome("orders", 4, nil))
 	m.ObserveCycle(controller.CycleReport{Streams: []string{"clicks", "orders"}})
@@ -104,17 +105,17 @@ func TestStreamsThatLeaveLoseTheirSeries(t *testing.T) {
 }
 
 func TestAWSCalls(t *testing.T) {
-	m := New("dev", nil)
+	m := New(BuildInfo{Version: "dev"}, nil)
 	m.ObserveCall("kinesis", "DescribeStreamSummary", nil)
 	m.ObserveCall("kinesis", "DescribeStreamSummary", &smithy.GenericAPIError{Code: "ThrottlingException"})
 	m.ObserveCall("dynamodb", "UpdateItem", context.DeadlineExceeded)
 	if got := testutil.ToFloat64(m.awsCalls.WithLabelValues("kinesis", "DescribeStreamSummary")); got != 2 {
 		t.Errorf("calls = %v", got)
 	}
-	if got := testutil.ToFloat64(m.awsErrors.WithLabelValues("kinesis", "ThrottlingException")); got != 1 {
+	if got := testutil.ToFloat64(m.awsErrors.WithLabelValues("kinesis", "DescribeStreamSummary", "ThrottlingException")); got != 1 {
 		t.Errorf("kinesis errors = %v", got)
 	}
-	if got := testutil.ToFloat64(m.awsErrors.WithLabelValues("dynamodb", "Timeout")); got != 1 {
+	if got := testutil.ToFloat64(m.awsErrors.WithLabelValues("dynamodb", "UpdateItem", "Timeout")); got != 1 {
 		t.Errorf("dynamodb errors = %v", got)
 	}
 }
@@ -132,7 +133,7 @@ func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
 
 func TestHealthEndpoints(t *testing.T) {
 	role := RoleUnknown
-	m := New("v9", func() string { return role })
+	m := New(BuildInfo{Version: "v9", Revision: "abc123", GoVersion: "go1.26.8"}, func() string { return role })
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
 
@@ -177,7 +178,7 @@ func TestHealthEndpoints(t *testing.T) {
 	}
 
 	code, body := get(t, srv, "/metrics")
-	for _, w := range []string{`kinesis_autoscaler_leader 1`, `kinesis_autoscaler_build_info{version="v9"} 1`, "go_goroutines", "process_"} {
+	for _, w := range []string{`kinesis_autoscaler_leader 1`, `kinesis_autoscaler_build_info{go_version="go1.26.8",revision="abc123",version="v9"} 1`, "go_goroutines", "process_"} {
 		if code != 200 || !strings.Contains(body, w) {
 			t.Errorf("/metrics (%d) lacks %q", code, w)
 		}
@@ -192,7 +193,7 @@ func TestHealthEndpoints(t *testing.T) {
 }
 
 func TestShardLevelMetrics(t *testing.T) {
-	m := New("dev", nil)
+	m := New(BuildInfo{Version: "dev"}, nil)
 	o := outcome("clicks", 4, nil)
 	hot := policy.ShardMinute{Known: true, IncomingRecords: 0.9 * 60 * 1000}
 	o.Shards = &controller.ShardOutcome{
@@ -225,5 +226,67 @@ func TestShardLevelMetrics(t *testing.T) {
 	m.ObserveCycle(controller.CycleReport{Streams: nil})
 	if n := testutil.CollectAndCount(m.hottestShard) + testutil.CollectAndCount(m.shardChanges); n != 0 {
 		t.Errorf("%d shard-level series left after the stream left", n)
+	}
+}
+
+// TestUnknownIsNotZero checks that what is not known is not exported as a
+// value: a stream without a known minute has no utilisation series, an
+// ON_DEMAND stream no target, and an unreadable stream stream_up 0 and no
+// gauges of its state.
+func TestUnknownIsNotZero(t *testing.T) {
+	tests := []struct {
+		name            string
+		change          func(o *controller.Outcome)
+		wantUp          float64
+		wantUtilisation int
+		wantTarget      int
+		wantOpen        int
+	}{
+		{name: "known", change: func(*controller.Outcome) {}, wantUp: 1, wantUtilisation: 3, wantTarget: 1, wantOpen: 1},
+		{
+			name:   "no minute known",
+			change: func(o *controller.Outcome) { o.Decision.Trigger, o.Decision.Utilisation = nil, policy.Utilisation{} },
+			wantUp: 1, wantUtilisation: 0, wantTarget: 1, wantOpen: 1,
+		},
+		{
+			name: "on demand",
+			change: func(o *controller.Outcome) {
+				o.State.Mode, o.Decision.Trigger = policy.ModeOnDemand, nil
+			},
+			wantUp: 1, wantUtilisation: 0, wantTarget: 0, wantOpen: 1,
+		},
+		{
+			name: "unreadable",
+			change: func(o *controller.Outcome) {
+				*o = controller.Outcome{Stream: o.Stream, Err: errors.New("describe: 500")}
+			},
+			wantUp: 0, wantUtilisation: 0, wantTarget: 0, wantOpen: 0,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New(BuildInfo{Version: "dev"}, nil)
+			// A known cycle first: what follows must remove, not keep, its values.
+			m.ObserveStream(outcome("clicks", 2, nil))
+			o := outcome("clicks", 2, nil)
+			tt.change(&o)
+			m.ObserveStream(o)
+			if got := testutil.ToFloat64(m.streamUp.WithLabelValues("clicks")); got != tt.wantUp {
+				t.Errorf("stream_up = %v, want %v", got, tt.wantUp)
+			}
+			for _, c := range []struct {
+				metric string
+				got    int
+				want   int
+			}{
+				{metric: "utilisation_ratio", got: testutil.CollectAndCount(m.utilisation), want: tt.wantUtilisation},
+				{metric: "target_shards", got: testutil.CollectAndCount(m.targetShards), want: tt.wantTarget},
+				{metric: "open_shards", got: testutil.CollectAndCount(m.openShards), want: tt.wantOpen},
+			} {
+				if c.got != c.want {
+					t.Errorf("%s series = %d, want %d", c.metric, c.got, c.want)
+				}
+			}
+		})
 	}
 }

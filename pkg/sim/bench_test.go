@@ -67,3 +67,33 @@ func BenchmarkHindsight(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRunScenario replays a day of scenarios at a peak of 400 shards
+// under each policy (the matrix's costliest peak), to profile the replay.
+func BenchmarkRunScenario(b *testing.B) {
+	for _, name := range []string{"scheduled-bursts", "diurnal-noise"} {
+		g, err := LookupScenario(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tr := g.Trace(0)
+		tr.Minutes = tr.Minutes[:day]
+		m := DefaultModel()
+		m.PeakShards = 400
+		sc, err := NewScenario(tr, m, DefaultSettings(400))
+		if err != nil {
+			b.Fatal(err)
+		}
+		sc.Hindsight()
+		for _, p := range Policies {
+			b.Run(name+"/"+p, func(b *testing.B) {
+				for b.Loop() {
+					if _, err := sc.Run(context.Background(), p); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(len(tr.Minutes)), "minutes")
+			})
+		}
+	}
+}

@@ -1,9 +1,6 @@
 package sim
 
-import (
-	"math"
-	"math/rand/v2"
-)
+import "math"
 
 // DefaultTraceName names the built-in trace.
 const DefaultTraceName = "builtin:clickstream-2d"
@@ -22,25 +19,12 @@ const DefaultTracePeakShards = 8
 // (Model.RecordBytes applies), and the busiest minute is the flash crowd's,
 // so scaling the trace to a peak of N shards puts the flash crowd at N.
 func DefaultTrace() Trace {
-	const minutes = 2 * 24 * 60
-	rng := rand.New(rand.NewPCG(1998, 2024))
-	records := make([]int64, minutes)
-	walk := 0.0
-	for i := range records {
-		day, h := i/1440, float64(i%1440)/60
-		level := diurnal(h)
-		if day == 1 {
-			level += flashCrowd(float64(i-1440) / 60)
-		}
-		// AR(1) walk: neighbouring minutes are alike, as real traffic is.
-		walk = 0.9*walk + 0.02*rng.NormFloat64()
-		level *= 1 + walk + 0.01*rng.NormFloat64()
-		records[i] = int64(math.Max(level, 0.01) * 480_000)
-	}
-	t, err := NewTrace(DefaultTraceName, records, nil)
+	g, err := LookupScenario("clickstream-2d")
 	if err != nil {
-		panic("sim: built-in trace is invalid: " + err.Error())
+		panic("sim: " + err.Error())
 	}
+	t := g.Trace(0)
+	t.Name = DefaultTraceName
 	t.Description = "2 days of synthetic clickstream: night trough, morning ramp, evening peak, a flash crowd on day 2"
 	return t
 }

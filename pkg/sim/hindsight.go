@@ -144,7 +144,18 @@ const maxReconstructBytes = 256 << 20
 // S = 3) on one core of a shared 2-core machine: the 720-minute EPA trace
 // 0.06 s, the 39,693-minute NASA trace 2.8 s, the 64,800-minute WorldCup
 // trace 4.6 s, for both programmes; they run in parallel when cores allow.
-func Hindsight(needs []int, r PlanRules) HindsightResult {
+func Hindsight(needs []int, r PlanRules) HindsightResult { return solveHindsight(needs, r, true) }
+
+// HindsightBounds is Hindsight without reconstructing the upper programme's
+// plan, about a quarter of the work: Lower, Upper and Exact are the same,
+// and Plan is Hindsight's when the lower programme's plan obeys the rolling
+// rule (it is always reconstructed, to check that); otherwise its Counts
+// are nil.
+func HindsightBounds(needs []int, r PlanRules) HindsightResult {
+	return solveHindsight(needs, r, false)
+}
+
+func solveHindsight(needs []int, r PlanRules, upperPlan bool) HindsightResult {
 	began := time.Now()
 	r.Spacing = max(r.Spacing, 1)
 	r.Window = max(r.Window, 2)
@@ -176,6 +187,7 @@ func Hindsight(needs []int, r PlanRules) HindsightResult {
 		{dp: newPlanDP(needs, d, r.Window/2, r.MaxCalls, r.Spacing)},
 		{dp: newPlanDP(needs, d, r.Window, r.MaxCalls, r.Spacing)},
 	}
+	runs[1].dp.noPlan = !upperPlan
 	var wg sync.WaitGroup
 	for _, ru := range runs {
 		wg.Go(func() { ru.cost, ru.plan = ru.dp.solve() })
@@ -225,6 +237,8 @@ type planDP struct {
 	mins    []cell
 	deque   []int
 	scratch []cell
+	// noPlan skips reconstructing a plan: solve returns the optimum only.
+	noPlan bool
 }
 
 func newPlanDP(needs []int, d, block, calls, spacing int) *planDP {
@@ -380,7 +394,7 @@ func minAddCost(dst, a, b []cell, need int) {
 func (p *planDP) solve() (int64, Plan) {
 	T := len(p.needs)
 	seg := max(int(math.Sqrt(float64(T))), 1)
-	reconstruct := int64(seg+T/seg+2)*int64(p.states)*4 <= maxReconstructBytes
+	reconstruct := !p.noPlan && int64(seg+T/seg+2)*int64(p.states)*4 <= maxReconstructBytes
 	var checkpoints [][]cell // V of the minute before each segment
 	v, next := p.initial(), make([]cell, p.states)
 	for t := 1; t < T; t++ {

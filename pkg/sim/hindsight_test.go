@@ -108,6 +108,10 @@ func TestHindsightAgainstBruteForce(t *testing.T) {
 		if !h.Plan.Obeys(needs, r) || cost(h.Plan.Counts) != h.Upper {
 			t.Fatalf("case %d: plan %v does not obey or costs %d, not %d", i, h.Plan.Counts, cost(h.Plan.Counts), h.Upper)
 		}
+		b := HindsightBounds(needs, r)
+		if b.Lower != h.Lower || b.Upper != h.Upper || b.Exact != h.Exact || (b.Plan.Counts != nil && !slices.Equal(b.Plan.Counts, h.Plan.Counts)) {
+			t.Fatalf("case %d: bounds %d/%d exact %v, Hindsight %d/%d exact %v", i, b.Lower, b.Upper, b.Exact, h.Lower, h.Upper, h.Exact)
+		}
 	}
 }
 

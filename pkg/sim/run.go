@@ -86,10 +86,12 @@ type Scenario struct {
 }
 
 // hindsight is a scenario's hindsight plan, computed once and shared by the
-// scenarios WithKeys makes.
+// scenarios WithKeys makes: full with its plan (Hindsight), bounds without
+// the upper programme's plan (what a replay needs), each computed at most
+// once and the one reused for the other where it serves.
 type hindsight struct {
-	once sync.Once
-	res  HindsightResult
+	mu           sync.Mutex
+	full, bounds *HindsightResult
 }
 
 // NewScenario checks the inputs and prepares the trace.
@@ -166,8 +168,35 @@ func (sc *Scenario) Oracle() float64 { return float64(Oracle(sc.load.needs)) / 6
 
 // Hindsight is the best plan knowing the whole trace, computed once.
 func (sc *Scenario) Hindsight() HindsightResult {
-	sc.hind.once.Do(func() { sc.hind.res = Hindsight(sc.load.needs, AWSPlanRules(sc.Model.ReshardTime)) })
-	return sc.hind.res
+	h := sc.hind
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.full == nil {
+		if h.bounds != nil && h.bounds.Plan.Counts != nil {
+			h.full = h.bounds
+		} else {
+			res := Hindsight(sc.load.needs, AWSPlanRules(sc.Model.ReshardTime))
+			h.full = &res
+		}
+	}
+	return *h.full
+}
+
+// hindsightBounds is the hindsight plan's bounds (HindsightBounds), what a
+// replay reports, computed once.
+func (sc *Scenario) hindsightBounds() HindsightResult {
+	h := sc.hind
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.bounds == nil {
+		if h.full != nil {
+			h.bounds = h.full
+		} else {
+			res := HindsightBounds(sc.load.needs, AWSPlanRules(sc.Model.ReshardTime))
+			h.bounds = &res
+		}
+	}
+	return *h.bounds
 }
 
 // OnDemandCost is what the trace costs in on-demand mode: stream-hours plus
@@ -474,7 +503,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		res.Notes = append(res.Notes, r.notes()...)
 	}
 	res.OracleShardHours = sc.Oracle()
-	h := sc.Hindsight()
+	h := sc.hindsightBounds()
 	res.HindsightShardHours = float64(h.Lower) / 60
 	res.HindsightUpperShardHours = float64(h.Upper) / 60
 	res.HindsightExact = h.Exact

@@ -1,0 +1,172 @@
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// MatrixReport is a target matrix's runs with the targets' verdict, as
+// `simulate --matrix --json` prints it.
+type MatrixReport struct {
+	Targets Targets           `json:"targets"`
+	Runs    []MatrixReportRun `json:"runs"`
+	// MedianXHindsight is the median over the runs of default's
+	// shard-hours against the hindsight bound.
+	MedianXHindsight float64 `json:"median_x_hindsight"`
+	// Passing counts the runs without a violation.
+	Passing int `json:"passing"`
+	// Violations are every violation, the median's included.
+	Violations []Violation `json:"violations"`
+	// Pass is true when there is no violation.
+	Pass bool `json:"pass"`
+}
+
+// MatrixReportRun is one run of a MatrixReport.
+type MatrixReportRun struct {
+	Trace       string      `json:"trace"`
+	PeakShards  int         `json:"peak_shards"`
+	MetricDelay string      `json:"metric_delay"`
+	Minutes     int         `json:"minutes"`
+	Error       string      `json:"error,omitempty"`
+	Results     []Result    `json:"results,omitempty"`
+	Violations  []Violation `json:"violations,omitempty"`
+	Pass        bool        `json:"pass"`
+}
+
+// NewMatrixReport judges the runs against t.
+func NewMatrixReport(runs []MatrixRun, t Targets) MatrixReport {
+	rep := MatrixReport{Targets: t, Runs: make([]MatrixReportRun, len(runs)), Violations: []Violation{}}
+	for i, r := range runs {
+		vs := t.CheckRun(r)
+		rr := MatrixReportRun{Trace: r.Trace, PeakShards: r.PeakShards, MetricDelay: ShortDuration(r.MetricDelay),
+			Minutes: r.Minutes, Results: r.Results, Violations: vs, Pass: len(vs) == 0}
+		if r.Err != nil {
+			rr.Error = r.Err.Error()
+		}
+		if rr.Pass {
+			rep.Passing++
+		}
+		rep.Runs[i] = rr
+		rep.Violations = append(rep.Violations, vs...)
+	}
+	rep.MedianXHindsight, _ = MedianXHindsight(runs)
+	all := t.Check(runs)
+	if len(all) > 0 && all[len(all)-1].Kind == ViolationMedianXHindsight {
+		rep.Violations = append(rep.Violations, all[len(all)-1])
+	}
+	rep.Pass = len(rep.Violations) == 0
+	return rep
+}
+
+// WriteMatrixJSON writes the report as one JSON object.
+func WriteMatrixJSON(w io.Writer, rep MatrixReport) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// WriteMatrixTable writes the report for people: one row per run with
+// default's figures, its cost against each baseline and the verdict, then
+// every violation in full and a summary.
+func WriteMatrixTable(w io.Writer, rep MatrixReport) error {
+	var baselines []string
+	for _, r := range rep.Runs {
+		for _, res := range r.Results {
+			if IsBaseline(res.Policy) && !slices.Contains(baselines, res.Policy) {
+				baselines = append(baselines, res.Policy)
+			}
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "trace\tpeak\tdelay\tlost\tthrottled\tcalls/24h\tx hindsight\t")
+	for _, b := range baselines {
+		fmt.Fprintf(tw, "vs %s\t", b)
+	}
+	fmt.Fprintln(tw, "verdict")
+	for _, r := range rep.Runs {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t", r.Trace, r.PeakShards, r.MetricDelay)
+		d, ok := reportResult(r.Results, PolicyDefault)
+		if ok {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t", pctFigure(d.LostRecords, d.OfferedRecords), pctFigure(d.ThrottledRecords, d.OfferedRecords),
+				d.MaxReshardCalls24h, d.XHindsight)
+		} else {
+			fmt.Fprint(tw, "-\t-\t-\t-\t")
+		}
+		for _, name := range baselines {
+			b, okb := reportResult(r.Results, name)
+			if !ok || !okb {
+				fmt.Fprint(tw, "-\t")
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t", signedPct(costDelta(d.CostUSD, b.CostUSD)))
+		}
+		fmt.Fprintln(tw, verdict(r.Violations))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	for _, v := range rep.Violations {
+		fmt.Fprintf(w, "FAIL %s\n", v)
+	}
+	t := rep.Targets
+	fmt.Fprintf(w, "\nmedian x hindsight: %.2f over %d runs (target at most %.2f)\n", rep.MedianXHindsight, len(rep.Runs), t.MaxMedianXHindsight)
+	fmt.Fprintf(w, "runs passing: %d of %d\n", rep.Passing, len(rep.Runs))
+	result := "PASS"
+	if !rep.Pass {
+		result = "FAIL"
+	}
+	fmt.Fprintf(w, "targets: %s\n", result)
+	fmt.Fprintf(w, `
+lost, throttled: default's share of the offered records (targets: at most %.3g%% and %.3g%%); calls/24h: default's
+most UpdateShardCount calls in a rolling 24 h (at most %d); x hindsight: default's shard-hours against the hindsight
+lower bound (at most %.2f on each run, %.2f at the median); vs BASELINE: default's cost against the baseline's
+(a baseline that loses no more records and costs less dominates default: FAIL).
+`, t.MaxLostPct, t.MaxThrottledPct, t.MaxCalls24h, t.MaxXHindsight, t.MaxMedianXHindsight)
+	return nil
+}
+
+func reportResult(rs []Result, name string) (Result, bool) {
+	return MatrixRun{Results: rs}.Result(name)
+}
+
+// verdict is PASS, or FAIL with the kinds of violation (and the
+// dominating baselines).
+func verdict(vs []Violation) string {
+	if len(vs) == 0 {
+		return "PASS"
+	}
+	var kinds []string
+	var dominated []string
+	for _, v := range vs {
+		if v.Kind == ViolationDominated {
+			dominated = append(dominated, v.Baseline)
+			continue
+		}
+		kinds = append(kinds, string(v.Kind))
+	}
+	if len(dominated) > 0 {
+		kinds = append([]string{"dominated by " + strings.Join(dominated, ",")}, kinds...)
+	}
+	return "FAIL " + strings.Join(kinds, "; ")
+}
+
+// pctFigure is n as a share of of, to three decimals.
+func pctFigure(n, of int64) string {
+	if n == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%.3f%%", pct(n, of))
+}
+
+func signedPct(p float64) string {
+	if math.IsInf(p, 0) || math.IsNaN(p) {
+		return "-"
+	}
+	return fmt.Sprintf("%+.0f%%", p)
+}
