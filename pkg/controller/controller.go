@@ -234,6 +234,9 @@ type Outcome struct {
 	// when it was not read, because the decision would not act without it.
 	History     policy.History
 	HistoryRead bool
+	// Paused is when an operator paused the stream, as its record said when
+	// last read; zero when it is not paused (or the record was not read).
+	Paused time.Time
 	// Minutes are the metrics the decision saw, oldest first.
 	Minutes []policy.Minute
 	// Leading is true when this replica could act this cycle.
@@ -537,7 +540,7 @@ func (c *Controller) wallNow() time.Time {
 // observed fills the outcome of a stream whose state was read and decided.
 func (c *Controller) observed(o Outcome, st *streamState, state policy.StreamState, d policy.Decision, ms []policy.Minute) Outcome {
 	o.Observed, o.State, o.Decision, o.Minutes = true, state, d, ms
-	o.History, o.HistoryRead = st.history, st.loaded
+	o.History, o.HistoryRead, o.Paused = st.history, st.loaded, st.record.Paused
 	return o
 }
 

@@ -77,6 +77,9 @@ type change struct {
 	onQuota              func(now time.Time, err error) *policy.Alert
 	// requested runs when the change was accepted or seen to have landed.
 	requested func(now time.Time)
+	// manual is an operator's change (the scale command): made on a paused
+	// stream too.
+	manual bool
 }
 
 // execute makes the change ch to the stream write-ahead (see above).
@@ -101,14 +104,23 @@ func (c *Controller) execute(ctx context.Context, stream string, ch change, now 
 			zap.Uint64("term", c.term), zap.Uint64("record_term", st.record.Term))
 		return ResultLeaseLost, nil
 	}
-	if !st.record.Paused.IsZero() {
+	if !st.record.Paused.IsZero() && !ch.manual {
 		log.Info("stream paused by an operator: not changing it", zap.String("change", ch.what), zap.Time("paused", st.record.Paused))
+		if st.alerts.start(policy.AlertPaused, now, c.opts.DedupWindow) {
+			c.notify(ctx, policy.Alert{Kind: policy.AlertPaused, Stream: stream, At: now, Decision: ch.decision,
+				Next: fmt.Sprintf("paused by an operator at %s: the daemon changes nothing on this stream until `kinesis-autoscaler resume %s`",
+					st.record.Paused.UTC().Format(time.RFC3339), stream)})
+		}
 		return ResultPaused, nil
 	}
+	st.alerts.end(policy.AlertPaused)
 
 	before := c.recordOf(stream)
 	after := ch.record(before, now)
-	after.Term = c.term
+	if c.term > 0 {
+		// A process without a lease (the scale command) leaves the term.
+		after.Term = c.term
+	}
 	c.setRecord(stream, after)
 	if err := c.deps.History.SaveRecord(ctx, stream, after); err != nil {
 		if !ch.unrecorded(before, st.unsaved) {

@@ -68,13 +68,15 @@ func (c *Controller) saveRecord(ctx context.Context, stream string, log *zap.Log
 		return
 	}
 	r := c.recordOf(stream)
-	r.Term = c.term
+	if c.term > 0 {
+		r.Term = c.term
+	}
 	if err := c.deps.History.SaveRecord(ctx, stream, r); err != nil {
 		st.unsaved = true
 		log.Warn("save the stream's record in its tags; trying again next cycle", zap.Error(err))
 		return
 	}
-	st.record.Term = c.term
+	st.record.Term = r.Term
 	st.unsaved = false
 	if sh := c.shardLevel.states[stream]; sh != nil {
 		sh.unsaved = false

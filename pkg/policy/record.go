@@ -30,3 +30,7 @@ type Record struct {
 // ends with the lease's time to act, done after that read. The change had
 // no effect.
 var ErrNotCalled = errors.New("change not called: the time to act ran out")
+
+// AlertPaused tells that a paused stream (Record.Paused) was left alone
+// when the daemon would have changed it; once per pause.
+const AlertPaused AlertKind = "paused"
