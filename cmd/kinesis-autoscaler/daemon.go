@@ -77,6 +77,9 @@ type wiring struct {
 	// command: a standby that reads every stream's record and describes
 	// each stream directly (no stream-state cache sweep runs).
 	statusOnly bool
+	// control builds a controller for the control commands: no lease (an
+	// operator's change is not the daemon's), streams described directly.
+	control bool
 	// callObserver, when set, is told of every AWS call the daemon makes,
 	// besides the metrics (tests).
 	callObserver awsclient.CallObserver
@@ -87,6 +90,9 @@ type wiringOption func(*wiring)
 
 // withStatusOnly wires the daemon of the status command.
 func withStatusOnly() wiringOption { return func(w *wiring) { w.statusOnly = true } }
+
+// withControl wires the daemon of the scale command.
+func withControl() wiringOption { return func(w *wiring) { w.control = true } }
 
 // newDaemon wires the daemon for cfg. Nothing talks to AWS yet.
 func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bool, log *zap.Logger, level zap.AtomicLevel, opts ...wiringOption) (*daemon, error) {
@@ -155,6 +161,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 		deps.Streams, deps.Shards, deps.Leader, deps.Observer = d.kinesis, d.kinesis, standby{}, nil
 		ctrlOpts.ReadAllHistory = true // status shows every stream's last action and calls left
 		specs = nil                    // discovery sets them
+	}
+	if w.control {
+		deps.Streams, deps.Shards, deps.Leader, deps.Observer = d.kinesis, d.kinesis, nil, nil
 	}
 	d.ctrl = controller.New(specs, deps, ctrlOpts, log)
 	return d, nil

@@ -122,6 +122,9 @@ it would do to a traffic trace, with no AWS account.`,
 		simulateCommand(stdout, stderr),
 		versionCommand(stdout),
 		docsCommand(stdout),
+		pauseCommand(stdout, stderr),
+		resumeCommand(stdout, stderr),
+		scaleCommand(stdout, stderr),
 	)
 	return root
 }

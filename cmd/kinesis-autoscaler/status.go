@@ -119,7 +119,7 @@ func writeStatus(w io.Writer, outcomes []controller.Outcome, now time.Time) int 
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", o.Stream, o.State.Mode, o.State.Status, o.State.OpenShards,
 			util(u.WriteBytes), util(u.WriteRecords), util(u.ReadBytes),
-			lastAction(o.History), when(o.History, now), d.CallsLeft, wouldDo(d))
+			lastAction(o.History), when(o.History, now), d.CallsLeft, wouldDo(d, o.Paused))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
@@ -128,6 +128,9 @@ func writeStatus(w io.Writer, outcomes []controller.Outcome, now time.Time) int 
 		why := o.Decision.Reason
 		if !o.Observed && o.Err != nil {
 			why = "cannot be read: " + o.Err.Error()
+		}
+		if !o.Paused.IsZero() {
+			why = fmt.Sprintf("PAUSED since %s (kinesis-autoscaler resume %s): the daemon changes nothing; %s", ago(o.Paused, now), o.Stream, why)
 		}
 		fmt.Fprintf(w, "  %s: %s\n", o.Stream, oneLine(why))
 	}
@@ -197,7 +200,10 @@ func ago(t, now time.Time) string {
 	return fmt.Sprintf("%s (%s)", t.UTC().Format(time.RFC3339), rel)
 }
 
-func wouldDo(d policy.Decision) string {
+func wouldDo(d policy.Decision, paused time.Time) string {
+	if !paused.IsZero() {
+		return "paused"
+	}
 	if d.Scales() {
 		return fmt.Sprintf("scale %s to %d", d.Direction, d.Target)
 	}
