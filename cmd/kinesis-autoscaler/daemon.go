@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -115,6 +114,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 	clients, err := awsclient.Load(ctx, cfg.AWS.Region,
 		awsclient.Endpoints{Kinesis: ep.Kinesis, CloudWatch: ep.CloudWatch, SNS: ep.SNS, DynamoDB: ep.DynamoDB},
 		awsclient.WithCallObserver(observeCall), awsclient.WithLogger(sdkLogger{log: log}))
+	if errors.Is(err, awsclient.ErrNoRegion) {
+		return nil, badInput(fmt.Errorf("%s: %w", cfg.File, err))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("set up AWS clients: %w", err)
 	}
@@ -301,17 +303,16 @@ func (d *daemon) serve() (func(), error) {
 	if addr == "" {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	srv, err := observe.Listen(addr, d.metrics.Handler(), observe.DefaultServerLimits)
 	if err != nil {
 		return nil, fmt.Errorf("listen on metrics.listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: d.metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("metrics server", zap.Error(err))
 		}
 	}()
-	d.log.Info("serving /metrics, /healthz and /readyz", zap.String("address", ln.Addr().String()))
+	d.log.Info("serving /metrics, /healthz and /readyz", zap.String("address", srv.Addr().String()))
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
 		defer cancel()

@@ -31,6 +31,9 @@ func cloudWatchHistory(ctx context.Context, configPath, stream string, days int)
 		ep = awsclient.Endpoints{Kinesis: cfg.AWS.Endpoints.Kinesis, CloudWatch: cfg.AWS.Endpoints.CloudWatch, SNS: cfg.AWS.Endpoints.SNS}
 	}
 	clients, err := awsclient.Load(ctx, region, ep)
+	if errors.Is(err, awsclient.ErrNoRegion) {
+		return sim.Trace{}, badInput(err)
+	}
 	if err != nil {
 		return sim.Trace{}, err
 	}

@@ -32,13 +32,18 @@ type iamStatement struct {
 
 func readIAMPolicy(t *testing.T) iamPolicy {
 	t.Helper()
-	data, err := os.ReadFile("../../config/iam-policy.json")
+	return readIAMPolicyFile(t, "../../config/iam-policy.json")
+}
+
+func readIAMPolicyFile(t *testing.T, path string) iamPolicy {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var p iamPolicy
 	if err := json.Unmarshal(data, &p); err != nil {
-		t.Fatalf("config/iam-policy.json: %v", err)
+		t.Fatalf("%s: %v", path, err)
 	}
 	return p
 }

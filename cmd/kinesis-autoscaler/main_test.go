@@ -114,6 +114,41 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestValidateHidesEndpointCredentials: an endpoint URL with credentials in
+// it is refused, and neither validate's error nor anything else it prints
+// shows them (it printed the URL as given).
+func TestValidateHidesEndpointCredentials(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		env        map[string]string
+	}{
+		{name: "in the file", yaml: "aws:\n  endpoints:\n    kinesis: http://AKIAEXAMPLEKEY:wJalrXUtnSECRET@localhost:4566\nstreams: [{name: a}]\n"},
+		{name: "in a URL that is not http", yaml: "aws:\n  endpoints:\n    sns: ftp://AKIAEXAMPLEKEY:wJalrXUtnSECRET@host/x@y\nstreams: [{name: a}]\n"},
+		{name: "in the environment", yaml: "streams: [{name: a}]\n",
+			env: map[string]string{"KINESIS_AUTOSCALER_AWS_ENDPOINTS_CLOUDWATCH": "https://AKIAEXAMPLEKEY:wJalrXUtnSECRET@127.0.0.1:4566"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := runCLI(t, "validate", "--config", path)
+			if code != 2 || !strings.Contains(stderr, "aws.endpoints.") || !strings.Contains(stderr, "REDACTED@") {
+				t.Errorf("exit %d, want 2 naming the endpoint key; stderr: %s", code, stderr)
+			}
+			for _, secret := range []string{"AKIAEXAMPLEKEY", "wJalrXUtnSECRET"} {
+				if strings.Contains(stdout+stderr, secret) {
+					t.Errorf("validate printed %q:\nstdout: %s\nstderr: %s", secret, stdout, stderr)
+				}
+			}
+		})
+	}
+}
+
 // TestEveryBadConfigExitsTwo runs validate on every bad fixture: each exits 2
 // with the file named, never a panic or a stack trace.
 func TestEveryBadConfigExitsTwo(t *testing.T) {
@@ -141,4 +176,23 @@ func TestMain(m *testing.M) {
 	// The SDK must never find real credentials or reach AWS from tests.
 	emulator.IsolateSDK()
 	os.Exit(emulator.RunTests(m, kinesisMock, kumo))
+}
+
+// TestRunWithoutRegionExitsTwo starts the daemon with no region anywhere:
+// it must stop at start-up with status 2, not fail every cycle.
+func TestRunWithoutRegionExitsTwo(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("KINESIS_AUTOSCALER_AWS_REGION", "")
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	cfg := "metrics: {listen: \"\"}\n" +
+		"aws:\n  endpoints: {kinesis: \"http://127.0.0.1:1\", cloudwatch: \"http://127.0.0.1:1\", sns: \"http://127.0.0.1:1\"}\n" +
+		"streams: [{name: orders}]\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, "run", "--once", "--config", path)
+	if code != 2 || !strings.Contains(stderr, "no AWS region") || !strings.Contains(stderr, path) {
+		t.Fatalf("exit %d, want 2 naming the file and the missing region; stderr: %s", code, stderr)
+	}
 }

@@ -131,6 +131,8 @@ func TestSimulateBadInputExitsTwo(t *testing.T) {
 		{name: "chart format", args: []string{"--chart", "x.gif"}, want: []string{".png or .svg"}},
 		{name: "argument", args: []string{"trace.csv"}, want: []string{"no arguments", "--trace"}},
 		{name: "negative peak", args: []string{"--peak-shards", "-3"}, want: []string{"peak shards -3"}},
+		{name: "peak need above the maximum", args: []string{"--trace", fixture("bad_peak.csv")}, want: []string{"bad_peak.csv:2:", "most a simulation takes"}},
+		{name: "peak shards above the maximum", args: []string{"--peak-shards", "10001"}, want: []string{"peak shards 10001", "0 (trace as it is) to 10000"}},
 		{name: "zero ttl", args: []string{"--producer-ttl", "0s"}, want: []string{"producer TTL"}},
 		{name: "bad flag value", args: []string{"--metric-delay", "soon"}, want: []string{"metric-delay"}},
 		{name: "days out of range", args: []string{"--from-cloudwatch", "orders", "--days", "40"}, want: []string{"--days 40"}},

@@ -58,6 +58,11 @@ const (
 // "UpdateShardCount") and the final error, nil on success.
 type CallObserver func(service, operation string, err error)
 
+// ErrNoRegion means neither the configuration nor the SDK's chain
+// (AWS_REGION, AWS_DEFAULT_REGION, the shared config file's profile) names a
+// region: every call would fail, so Load refuses to start.
+var ErrNoRegion = errors.New("no AWS region: set aws.region (or KINESIS_AUTOSCALER_AWS_REGION), AWS_REGION, or a region in the AWS profile")
+
 // Option configures Load.
 type Option func(*options)
 
@@ -79,7 +84,8 @@ func WithCallObserver(observe CallObserver) Option {
 }
 
 // Load reads the SDK's default configuration and returns a client per
-// service. A non-empty region overrides the configured one. CloudWatch
+// service. A non-empty region overrides the configured one; with none from
+// either, it returns ErrNoRegion. CloudWatch
 // request compression is turned off: its only use here would be
 // PutMetricData, and emulators do not accept gzip bodies.
 func Load(ctx context.Context, region string, ep Endpoints, opts ...Option) (Clients, error) {
@@ -97,6 +103,9 @@ func Load(ctx context.Context, region string, ep Endpoints, opts ...Option) (Cli
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return Clients{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return Clients{}, ErrNoRegion
 	}
 	observed := func(service string) []func(*middleware.Stack) error {
 		if o.observe == nil {

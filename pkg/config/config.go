@@ -11,11 +11,11 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -206,39 +206,32 @@ type Stream struct {
 // Load reads the YAML configuration file at path, applies defaults and
 // KINESIS_AUTOSCALER_* environment overrides, decodes it strictly and
 // validates it. On any problem it returns a nil Config and an *Error that
-// lists every problem found.
+// lists every problem found. A file of only comments is an empty mapping:
+// the environment may then give every setting.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, errorOf(path, []Problem{{Reason: "cannot read the file: " + readFailure(err)}})
 	}
-	if hasNoSettings(data) {
-		return nil, errorOf(path, []Problem{{Reason: "the file has no settings; it must list at least one stream under streams"}})
-	}
-	v, err := readYAML(data)
+	tree, problems, err := readTree(data)
 	if err != nil {
-		return nil, errorOf(path, []Problem{{Reason: parseFailure(err)}})
+		return nil, errorOf(path, []Problem{{Reason: err.Error()}})
+	}
+	v, err := newViper(tree)
+	if err != nil {
+		return nil, errorOf(path, []Problem{{Reason: err.Error()}})
 	}
 	cfg := &Config{File: path}
 	d := newDecoder(v)
 	d.decode(cfg)
-	problems := append(d.problems, cfg.validate(d.failed)...)
+	problems = append(problems, d.problems...)
+	problems = append(problems, cfg.validate(d.failed)...)
+	problems = append(problems, unknownEnvironment(os.Environ())...)
 	sortProblems(problems)
 	if err := fromEnvironment(errorOf(path, problems)); err != nil {
 		return nil, err
 	}
 	return cfg, nil
-}
-
-// hasNoSettings reports whether data is empty or holds only comments.
-func hasNoSettings(data []byte) bool {
-	for line := range strings.Lines(string(data)) {
-		line = strings.TrimSpace(line)
-		if line != "" && !strings.HasPrefix(line, "#") {
-			return false
-		}
-	}
-	return true
 }
 
 // readFailure says why a file could not be read, without repeating its path.
@@ -250,40 +243,48 @@ func readFailure(err error) string {
 	return err.Error()
 }
 
-// parseFailure says why viper could not parse a file.
-func parseFailure(err error) string {
-	var parseErr viper.ConfigParseError
-	if errors.As(err, &parseErr) {
-		err = parseErr.Unwrap()
-	}
-	msg := oneLine(err.Error())
-	if strings.Contains(msg, "cannot unmarshal") {
-		return "the file must be a YAML mapping of keys (streams: and so on): " + msg
-	}
-	return "not valid YAML: " + msg
-}
-
-// readYAML parses data into a viper instance that knows every key: its
-// built-in default and its environment variable. The parser's panics, should
-// an input provoke one, are returned as errors.
-func readYAML(data []byte) (v *viper.Viper, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			v, err = nil, fmt.Errorf("the YAML parser failed: %v", r)
-		}
-	}()
-	v = viper.New()
-	v.SetConfigType("yaml")
+// newViper returns a viper instance holding the file's tree that knows every
+// key: its built-in default and its environment variable.
+func newViper(tree map[string]any) (*viper.Viper, error) {
+	v := viper.New()
 	for _, k := range keys {
 		v.SetDefault(k.path, k.def)
 		if err := v.BindEnv(k.path, k.env()); err != nil {
 			return nil, err
 		}
 	}
-	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return nil, err
+	if err := v.MergeConfigMap(tree); err != nil {
+		return nil, fmt.Errorf("read the settings: %w", err)
 	}
 	return v, nil
+}
+
+// unknownEnvironment reports every KINESIS_AUTOSCALER_* variable of env
+// (as os.Environ gives it) that overrides no key, with the variable meant:
+// a misspelt KINESIS_AUTOSCALER_DRYRUN=true must not leave the daemon acting
+// for real.
+func unknownEnvironment(env []string) []Problem {
+	known := map[string]bool{}
+	var suffixes []string
+	for _, k := range keys {
+		known[k.env()] = true
+		suffixes = append(suffixes, strings.TrimPrefix(k.env(), EnvPrefix+"_"))
+	}
+	var problems []Problem
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		suffix, ok := strings.CutPrefix(name, EnvPrefix+"_")
+		if !ok || known[name] {
+			continue
+		}
+		reason := "is not a setting of kinesis-autoscaler"
+		if s := closest(strings.ToUpper(suffix), suffixes); s != "" {
+			reason += " (did you mean " + EnvPrefix + "_" + s + "?)"
+		}
+		problems = append(problems, Problem{Key: "environment variable " + name, Reason: reason})
+	}
+	slices.SortFunc(problems, func(a, b Problem) int { return strings.Compare(a.Key, b.Key) })
+	return problems
 }
 
 // fromEnvironment notes, on each problem with a key that an environment

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -226,14 +227,32 @@ func parse(raw any, k kind) (any, string) {
 	}
 }
 
+// text returns the text of a value written as text: a string, from a
+// quoted YAML scalar or an environment variable, or a plain YAML number,
+// which is read by the same rules.
+func text(raw any) (string, bool) {
+	switch x := raw.(type) {
+	case string:
+		return x, true
+	case yamlNumber:
+		return string(x), true
+	}
+	return "", false
+}
+
+// leadingZero matches a whole number written with a leading zero, which
+// YAML 1.1 reads as octal (010 is 8).
+var leadingZero = regexp.MustCompile(`^[+-]?0[0-9_]`)
+
 func parseDuration(raw any) (any, string) {
+	if s, ok := text(raw); ok {
+		if d, err := time.ParseDuration(strings.TrimSpace(s)); err == nil {
+			return d, ""
+		}
+	}
 	switch x := raw.(type) {
 	case time.Duration:
 		return x, ""
-	case string:
-		if d, err := time.ParseDuration(strings.TrimSpace(x)); err == nil {
-			return d, ""
-		}
 	case int:
 		if x == 0 {
 			return time.Duration(0), ""
@@ -245,7 +264,10 @@ func parseDuration(raw any) (any, string) {
 func parseInt(raw any) (any, string) {
 	notWhole := describe(raw) + " is not a whole number"
 	outOfRange := describe(raw) + " is out of range"
-	if s, ok := raw.(string); ok {
+	if s, ok := text(raw); ok {
+		if leadingZero.MatchString(strings.TrimSpace(s)) {
+			return nil, describe(raw) + " has a leading zero, which YAML reads as octal: write the number without it"
+		}
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 0)
 		switch {
 		case err == nil:
@@ -282,14 +304,15 @@ func parseInt(raw any) (any, string) {
 
 func parseFloat(raw any) (any, string) {
 	var f float64
-	switch x := raw.(type) {
-	case string:
-		parsed, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
-		if err != nil {
+	s, isText := text(raw)
+	switch {
+	case isText:
+		parsed, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || strings.Contains(s, "_") {
 			return nil, describe(raw) + " is not a number"
 		}
 		f = parsed
-	case nil:
+	case raw == nil:
 		return nil, describe(raw) + " is not a number"
 	default:
 		v := reflect.ValueOf(raw)
@@ -311,13 +334,13 @@ func parseFloat(raw any) (any, string) {
 }
 
 func parseBool(raw any) (any, string) {
-	switch x := raw.(type) {
-	case bool:
-		return x, ""
-	case string:
-		if b, err := strconv.ParseBool(strings.TrimSpace(x)); err == nil {
+	if s, ok := text(raw); ok {
+		if b, err := strconv.ParseBool(strings.TrimSpace(s)); err == nil {
 			return b, ""
 		}
+	}
+	if b, ok := raw.(bool); ok {
+		return b, ""
 	}
 	return nil, describe(raw) + " is not true or false"
 }
@@ -345,6 +368,12 @@ func describe(v any) string {
 			x = string([]rune(x)[:limit]) + "..."
 		}
 		return strconv.Quote(x)
+	case yamlNumber:
+		const limit = 60
+		if len(x) > limit {
+			return string(x[:limit]) + "..."
+		}
+		return string(x)
 	case time.Duration:
 		return formatDuration(x)
 	case float64:

@@ -27,7 +27,11 @@ func (c *Config) Effective() string {
 			}
 		}
 		indent := strings.Repeat("  ", len(segments)-1)
-		b.WriteString(indent + segments[len(segments)-1] + ": " + yamlValue(valueAt(k.field(c))) + "\n")
+		val := valueAt(k.field(c))
+		if s, ok := val.(string); ok && strings.HasPrefix(k.path, "aws.endpoints.") {
+			val = redactURL(s)
+		}
+		b.WriteString(indent + segments[len(segments)-1] + ": " + yamlValue(val) + "\n")
 	}
 	if len(c.Streams) == 0 {
 		b.WriteString(streamsKey + ": []\n")

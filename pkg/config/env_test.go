@@ -75,6 +75,21 @@ func TestLoadEnvironmentOverrides(t *testing.T) {
 			},
 		},
 		{
+			// It was refused as a file with no settings.
+			name: "a file of only comments with the settings in the environment",
+			file: "../env-only/comments-only.yaml",
+			env: map[string]string{
+				"KINESIS_AUTOSCALER_AWS_REGION":          "eu-west-1",
+				"KINESIS_AUTOSCALER_DISCOVER_TAGS":       "autoscale=enabled",
+				"KINESIS_AUTOSCALER_DEFAULTS_MAX_SHARDS": "32",
+			},
+			check: func(t *testing.T, c *Config) {
+				if c.AWS.Region != "eu-west-1" || c.Discover.Tags != "autoscale=enabled" || c.Defaults.MaxShards != 32 || len(c.Streams) != 0 {
+					t.Errorf("got %+v", *c)
+				}
+			},
+		},
+		{
 			name: "an empty variable is ignored",
 			file: "full.yaml",
 			env:  map[string]string{"KINESIS_AUTOSCALER_AWS_REGION": ""},
@@ -128,6 +143,29 @@ func TestLoadEnvironmentProblems(t *testing.T) {
 				{Key: "alerts.sns_topic_arn", Reason: `"alerts" is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME, ACCOUNT being 12 digits) (from environment variable KINESIS_AUTOSCALER_ALERTS_SNS_TOPIC_ARN)`},
 				{Key: "defaults.min_shards", Reason: `20 is greater than max_shards 16 (from environment variable KINESIS_AUTOSCALER_DEFAULTS_MIN_SHARDS)`},
 			},
+		},
+		{
+			// KINESIS_AUTOSCALER_DRYRUN=true was ignored and the daemon
+			// acted for real.
+			name: "unknown variables are named, with the one meant",
+			env: map[string]string{
+				"KINESIS_AUTOSCALER_DRYRUN":             "true",
+				"KINESIS_AUTOSCALER_DEFAULTS_MAXSHARDS": "8",
+				"KINESIS_AUTOSCALER_COLOUR":             "blue",
+			},
+			want: []Problem{
+				{Key: "environment variable KINESIS_AUTOSCALER_COLOUR", Reason: "is not a setting of kinesis-autoscaler"},
+				{Key: "environment variable KINESIS_AUTOSCALER_DEFAULTS_MAXSHARDS",
+					Reason: "is not a setting of kinesis-autoscaler (did you mean KINESIS_AUTOSCALER_DEFAULTS_MAX_SHARDS?)"},
+				{Key: "environment variable KINESIS_AUTOSCALER_DRYRUN",
+					Reason: "is not a setting of kinesis-autoscaler (did you mean KINESIS_AUTOSCALER_DRY_RUN?)"},
+			},
+		},
+		{
+			name: "a leading zero is refused in the environment as in the file",
+			env:  map[string]string{"KINESIS_AUTOSCALER_DEFAULTS_MAX_SHARDS": "010"},
+			want: []Problem{{Key: "defaults.max_shards", Reason: "\"010\" has a leading zero, which YAML reads as octal: " +
+				"write the number without it (from environment variable KINESIS_AUTOSCALER_DEFAULTS_MAX_SHARDS)"}},
 		},
 	}
 	for _, tt := range tests {

@@ -36,7 +36,25 @@ type setting struct {
 	allowed string // allowed values, when bounds do not say it
 	meaning string
 	field   func(*StreamSettings) any // pointer to the field the key sets
+	// tagMay is the way a stream's tag may move the setting from the
+	// configuration's value: only the way that makes the daemon no quicker
+	// to remove shards, no slower to add them (within max_shards) and no
+	// freer with splits, merges and billed metrics.
+	tagMay tagDirection
 }
+
+// tagDirection says how a tag may change a setting from the configuration's
+// value: the file is the operator's ceiling and tags only narrow inside it.
+type tagDirection int
+
+const (
+	// tagKeeps: a tag may only restate the configuration's value.
+	tagKeeps tagDirection = iota
+	// tagRaises: a tag may set the value or a higher one.
+	tagRaises
+	// tagLowers: a tag may set the value or a lower one.
+	tagLowers
+)
 
 // settings lists the keys of StreamSettings in the order they are documented
 // and printed.
@@ -45,59 +63,70 @@ var settings = []setting{
 		name: "min_shards", kind: kindInt, def: 1, lo: 1,
 		meaning: "fewest shards the autoscaler sets",
 		field:   func(s *StreamSettings) any { return &s.MinShards },
+		tagMay:  tagRaises,
 	},
 	{
 		name: "max_shards", kind: kindInt, def: 16, hi: MaxShardsLimit,
 		meaning: "most shards the autoscaler sets; at least min_shards",
 		field:   func(s *StreamSettings) any { return &s.MaxShards },
+		tagMay:  tagKeeps,
 	},
 	{
 		name: "scale_up_threshold", kind: kindFloat, def: 0.75, lo: 0.5, hi: 0.95,
 		meaning: "scale up when utilisation (the busiest of write bytes, write records and read bytes, " +
 			"as a fraction of the open shards' capacity) stays above this",
-		field: func(s *StreamSettings) any { return &s.ScaleUpThreshold },
+		field:  func(s *StreamSettings) any { return &s.ScaleUpThreshold },
+		tagMay: tagLowers,
 	},
 	{
 		name: "scale_down_threshold", kind: kindFloat, def: 0.25, lo: 0.05,
 		meaning: "scale down when utilisation stays below this; must be below scale_up_threshold - 0.1",
 		field:   func(s *StreamSettings) any { return &s.ScaleDownThreshold },
+		tagMay:  tagLowers,
 	},
 	{
 		name: "scale_up_after", kind: kindDuration, def: 2 * time.Minute, lo: time.Minute, hi: time.Hour,
 		meaning: "how long utilisation must stay above scale_up_threshold before a scale-up",
 		field:   func(s *StreamSettings) any { return &s.ScaleUpAfter },
+		tagMay:  tagLowers,
 	},
 	{
 		name: "scale_down_after", kind: kindDuration, def: 30 * time.Minute, lo: 5 * time.Minute, hi: 24 * time.Hour,
 		meaning: "how long utilisation must stay below scale_down_threshold before a scale-down",
 		field:   func(s *StreamSettings) any { return &s.ScaleDownAfter },
+		tagMay:  tagRaises,
 	},
 	{
 		name: "cooldown_up", kind: kindDuration, def: 5 * time.Minute, lo: time.Duration(0), hi: 24 * time.Hour,
 		meaning: "least time after any scaling action before a scale-up",
 		field:   func(s *StreamSettings) any { return &s.CooldownUp },
+		tagMay:  tagLowers,
 	},
 	{
 		name: "cooldown_down", kind: kindDuration, def: time.Hour, lo: time.Duration(0), hi: 7 * 24 * time.Hour,
 		meaning: "least time after any scaling action before a scale-down",
 		field:   func(s *StreamSettings) any { return &s.CooldownDown },
+		tagMay:  tagRaises,
 	},
 	{
 		name: "max_iterator_age", kind: kindDuration, def: 5 * time.Minute, lo: time.Duration(0), loOpen: true,
 		meaning: "no scale-down while the consumers' iterator age is above this",
 		field:   func(s *StreamSettings) any { return &s.MaxIteratorAge },
+		tagMay:  tagLowers,
 	},
 	{
 		name: "shard_level", kind: kindBool, def: false, allowed: "true or false",
 		meaning: "also split hot shards and merge cold neighbours one at a time (SplitShard, MergeShards), and report hot " +
 			"partition keys; turns on enhanced shard-level metrics for the stream, which AWS bills (see Shard-level scaling)",
-		field: func(s *StreamSettings) any { return &s.ShardLevel },
+		field:  func(s *StreamSettings) any { return &s.ShardLevel },
+		tagMay: tagLowers,
 	},
 	{
 		name: "max_shard_changes_per_day", kind: kindInt, def: 48, lo: 1, hi: MaxShardChangesPerDay,
 		meaning: "most SplitShard plus MergeShards calls in any rolling 24 h for a stream with shard_level; " +
 			"each closes shards that consumers must drain",
-		field: func(s *StreamSettings) any { return &s.MaxShardChangesPerDay },
+		field:  func(s *StreamSettings) any { return &s.MaxShardChangesPerDay },
+		tagMay: tagLowers,
 	},
 }
 

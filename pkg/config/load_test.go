@@ -389,7 +389,7 @@ func TestLoadOddShapes(t *testing.T) {
 			yaml: "defaults: {max_shards: 123456789012345678901234567890, min_shards: -3}\nstreams: [{name: a, max_shards: 18446744073709551615}]\n",
 			want: []Problem{
 				{Key: "defaults.min_shards", Reason: "-3 is below the minimum 1"},
-				{Key: "defaults.max_shards", Reason: "1.2345678901234568e+29 is out of range"},
+				{Key: "defaults.max_shards", Reason: "123456789012345678901234567890 is out of range"},
 				{Key: "streams[0].max_shards", Reason: "18446744073709551615 is out of range"},
 			},
 		},
@@ -404,7 +404,7 @@ func TestLoadOddShapes(t *testing.T) {
 		{
 			name: "infinite threshold",
 			yaml: "streams: [{name: a, scale_up_threshold: .inf}]\n",
-			want: []Problem{{Key: "streams[0].scale_up_threshold", Reason: "+Inf is not a number"}},
+			want: []Problem{{Key: "streams[0].scale_up_threshold", Reason: ".inf is not a number"}},
 		},
 		{
 			name: "odd keys",
@@ -426,8 +426,52 @@ func TestLoadOddShapes(t *testing.T) {
 			yaml: "dry_run: 'true'\ndefaults: {max_shards: '20', scale_up_threshold: '0.8'}\nstreams: [{name: a}]\n",
 		},
 		{
-			name: "anchors and aliases",
-			yaml: "defaults: &d {max_shards: 20}\nstreams: [{name: a, <<: *d}]\n",
+			// YAML 1.1's merge keys, anchors and aliases copy values a
+			// reader of the file does not see where they land.
+			name: "anchors, aliases and merge keys are refused",
+			yaml: "defaults: &d {max_shards: 20}\nstreams: [{name: a, <<: *d}, {name: b, max_shards: *d}]\n",
+			want: []Problem{
+				{Key: "defaults", Reason: "anchors (&d, line 1) are not supported: write the values out"},
+				{Key: `streams[0]."<<"`, Reason: "merge keys (<<, line 2) are not supported: write the keys out"},
+				{Key: "streams[1].max_shards", Reason: "aliases (*d, line 2) are not supported: write the values out"},
+			},
+		},
+		{
+			// YAML 1.1 reads 010 as octal 8; the environment read it as 10.
+			name: "a number with a leading zero is refused, as in the environment",
+			yaml: "defaults: {max_shards: 010}\nstreams: [{name: a, min_shards: 02}]\n",
+			want: []Problem{
+				{Key: "defaults.max_shards", Reason: "010 has a leading zero, which YAML reads as octal: write the number without it"},
+				{Key: "streams[0].min_shards", Reason: "02 has a leading zero, which YAML reads as octal: write the number without it"},
+			},
+		},
+		{
+			name: "YAML 1.1 number forms are not numbers, as in the environment",
+			yaml: "defaults: {max_shards: 1_000, min_shards: 0x2, scale_up_threshold: 0.8_0}\nstreams: [{name: a}]\n",
+			want: []Problem{
+				{Key: "defaults.min_shards", Reason: "0x2 is not a whole number"},
+				{Key: "defaults.max_shards", Reason: "1_000 is not a whole number"},
+				{Key: "defaults.scale_up_threshold", Reason: "0.8_0 is not a number"},
+			},
+		},
+		{
+			name: "a number is not a stream name",
+			yaml: "streams: [{name: 010}]\n",
+			want: []Problem{{Key: "streams[0].name", Reason: "010 is not a string (put it in quotes)"}},
+		},
+		{
+			// viper lower-cases keys, so the later one silently won.
+			name: "keys that differ only in case are named together",
+			yaml: "defaults:\n  max_shards: 8\n  MAX_SHARDS: 64\nstreams:\n  - name: a\n    Min_Shards: 2\n    min_shards: 3\n",
+			want: []Problem{
+				{Key: "defaults.MAX_SHARDS", Reason: "max_shards (line 2) and MAX_SHARDS (line 3) differ only in case: keep one"},
+				{Key: "streams[0].min_shards", Reason: "Min_Shards (line 6) and min_shards (line 7) differ only in case: keep one"},
+			},
+		},
+		{
+			name: "a key given twice",
+			yaml: "poll_interval: 1m\npoll_interval: 2m\nstreams: [{name: a}]\n",
+			want: []Problem{{Key: "poll_interval", Reason: "is given twice (lines 1 and 2)"}},
 		},
 	}
 	for _, tt := range tests {

@@ -62,12 +62,18 @@ func tagText(s string) bool {
 }
 
 // WithTagValues returns the settings with the values read from a stream's
-// tags applied, keyed by setting name ("max_shards": "32"). Tags are checked
-// by the same rules as the configuration file, and more: min_shards and
-// max_shards may not exceed s.MaxShards, the defaults block's max_shards, so
-// that a tag cannot make the daemon scale a stream beyond what the
-// configuration allows. A value that breaks a rule is left out and reported
-// as a Problem whose Key is the setting's name; the other values still apply.
+// tags applied, keyed by setting name ("min_shards": "4"). Tags are checked
+// by the same rules as the configuration file, and more: s, the defaults
+// block of the file, is the operator's ceiling, and a tag may only narrow
+// inside it. A tag may raise min_shards up to max_shards but not lower it; it
+// may not change max_shards at all (lowering it would cap or shrink a loaded
+// stream; raising it would go past the file); and every other setting moves
+// only the way that makes the daemon no quicker to remove shards, no slower
+// to add them and no freer with splits, merges and billed metrics (see
+// tagMay). Anyone who may tag a stream can thus make the daemon more
+// careful with it, never less. A value that breaks a rule is left out and
+// reported as a Problem whose Key is the setting's name; the other values
+// still apply.
 func (s StreamSettings) WithTagValues(values map[string]string) (StreamSettings, []Problem) {
 	out := s
 	var problems []Problem
@@ -77,7 +83,6 @@ func (s StreamSettings) WithTagValues(values map[string]string) (StreamSettings,
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	ceiling := s.MaxShards
 	for _, name := range names {
 		raw := values[name]
 		st, ok := settingNamed(name)
@@ -89,9 +94,12 @@ func (s StreamSettings) WithTagValues(values map[string]string) (StreamSettings,
 		if reason == "" {
 			reason = outOfBounds(val, st.lo, st.hi, st.loOpen)
 		}
-		if n, isInt := val.(int); reason == "" && isInt && (name == "min_shards" || name == "max_shards") && n > ceiling {
+		if reason == "" {
+			reason = beyondFile(st, val, valueAt(st.field(&s)))
+		}
+		if reason == "" && name == "min_shards" && val.(int) > s.MaxShards {
 			reason = fmt.Sprintf("%d is above defaults.max_shards %d, the most a tag may ask for "+
-				"(list the stream under streams to give it more)", n, ceiling)
+				"(list the stream under streams to give it more)", val.(int), s.MaxShards)
 		}
 		if reason != "" {
 			problems = append(problems, Problem{Key: name, Reason: reason})
@@ -121,6 +129,39 @@ func (s StreamSettings) WithTagValues(values map[string]string) (StreamSettings,
 			"scale_up_threshold", "scale_down_threshold")
 	}
 	return out, problems
+}
+
+// beyondFile says why a tag's value val of setting st goes past the
+// configuration's value file, or returns "" when it stays inside it.
+func beyondFile(st setting, val, file any) string {
+	c := compare(val, file)
+	if c == 0 {
+		return ""
+	}
+	const list = "; list the stream under streams to set it freely"
+	switch st.tagMay {
+	case tagRaises:
+		if c < 0 {
+			return fmt.Sprintf("%s is below defaults.%s %s: a tag may not lower it (tags only narrow what the configuration allows%s)",
+				formatValue(val), st.name, formatValue(file), list)
+		}
+	case tagLowers:
+		if c > 0 {
+			return fmt.Sprintf("%s is above defaults.%s %s: a tag may not raise it (tags only narrow what the configuration allows%s)",
+				formatValue(val), st.name, formatValue(file), list)
+		}
+	default:
+		if st.name == "max_shards" && c < 0 {
+			return fmt.Sprintf("%s is below defaults.max_shards %s: a tag may not lower max_shards, which would cap or "+
+				"shrink a loaded stream (raise min_shards to narrow the range%s)", formatValue(val), formatValue(file), list)
+		}
+		if st.name == "max_shards" {
+			return fmt.Sprintf("%s is above defaults.max_shards %s, the most a tag may ask for (list the stream under streams to give it more)",
+				formatValue(val), formatValue(file))
+		}
+		return fmt.Sprintf("%s differs from defaults.%s %s: a tag may not change it%s", formatValue(val), st.name, formatValue(file), list)
+	}
+	return ""
 }
 
 // SettingNames are the names of the per-stream settings, in the order they

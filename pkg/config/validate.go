@@ -84,8 +84,12 @@ func (c *Config) validate(failed map[string]bool) []Problem {
 			continue
 		}
 		u, err := url.Parse(e.url)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.add(e.key, describe(e.url)+" is not an http(s) URL with a host (e.g. http://localhost:4566)")
+		switch shown := describe(redactURL(e.url)); {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			v.add(e.key, shown+" is not an http(s) URL with a host (e.g. http://localhost:4566)")
+		case u.User != nil || shown != describe(e.url):
+			v.add(e.key, shown+" carries user information (user:password@): credentials come from the AWS "+
+				"credential chain, never from an endpoint, and are not printed")
 		}
 	}
 	if !slices.Contains(logFormats, c.Log.Format) {
@@ -191,6 +195,16 @@ func (v *validator) checkSettings(prefix string, s StreamSettings, inherited *St
 				down, up, step, formatValue(roundFloat(s.ScaleUpThreshold-minThresholdGap))), upKey)
 		}
 	}
+}
+
+// userInfo matches the user information of a URL, up to the last @ before
+// its path, parsable or not.
+var userInfo = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#]*@`)
+
+// redactURL hides the user information (user:password@) of a URL, so that
+// no message prints credentials written into an endpoint.
+func redactURL(s string) string {
+	return userInfo.ReplaceAllString(s, "${1}REDACTED@")
 }
 
 // checkListen says why addr is not a HOST:PORT address to listen on, or
@@ -319,6 +333,14 @@ func compare(a, b any) int {
 		return cmp.Compare(a, b.(int))
 	case float64:
 		return cmp.Compare(a, b.(float64))
+	case bool:
+		switch b := b.(bool); {
+		case a == b:
+			return 0
+		case b:
+			return -1
+		}
+		return 1
 	}
 	return 0
 }

@@ -2,8 +2,10 @@
 // configuration lists: every stream of the account that carries the
 // configured tags and starts with the configured name prefix. A discovered
 // stream takes the configuration's defaults block, overridden by settings in
-// its own tags (kinesis-autoscaler:max_shards=32), which are checked by the
-// configuration's rules; a tag that breaks them is ignored with a warning.
+// its own tags (kinesis-autoscaler:min_shards=4), which are checked by the
+// configuration's rules and may only narrow what the defaults block allows
+// (config.StreamSettings.WithTagValues); a tag that breaks them is ignored
+// with a warning.
 // The streams the configuration lists win over discovery.
 package discover
 
@@ -46,7 +48,7 @@ func RulesOf(cfg *config.Config) Rules {
 }
 
 // SettingTagPrefix starts the tags that set a discovered stream's settings:
-// SettingTagPrefix + "max_shards" = "32". It is the prefix of the daemon's
+// SettingTagPrefix + "min_shards" = "4". It is the prefix of the daemon's
 // history tags too, which are not settings.
 const SettingTagPrefix = stream.TagPrefix
 

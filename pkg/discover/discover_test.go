@@ -91,7 +91,8 @@ func TestSettingsFromTagsAndWarningsOnce(t *testing.T) {
 	catalog := &fakeCatalog{tags: map[string]map[string]string{
 		"clicks": {
 			"autoscale":                        "enabled",
-			"kinesis-autoscaler:max_shards":    "12",
+			"kinesis-autoscaler:min_shards":    "4",
+			"kinesis-autoscaler:max_shards":    "1", // would halve a loaded stream: not trusted
 			"kinesis-autoscaler:cooldown_down": "2h",
 			"kinesis-autoscaler:last-action":   "up 2 4 2026-11-25T14:00:00Z", // history, not a setting
 			"kinesis-autoscaler:calls":         "1795608000",
@@ -112,13 +113,14 @@ func TestSettingsFromTagsAndWarningsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	clicks := config.DefaultStreamSettings()
-	clicks.MaxShards = 12
+	clicks.MinShards = 4
 	clicks.CooldownDown *= 2
 	want := []config.Stream{{Name: "clicks", Settings: clicks}, {Name: "orders", Settings: config.DefaultStreamSettings()}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Discover = %+v\nwant %+v", got, want)
 	}
 	wantWarnings := []string{
+		`ignored tag kinesis-autoscaler:max_shards="1" of stream clicks: 1 is below defaults.max_shards 16: a tag may not lower max_shards`,
 		`ignored tag kinesis-autoscaler:max_shards="10000" of stream orders: 10000 is above defaults.max_shards 16`,
 		`ignored tag kinesis-autoscaler:min_shards="two" of stream orders: "two" is not a whole number`,
 		`ignored tag kinesis-autoscaler:scale_up="0.8" of stream orders: unknown setting`,
@@ -132,14 +134,14 @@ func TestSettingsFromTagsAndWarningsOnce(t *testing.T) {
 		}
 	}
 	// The next discovery does not repeat them.
-	if _, err := d.Discover(context.Background(), rules); err != nil || len(warnings) != 3 {
+	if _, err := d.Discover(context.Background(), rules); err != nil || len(warnings) != len(wantWarnings) {
 		t.Fatalf("warnings after a second discovery: %q, %v", warnings, err)
 	}
 }
 
 func TestDiscoverErrors(t *testing.T) {
 	catalog := &fakeCatalog{tags: map[string]map[string]string{
-		"clicks": {"autoscale": "enabled", "kinesis-autoscaler:max_shards": "8"},
+		"clicks": {"autoscale": "enabled", "kinesis-autoscaler:min_shards": "3"},
 		"orders": {"autoscale": "enabled"},
 		"gone":   {"autoscale": "enabled"},
 	}}
@@ -163,7 +165,7 @@ func TestDiscoverErrors(t *testing.T) {
 	if !errors.Is(err, denied) {
 		t.Fatalf("error %v, want the denied tag reads", err)
 	}
-	if !slices.Equal(names(got), []string{"clicks", "orders"}) || got[0].Settings.MaxShards != 8 {
+	if !slices.Equal(names(got), []string{"clicks", "orders"}) || got[0].Settings.MinShards != 3 {
 		t.Fatalf("second discovery: %+v", got)
 	}
 	catalog.listErr = errors.New("ThrottlingException")

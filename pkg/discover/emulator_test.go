@@ -58,7 +58,7 @@ func TestEmulatorDiscover(t *testing.T) {
 		}
 		return name
 	}
-	clicks := create("clicks", map[string]string{"autoscale": "enabled", "kinesis-autoscaler:max_shards": "8"})
+	clicks := create("clicks", map[string]string{"autoscale": "enabled", "kinesis-autoscaler:min_shards": "4"})
 	orders := create("orders", map[string]string{"autoscale": "enabled", "kinesis-autoscaler:max_shards": "10000"})
 	create("audit", map[string]string{"autoscale": "disabled"})
 	create("plain", nil)
@@ -69,9 +69,9 @@ func TestEmulatorDiscover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eight := config.DefaultStreamSettings()
-	eight.MaxShards = 8
-	want := []config.Stream{{Name: clicks, Settings: eight}, {Name: orders, Settings: config.DefaultStreamSettings()}}
+	four := config.DefaultStreamSettings()
+	four.MinShards = 4
+	want := []config.Stream{{Name: clicks, Settings: four}, {Name: orders, Settings: config.DefaultStreamSettings()}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Discover = %+v\nwant %+v", got, want)
 	}

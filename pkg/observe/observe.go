@@ -380,7 +380,9 @@ func (m *Metrics) Ready() (bool, []string) {
 type health struct {
 	configLoaded bool
 	cycles       int
-	// awsProblem says how the last cycle failed to reach AWS, "" if it did.
+	// awsProblem says how the last cycle failed to reach AWS, "" if it did:
+	// which check failed and AWS's error code, never AWS's message, which
+	// carries account ids and ARNs to anyone who can reach /readyz.
 	awsProblem string
 }
 
@@ -388,7 +390,7 @@ func (h *health) cycled(r controller.CycleReport) {
 	h.cycles++
 	switch {
 	case r.LoadErr != nil:
-		h.awsProblem = "CloudWatch metrics could not be read: " + r.LoadErr.Error()
+		h.awsProblem = "CloudWatch metrics could not be read (" + awsclient.ErrorCode(r.LoadErr) + ")"
 	case len(r.Streams) > 0 && r.Failed == len(r.Streams):
 		h.awsProblem = fmt.Sprintf("none of the %d streams could be read from Kinesis", len(r.Streams))
 	default:

@@ -154,8 +154,8 @@ func TestHealthEndpoints(t *testing.T) {
 			m.ObserveCycle(controller.CycleReport{Streams: []string{"clicks"}})
 		}, wantCode: 200, want: []string{"ok   configuration loaded", "ok   AWS reached at the last cycle", "ok   role: standby"}},
 		{name: "metrics out of reach", step: func() {
-			m.ObserveCycle(controller.CycleReport{Streams: []string{"clicks"}, LoadErr: errors.New("RequestTimeout")})
-		}, wantCode: 503, want: []string{"FAIL AWS not reached at the last cycle: CloudWatch metrics could not be read: RequestTimeout"}},
+			m.ObserveCycle(controller.CycleReport{Streams: []string{"clicks"}, LoadErr: &smithy.GenericAPIError{Code: "RequestTimeout"}})
+		}, wantCode: 503, want: []string{"FAIL AWS not reached at the last cycle: CloudWatch metrics could not be read (RequestTimeout)"}},
 		{name: "every stream out of reach", step: func() {
 			m.ObserveCycle(controller.CycleReport{Streams: []string{"clicks", "orders"}, Failed: 2})
 		}, wantCode: 503, want: []string{"none of the 2 streams could be read"}},

@@ -115,7 +115,7 @@ func forecastNeed(known []Minute, cur int, now time.Time) (float64, time.Duratio
 // shardsForNeed is the least shard count that carries need (in shards at
 // 100 %) at the utilisation aim.
 func shardsForNeed(need, aim float64) int {
-	return max(int(math.Ceil(need/aim-1e-9)), 1)
+	return ceilShards(need/aim - 1e-9)
 }
 
 func count(f float64) string {

@@ -210,7 +210,7 @@ type ShardAction struct {
 func SplitMergeCallsUsed(calls []time.Time, now time.Time) int {
 	n := 0
 	for _, c := range calls {
-		if c.After(now.Add(-QuotaWindow)) && !c.After(now) {
+		if inQuotaWindow(c, now) {
 			n++
 		}
 	}
@@ -671,7 +671,7 @@ func reshardUniform(obs ShardsObservation, s ShardSettings, mean float64) (Shard
 		return ShardAction{}, false
 	}
 	mid := (s.ScaleUpThreshold + s.ScaleDownThreshold) / 2
-	lo := max((cur+1)/2, s.MinShards, int(math.Ceil(obs.StreamNeed/mid-1e-9)), 1)
+	lo := max((cur+1)/2, s.MinShards, ceilShards(obs.StreamNeed/mid-1e-9), 1)
 	hi := cur - 1
 	if s.MaxShards > 0 {
 		hi = min(hi, s.MaxShards)

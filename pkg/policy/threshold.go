@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"time"
 )
@@ -220,7 +219,7 @@ func knownMinutes(ms []Minute, now time.Time) []Minute {
 			out = append(out, m)
 		}
 	}
-	return out
+	return oneAMinute(out)
 }
 
 // lastKnown returns the last n known minutes, if there are n.
@@ -255,7 +254,7 @@ func peakMinute(ms []Minute, shards int) Minute {
 // to the aim. A throttled minute counts at its floor: its true demand is
 // unknown and at least that.
 func shardsFor(u Utilisation, cur int, aim float64) int {
-	return max(int(math.Ceil(u.Max()*float64(cur)/aim-1e-9)), 1)
+	return ceilShards(u.Max()*float64(cur)/aim - 1e-9)
 }
 
 func minutesIn(d time.Duration) int {

@@ -243,15 +243,21 @@ func (h History) Reconcile(open int, now time.Time) (History, bool) {
 }
 
 // CallsUsed is how many UpdateShardCount calls fall inside the rolling quota
-// window that ends at now.
+// window that ends at now: those in (now-QuotaWindow, now+MaxClockSkew], so
+// that a call recorded by a clock running ahead of this one still counts.
 func (h History) CallsUsed(now time.Time) int {
 	n := 0
 	for _, c := range h.Calls {
-		if c.After(now.Add(-QuotaWindow)) && !c.After(now) {
+		if inQuotaWindow(c, now) {
 			n++
 		}
 	}
 	return n
+}
+
+// inQuotaWindow reports whether a call at c counts against the quota at now.
+func inQuotaWindow(c, now time.Time) bool {
+	return c.After(now.Add(-QuotaWindow)) && !c.After(now.Add(MaxClockSkew))
 }
 
 // NextCallFree is when the oldest call inside the window leaves it, that is
@@ -261,7 +267,7 @@ func (h History) NextCallFree(now time.Time) time.Time {
 		return now
 	}
 	for _, c := range h.Calls {
-		if c.After(now.Add(-QuotaWindow)) {
+		if inQuotaWindow(c, now) {
 			return c.Add(QuotaWindow)
 		}
 	}

@@ -68,7 +68,7 @@ func (m Model) Validate() error {
 			errs = append(errs, fmt.Errorf(format, args...))
 		}
 	}
-	check(m.PeakShards >= 0 && m.PeakShards <= 100_000, "peak shards %d: must be 0 (trace as it is) to 100000", m.PeakShards)
+	check(m.PeakShards >= 0 && m.PeakShards <= MaxPeakShards, "peak shards %d: must be 0 (trace as it is) to %d", m.PeakShards, MaxPeakShards)
 	check(m.RecordBytes >= 1 && m.RecordBytes <= MaxRecordBytes, "record bytes %d: must be 1 to 1048576", m.RecordBytes)
 	check(m.ProducerTTL >= time.Second && m.ProducerTTL <= 24*time.Hour, "producer TTL %s: must be 1s to 24h", m.ProducerTTL)
 	check(m.MetricDelay >= 0 && m.MetricDelay <= time.Hour, "metric delay %s: must be 0 to 1h", m.MetricDelay)
@@ -145,6 +145,12 @@ func prepare(t Trace, m Model) (load, error) {
 		}
 		l.records[i] = r
 		l.needs[i] = needOf(r, l.size[i])
+		if l.needs[i] > MaxPeakShards {
+			e := t.where(i)
+			e.Reason = fmt.Sprintf("the minute needs %d shards, more than %d, the most a simulation takes "+
+				"(scale the trace with --peak-shards)", l.needs[i], MaxPeakShards)
+			return load{}, e
+		}
 		l.peak = max(l.peak, l.needs[i])
 	}
 	return l, nil

@@ -25,6 +25,19 @@ const (
 	MaxRecordBytes = 1 << 20
 )
 
+// Limits on what one simulation takes, so that a small file cannot make it
+// allocate without bound (a 22-byte trace of 1e12 records a minute asked
+// for 16.7 million shards and reached 9 GB). Both are checked before the
+// simulation allocates anything per shard or per minute.
+const (
+	// MaxTraceMinutes is the longest trace: 92 days of minutes.
+	MaxTraceMinutes = 92 * 24 * 60
+	// MaxPeakShards is the most shards any minute of a trace may need, as
+	// replayed (after --peak-shards scales it, with the model's record
+	// size where the trace gives no bytes); also the largest PeakShards.
+	MaxPeakShards = 10_000
+)
+
 // DefaultStart is when a trace without a start time begins: a Monday, so
 // that weekdays in a trace fall on weekdays.
 var DefaultStart = time.Date(2024, time.January, 1, 0, 0, 0, 0, time.UTC)
@@ -52,6 +65,18 @@ type Trace struct {
 	FirstMinute int64
 	// Minutes are the trace's minutes, oldest first.
 	Minutes []TraceMinute
+	// lines are the file lines of the minutes, when the trace was read
+	// from a file.
+	lines []int
+}
+
+// where names minute i of the trace for an error: its file line when the
+// trace was read from a file, else its minute number.
+func (t Trace) where(i int) *TraceError {
+	if i < len(t.lines) {
+		return &TraceError{File: t.Name, Line: t.lines[i]}
+	}
+	return &TraceError{File: t.Name + ": minute " + strconv.FormatInt(t.FirstMinute+int64(i), 10)}
 }
 
 // NewTrace returns a trace of records per minute; bytes may be nil (sizes
@@ -103,6 +128,10 @@ func TraceFromMinutes(name string, ms []policy.Minute) (Trace, error) {
 func (t Trace) Validate() error {
 	if len(t.Minutes) == 0 {
 		return fmt.Errorf("trace %s: no minutes", t.Name)
+	}
+	if len(t.Minutes) > MaxTraceMinutes {
+		return fmt.Errorf("trace %s: %d minutes is longer than %d (%d days), the most a simulation takes",
+			t.Name, len(t.Minutes), MaxTraceMinutes, MaxTraceMinutes/(24*60))
 	}
 	for i, m := range t.Minutes {
 		if err := m.check(); err != nil {
@@ -190,6 +219,10 @@ func ReadTrace(r io.Reader, name string) (Trace, error) {
 			return fail(csvLine(err, 0), "%s", csvReason(err))
 		}
 		line, _ := cr.FieldPos(0)
+		if len(t.Minutes) == MaxTraceMinutes {
+			return fail(line, "the trace is longer than %d minutes (%d days), the most a simulation takes",
+				MaxTraceMinutes, MaxTraceMinutes/(24*60))
+		}
 		if len(row) != cols {
 			return fail(line, "%d fields; the header has %d", len(row), cols)
 		}
@@ -228,6 +261,7 @@ func ReadTrace(r io.Reader, name string) (Trace, error) {
 			return fail(line, "%v", err)
 		}
 		t.Minutes = append(t.Minutes, m)
+		t.lines = append(t.lines, line)
 	}
 	if len(t.Minutes) == 0 {
 		return fail(0, "no minutes after the header")

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,6 +118,70 @@ func TestReadTraceRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTraceLimits: a trace longer than MaxTraceMinutes, or one whose
+// busiest minute needs more than MaxPeakShards, is refused with its file and
+// line before anything is simulated (a 22-byte trace reached 9 GB).
+func TestTraceLimits(t *testing.T) {
+	t.Run("longer than the maximum", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("minute,records\n")
+		for i := range MaxTraceMinutes + 1 {
+			fmt.Fprintf(&b, "%d,1\n", i)
+		}
+		_, err := ReadTrace(strings.NewReader(b.String()), "long.csv")
+		var te *TraceError
+		if !errors.As(err, &te) || te.Line != MaxTraceMinutes+2 || !strings.Contains(te.Reason, "longer than") {
+			t.Fatalf("got %v, want a *TraceError at line %d", err, MaxTraceMinutes+2)
+		}
+	})
+	tests := []struct {
+		name     string
+		input    string
+		model    func(m *Model)
+		wantLine int
+	}{
+		{name: "a peak need above the maximum", input: "minute,records\n0,1\n1,1e12\n", model: func(*Model) {}, wantLine: 3},
+		{
+			// 1e8 records of 1 MiB: 1.7 million shards by bytes.
+			name: "a peak need above the maximum with the model's record size", input: "minute,records\n0,1e8\n",
+			model: func(m *Model) { m.RecordBytes = MaxRecordBytes }, wantLine: 2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, err := ReadTrace(strings.NewReader(tt.input), "peak.csv")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := DefaultModel()
+			tt.model(&m)
+			_, err = PeakShards(tr, m)
+			var te *TraceError
+			if !errors.As(err, &te) || te.File != "peak.csv" || te.Line != tt.wantLine || !strings.Contains(te.Reason, "most a simulation takes") {
+				t.Fatalf("got %v, want a *TraceError at peak.csv:%d", err, tt.wantLine)
+			}
+		})
+	}
+	t.Run("scaled down, the same trace is taken", func(t *testing.T) {
+		tr, err := ReadTrace(strings.NewReader("minute,records\n0,1\n1,1e12\n"), "peak.csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := DefaultModel()
+		m.PeakShards = 40
+		if peak, err := PeakShards(tr, m); err != nil || peak != 40 {
+			t.Fatalf("PeakShards = %d, %v; want 40", peak, err)
+		}
+	})
+	t.Run("peak shards above the maximum", func(t *testing.T) {
+		m := DefaultModel()
+		m.PeakShards = MaxPeakShards + 1
+		if err := m.Validate(); err == nil {
+			t.Fatal("model with peak shards above the maximum accepted")
+		}
+	})
 }
 
 func TestTraceFromMinutes(t *testing.T) {

@@ -46,7 +46,7 @@ const (
 	maxShardCount = 100_000
 	// maxClockSkew is how far in the future a recorded time may be before it
 	// is refused as malformed.
-	maxClockSkew = 10 * time.Minute
+	maxClockSkew = policy.MaxClockSkew
 )
 
 // MalformedTagError describes a record tag LoadRecord ignored.

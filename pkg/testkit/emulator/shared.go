@@ -5,7 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,18 +35,63 @@ func AWSConfig() aws.Config {
 	}
 }
 
+// OptionalEnv names the environment variable that lets a test binary pass
+// with tests skipped for want of an emulator: EMULATORS_OPTIONAL=1.
+const OptionalEnv = "EMULATORS_OPTIONAL"
+
+// skipped counts, by reason, the tests Require skipped in this test binary.
+var skipped = struct {
+	sync.Mutex
+	byReason map[string]int
+}{byReason: map[string]int{}}
+
 // Require ends tb when err, from LaunchKinesis or LaunchKumo, is not nil: it skips when
 // the emulator is not installed and the CI environment variable is unset, and fails
-// otherwise. The message names .ci/install-emulators.
+// otherwise. The message names .ci/install-emulators. A skip is not silent:
+// RunTests reports every one at the end, and fails the test binary unless
+// EMULATORS_OPTIONAL=1 says skipping is meant.
 func Require(tb testing.TB, err error) {
 	tb.Helper()
 	if err == nil {
 		return
 	}
 	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {
-		tb.Skipf("%v (CI is unset, so skipping)", err)
+		skipped.Lock()
+		skipped.byReason[err.Error()]++
+		skipped.Unlock()
+		tb.Skipf("SKIPPED, NOT RUN: %v (CI is unset, so skipping; the test binary fails unless %s=1)", err, OptionalEnv)
 	}
 	tb.Fatalf("%v", err)
+}
+
+// reportSkips writes a banner about the tests Require skipped, if any, to
+// w, and returns the test binary's exit code: code, or 1 when tests were
+// skipped and optional is false.
+func reportSkips(code int, w io.Writer, optional bool) int {
+	skipped.Lock()
+	defer skipped.Unlock()
+	total := 0
+	for _, n := range skipped.byReason {
+		total += n
+	}
+	if total == 0 {
+		return code
+	}
+	line := strings.Repeat("=", 78)
+	fmt.Fprintf(w, "%s\n%d TEST(S) SKIPPED, NOT RUN: an AWS emulator is not installed.\n", line, total)
+	for _, reason := range slices.Sorted(maps.Keys(skipped.byReason)) {
+		fmt.Fprintf(w, "  %d x %s\n", skipped.byReason[reason], reason)
+	}
+	fmt.Fprintf(w, "A pass of this package does not cover them. Install the emulators with %s,\n", InstallHint)
+	if optional {
+		fmt.Fprintf(w, "or keep %s=1 to let this binary pass without them.\n%s\n", OptionalEnv, line)
+		return code
+	}
+	fmt.Fprintf(w, "or set %s=1 to let this binary pass without them. Failing.\n%s\n", OptionalEnv, line)
+	if code == 0 {
+		code = 1
+	}
+	return code
 }
 
 // Emulator is a running emulator that can be stopped: *Kinesis or *Kumo.
@@ -127,7 +175,9 @@ func UniqueName(prefix string) string {
 
 // RunTests runs a test binary's tests, then stops the shared emulators it
 // used, and returns the exit code for os.Exit: m.Run's, or 1 when an
-// emulator does not stop.
+// emulator does not stop, or when tests were skipped for want of an
+// emulator and EMULATORS_OPTIONAL=1 is not set (a banner on stderr says
+// which either way).
 func RunTests(m *testing.M, emulators ...Emulator) int {
 	code := m.Run()
 	for _, e := range emulators {
@@ -136,7 +186,7 @@ func RunTests(m *testing.M, emulators ...Emulator) int {
 			code = 1
 		}
 	}
-	return code
+	return reportSkips(code, os.Stderr, os.Getenv(OptionalEnv) == "1")
 }
 
 // IsolateSDK points the AWS SDK's default chain at fake credentials and no
