@@ -17,15 +17,15 @@ import (
 // tag, which every replica honours) and scale it by hand through the
 // daemon's write-ahead executor.
 
-func pauseCommand(stdout, stderr io.Writer) *cobra.Command {
-	return pauseResume(stdout, stderr, true)
+func pauseCommand(stdout, stderr io.Writer, h hooks) *cobra.Command {
+	return pauseResume(stdout, stderr, h, true)
 }
 
-func resumeCommand(stdout, stderr io.Writer) *cobra.Command {
-	return pauseResume(stdout, stderr, false)
+func resumeCommand(stdout, stderr io.Writer, h hooks) *cobra.Command {
+	return pauseResume(stdout, stderr, h, false)
 }
 
-func pauseResume(stdout, stderr io.Writer, pause bool) *cobra.Command {
+func pauseResume(stdout, stderr io.Writer, h hooks, pause bool) *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
 		Use:   "resume STREAM",
@@ -50,7 +50,7 @@ first change the daemon would have made alerts once ("paused"). A manual
 		return nil
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		d, err := controlDaemon(cmd.Context(), path, stderr)
+		d, err := controlDaemon(cmd.Context(), path, stderr, h)
 		if err != nil {
 			return err
 		}
@@ -68,7 +68,7 @@ first change the daemon would have made alerts once ("paused"). A manual
 	return cmd
 }
 
-func scaleCommand(stdout, stderr io.Writer) *cobra.Command {
+func scaleCommand(stdout, stderr io.Writer, h hooks) *cobra.Command {
 	var path string
 	var to int
 	cmd := &cobra.Command{
@@ -94,7 +94,7 @@ stream. It alerts as the daemon does.`,
 			if to < 1 {
 				return badInput(errors.New("scale needs --to N, a shard count of 1 or more"))
 			}
-			d, err := controlDaemon(cmd.Context(), path, stderr)
+			d, err := controlDaemon(cmd.Context(), path, stderr, h)
 			if err != nil {
 				return err
 			}
@@ -116,7 +116,7 @@ stream. It alerts as the daemon does.`,
 
 // controlDaemon wires the daemon of a control command from the
 // configuration at path.
-func controlDaemon(ctx context.Context, path string, stderr io.Writer) (*daemon, error) {
+func controlDaemon(ctx context.Context, path string, stderr io.Writer, h hooks) (*daemon, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, badInput(err)
@@ -125,5 +125,5 @@ func controlDaemon(ctx context.Context, path string, stderr io.Writer) (*daemon,
 	if err != nil {
 		return nil, err
 	}
-	return newDaemon(ctx, cfg, runFlags{config: cfg.File}, false, log, zap.NewAtomicLevel(), withControl())
+	return newDaemon(ctx, cfg, runFlags{config: cfg.File, callObserver: h.callObserver}, false, log, zap.NewAtomicLevel(), withControl())
 }

@@ -26,10 +26,6 @@ import (
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/stream"
 )
 
-// testCallObserver, when set by a test, is told of every AWS call the
-// daemon makes, besides the metrics.
-var testCallObserver awsclient.CallObserver
-
 // Shutdown bounds: ECS kills a task 30 s after SIGTERM. A cycle in flight
 // finishes its action (at most 20 s), then these run.
 const (
@@ -79,9 +75,6 @@ type wiring struct {
 	// control builds a controller for the control commands: no lease (an
 	// operator's change is not the daemon's), streams described directly.
 	control bool
-	// callObserver, when set, is told of every AWS call the daemon makes,
-	// besides the metrics (tests).
-	callObserver awsclient.CallObserver
 }
 
 // wiringOption sets a part of the wiring.
@@ -95,7 +88,7 @@ func withControl() wiringOption { return func(w *wiring) { w.control = true } }
 
 // newDaemon wires the daemon for cfg. Nothing talks to AWS yet.
 func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bool, log *zap.Logger, level zap.AtomicLevel, opts ...wiringOption) (*daemon, error) {
-	w := wiring{callObserver: testCallObserver}
+	var w wiring
 	for _, o := range opts {
 		o(&w)
 	}
@@ -104,7 +97,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 	d.metrics = observe.New(observe.BuildInfo{Version: bv.Version, Revision: bv.Revision, GoVersion: bv.GoVersion}, d.role)
 	d.metrics.ConfigLoaded()
 	observeCall := d.metrics.ObserveCall
-	if hook := w.callObserver; hook != nil {
+	if hook := f.callObserver; hook != nil {
 		observeCall = func(service, operation string, err error) {
 			d.metrics.ObserveCall(service, operation, err)
 			hook(service, operation, err)

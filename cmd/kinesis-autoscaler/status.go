@@ -16,7 +16,7 @@ import (
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 
-func statusCommand(stdout, stderr io.Writer) *cobra.Command {
+func statusCommand(stdout, stderr io.Writer, h hooks) *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -44,7 +44,7 @@ not be read.`,
 			if err != nil {
 				return err
 			}
-			return status(cmd.Context(), cfg, log, stdout)
+			return status(cmd.Context(), cfg, log, stdout, h)
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", defaultConfigPath, "configuration file (YAML)")
@@ -60,8 +60,8 @@ func (standby) Leading() (uint64, bool) { return 0, false }
 func (standby) TimeLeft(uint64) time.Duration { return 0 }
 
 // status runs one cycle as a standby and prints what it saw.
-func status(ctx context.Context, cfg *config.Config, log *zap.Logger, w io.Writer) error {
-	d, err := newDaemon(ctx, cfg, runFlags{config: cfg.File}, false, log, zap.NewAtomicLevel(), withStatusOnly())
+func status(ctx context.Context, cfg *config.Config, log *zap.Logger, w io.Writer, h hooks) error {
+	d, err := newDaemon(ctx, cfg, runFlags{config: cfg.File, callObserver: h.callObserver}, false, log, zap.NewAtomicLevel(), withStatusOnly())
 	if err != nil {
 		return err
 	}
