@@ -5,6 +5,13 @@
 // pkg/metrics, pkg/stream and pkg/notify satisfy them, and so does the
 // simulator in pkg/sim, so that both run exactly this code.
 //
+// Every change to a stream's shards is made by one write-ahead executor
+// (execute.go): fenced by the lease term, recorded in the stream's record
+// (RecordStore, one read and one write) before the call, verified after an
+// ambiguous answer, taken back only when the stream says it did not land.
+// Each kind of change (UpdateShardCount, SplitShard, MergeShards, an
+// operator's Scale) supplies only its record, call and verification.
+//
 // With several replicas, only the one that holds the lease acts (Leadership):
 // the others run the same cycles — read, decide, log, report to the Observer —
 // but never reshard, never write a stream's history and never alert.
