@@ -73,8 +73,9 @@ type change struct {
 	done, failed         policy.AlertKind
 	doneNext, failedNext string
 	notRecordedNext      string
-	shard                func() *policy.ShardAlert
-	onQuota              func(now time.Time, err error) *policy.Alert
+	// shard, when set, is the shard-level part of the change's alerts.
+	shard   func() *policy.ShardAlert
+	onQuota func(now time.Time, err error) *policy.Alert
 	// requested runs when the change was accepted or seen to have landed.
 	requested func(now time.Time)
 	// manual is an operator's change (the scale command): made on a paused

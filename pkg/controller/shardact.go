@@ -234,8 +234,10 @@ func (c *Controller) changeShards(ctx context.Context, spec StreamSpec, st *shar
 				zap.String("adjacent", a.Adjacent), zap.Stringer("range", a.Range), zap.Float64("at", a.At))
 		},
 	}, now, log)
-	// Whatever became of it, the shards are listed again.
-	st.stale = true
+	// Whatever AWS made of it, the shards are listed again.
+	if result != ResultPaused && result != ResultLeaseLost {
+		st.stale = true
+	}
 	if err != nil {
 		log.Warn("shard change", zap.Error(err))
 	}
