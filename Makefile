@@ -24,6 +24,8 @@ emulators:
 
 # -count=1: never report cached results; emulator-backed tests must really run.
 test: emulators staticcheck
+	# The image is built for arm64 (Graviton) too: every package must compile there.
+	GOARCH=arm64 $(GO) build ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 	$(MAKE) --no-print-directory race
 	$(MAKE) --no-print-directory fuzz

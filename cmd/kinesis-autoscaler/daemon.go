@@ -106,7 +106,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 	ep := cfg.AWS.Endpoints
 	clients, err := awsclient.Load(ctx, cfg.AWS.Region,
 		awsclient.Endpoints{Kinesis: ep.Kinesis, CloudWatch: ep.CloudWatch, SNS: ep.SNS, DynamoDB: ep.DynamoDB},
-		awsclient.WithCallObserver(observeCall), awsclient.WithLogger(sdkLogger{log: log}))
+		awsclient.WithCallObserver(observeCall), awsclient.WithLogger(sdkLogger{log: log}, sdkLogMode(level.Level())))
 	if errors.Is(err, awsclient.ErrNoRegion) {
 		return nil, badInput(fmt.Errorf("%s: %w", cfg.File, err))
 	}
@@ -461,7 +461,7 @@ func (d *daemon) reload(ctx context.Context) {
 		d.metrics.ObserveReload(false)
 		d.log.Error("new configuration rejected; the configuration in force stays", zap.Error(err))
 		if d.leading() {
-			alert := policy.Alert{Kind: notify.AlertConfigRejected, Stream: notify.ConfigStream, At: time.Now(),
+			alert := policy.Alert{Kind: notify.AlertConfigRejected, At: time.Now(),
 				Err:  strings.ReplaceAll(err.Error(), "\n", "; "),
 				Next: "the configuration loaded before stays in force; fix the file and send SIGHUP again"}
 			if err := d.notifier.Notify(ctx, alert); err != nil {

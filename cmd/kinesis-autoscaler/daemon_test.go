@@ -297,8 +297,14 @@ func TestDaemonReloadsOnSIGHUP(t *testing.T) {
 		return r.metric(`kinesis_autoscaler_config_reloads_total{result="rejected"}`) == 1
 	})
 	got := a.alerts(1)
-	checkAlert(t, got["configuration"], "config_rejected", []string{"new configuration rejected"},
+	// An alert about the daemon carries no stream: a stream may be named
+	// "configuration".
+	rejected := got[""]
+	checkAlert(t, rejected, "config_rejected", []string{"configuration rejected"},
 		[]string{`"lots" is not a whole number`, "stays in force"})
+	if len(rejected) == 1 && rejected[0].MessageAttributes["scope"].Value != "daemon" {
+		t.Errorf("config_rejected scope %q, want daemon", rejected[0].MessageAttributes["scope"].Value)
+	}
 	if !strings.Contains(r.log.String(), "new configuration rejected; the configuration in force stays") {
 		t.Errorf("no log line of the rejection:\n%s", r.log.String())
 	}

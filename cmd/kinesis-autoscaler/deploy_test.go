@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +38,7 @@ func knownEnv() map[string]bool {
 // ecsTaskDefinition is the part of config/ecs-task-definition.json checked.
 type ecsTaskDefinition struct {
 	ContainerDefinitions []struct {
+		Image        string
 		Command      []string
 		Environment  []struct{ Name, Value string }
 		PortMappings []struct {
@@ -79,6 +82,11 @@ func TestECSTaskDefinition(t *testing.T) {
 	}
 	if !slices.Equal(c.Command, []string{"run", "--config", defaultConfigPath}) {
 		t.Errorf("command %v", c.Command)
+	}
+	// A deployment runs the image that was tested: a version tag or a
+	// digest, never a tag that moves.
+	if _, tag, ok := strings.Cut(c.Image[strings.LastIndex(c.Image, "/")+1:], ":"); !ok || tag == "" || tag == "latest" {
+		t.Errorf("image %q: name a version, not latest or nothing", c.Image)
 	}
 	if hc := c.HealthCheck.Command; len(hc) < 3 || hc[1] != "/usr/local/bin/kinesis-autoscaler" || hc[2] != "healthcheck" {
 		t.Errorf("health check %v: the distroless image has no shell or curl, use the binary's healthcheck", hc)
@@ -276,6 +284,17 @@ func TestSystemdUnit(t *testing.T) {
 	if v := service["NoNewPrivileges"]; len(v) != 1 || v[0] != "yes" {
 		t.Error("NoNewPrivileges is not yes")
 	}
+	// A bad config exits 2: restarting cannot fix it, and a check before
+	// start would be restarted all the same (the rule is the main process's).
+	if v := service["RestartPreventExitStatus"]; len(v) != 1 || !slices.Contains(strings.Fields(v[0]), strconv.Itoa(exitUsage)) {
+		t.Errorf("RestartPreventExitStatus %v, want %d", v, exitUsage)
+	}
+	if v := service["ExecStartPre"]; v != nil {
+		t.Errorf("ExecStartPre %v: its failure is restarted despite RestartPreventExitStatus", v)
+	}
+	if !slices.ContainsFunc(service["Environment"], func(e string) bool { return strings.HasPrefix(e, "GOMEMLIMIT=") }) {
+		t.Errorf("Environment %v sets no GOMEMLIMIT", service["Environment"])
+	}
 }
 
 // dockerfile is the Dockerfile as stages of instructions.
@@ -350,15 +369,23 @@ func TestDockerfileBuildIsStaticAndImageIsNonRoot(t *testing.T) {
 			buildCmd = strings.TrimPrefix(line, "RUN ")
 		}
 	}
-	if !strings.HasPrefix(buildCmd, "CGO_ENABLED=0 go build ") {
-		t.Fatalf("build command %q is not a CGO_ENABLED=0 go build", buildCmd)
+	// One image for each architecture: the build stage runs on the build
+	// machine's platform and cross-compiles for the target's.
+	if !strings.HasPrefix(buildCmd, "CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build ") {
+		t.Fatalf("build command %q is not a CGO_ENABLED=0 go build for the target platform", buildCmd)
+	}
+	if !strings.HasPrefix(build.from, "--platform=$BUILDPLATFORM ") {
+		t.Errorf("build stage FROM %s does not run on the build platform", build.from)
 	}
 	out := filepath.Join(t.TempDir(), "out")
 	cmd := exec.Command("sh", "-c", strings.ReplaceAll(buildCmd, "/out/", out+"/"))
 	cmd.Dir = ctx
-	cmd.Env = append(os.Environ(), "VERSION=v0.0.0-dockerfile-test")
-	if _, ok := args["VERSION"]; !ok {
-		t.Error("no ARG VERSION")
+	cmd.Env = append(os.Environ(), "VERSION=v0.0.0-dockerfile-test", "REVISION=0123abc",
+		"TARGETOS=linux", "TARGETARCH="+runtime.GOARCH)
+	for _, a := range []string{"VERSION", "REVISION", "TARGETOS", "TARGETARCH"} {
+		if _, ok := args[a]; !ok {
+			t.Errorf("no ARG %s", a)
+		}
 	}
 	if output, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", buildCmd, err, output)
@@ -378,7 +405,7 @@ func TestDockerfileBuildIsStaticAndImageIsNonRoot(t *testing.T) {
 		t.Errorf("binary needs %v", libs)
 	}
 	v, err := exec.Command(binary, "version").Output()
-	if err != nil || !strings.Contains(string(v), "kinesis-autoscaler v0.0.0-dockerfile-test") {
+	if err != nil || !strings.Contains(string(v), "kinesis-autoscaler v0.0.0-dockerfile-test (commit 0123abc") {
 		t.Errorf("built binary's version: %q, %v", v, err)
 	}
 
@@ -398,9 +425,53 @@ func TestDockerfileBuildIsStaticAndImageIsNonRoot(t *testing.T) {
 		}
 	}
 	checkNonRoot(t, "Dockerfile USER", user)
+	checkImageMetadata(t, stages)
 	if !slices.Contains(copies, "COPY --from=build /out/kinesis-autoscaler /usr/local/bin/kinesis-autoscaler") ||
 		!slices.Contains(copies, "COPY config/container.yaml "+defaultConfigPath) {
 		t.Errorf("run stage copies %v", copies)
+	}
+}
+
+// pinnedImage is IMAGE:TAG@sha256:DIGEST.
+var pinnedImage = regexp.MustCompile(`^[a-z0-9./-]+:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}$`)
+
+// checkImageMetadata checks what the image says of itself: base images
+// pinned by digest, OCI labels, and a health check by the binary itself.
+func checkImageMetadata(t *testing.T, stages []dockerStage) {
+	t.Helper()
+	for _, s := range stages {
+		f := strings.Fields(s.from)
+		image := f[0]
+		if strings.HasPrefix(image, "--platform=") {
+			image = f[1]
+		}
+		if !pinnedImage.MatchString(image) {
+			t.Errorf("base image %s is not pinned by digest (IMAGE:TAG@sha256:DIGEST)", image)
+		}
+	}
+	run := stages[len(stages)-1]
+	labels := map[string]string{}
+	var health string
+	for _, line := range run.lines {
+		if l, ok := strings.CutPrefix(line, "LABEL "); ok {
+			for _, m := range regexp.MustCompile(`([a-z.]+)="([^"]*)"`).FindAllStringSubmatch(l, -1) {
+				labels[m[1]] = m[2]
+			}
+		}
+		if h, ok := strings.CutPrefix(line, "HEALTHCHECK "); ok {
+			health = h
+		}
+	}
+	for _, k := range []string{"title", "description", "source", "licenses", "version", "revision"} {
+		if labels["org.opencontainers.image."+k] == "" {
+			t.Errorf("no OCI label org.opencontainers.image.%s", k)
+		}
+	}
+	if labels["org.opencontainers.image.licenses"] != "Apache-2.0" {
+		t.Errorf("licence label %q", labels["org.opencontainers.image.licenses"])
+	}
+	if !strings.Contains(health, `CMD ["/usr/local/bin/kinesis-autoscaler", "healthcheck"`) {
+		t.Errorf("HEALTHCHECK %q does not run the binary's healthcheck command", health)
 	}
 }
 

@@ -80,6 +80,18 @@ func TestValidate(t *testing.T) {
 			wantStderr: []string{`kinesis-autoscaler status takes no arguments, got "clickstream"`},
 		},
 		{
+			name:       "config file as an argument of simulate",
+			args:       []string{"simulate", "config.yaml"},
+			wantCode:   2,
+			wantStderr: []string{"did you mean --config config.yaml?"},
+		},
+		{
+			name:       "trace as an argument of simulate",
+			args:       []string{"simulate", "traffic.csv"},
+			wantCode:   2,
+			wantStderr: []string{"give a trace with --trace FILE"},
+		},
+		{
 			name:       "config file as a command",
 			args:       []string{"config.yml"},
 			wantCode:   2,

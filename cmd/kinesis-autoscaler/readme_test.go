@@ -1,9 +1,15 @@
 package main
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -103,5 +109,105 @@ func TestDocLinksResolve(t *testing.T) {
 				t.Errorf("%s links to %s, but %s has no heading with anchor #%s", file, target, rel, frag)
 			}
 		}
+	}
+}
+
+// alertKinds finds every alert kind the code declares: the string constants
+// of type AlertKind in any package.
+func alertKinds(t *testing.T) []string {
+	t.Helper()
+	var kinds []string
+	fset := token.NewFileSet()
+	err := filepath.WalkDir("../../pkg", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		for _, decl := range f.Decls {
+			g, ok := decl.(*ast.GenDecl)
+			if !ok || g.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range g.Specs {
+				vs := spec.(*ast.ValueSpec)
+				if vs.Type == nil || !strings.HasSuffix(types.ExprString(vs.Type), "AlertKind") {
+					continue
+				}
+				for _, v := range vs.Values {
+					if lit, ok := v.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						kinds = append(kinds, strings.Trim(lit.Value, `"`))
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kinds
+}
+
+// TestEveryAlertKindIsDocumented holds docs/alerts.md and the README's alert
+// table to the kinds the code sends.
+func TestEveryAlertKindIsDocumented(t *testing.T) {
+	kinds := alertKinds(t)
+	if len(kinds) < 15 {
+		t.Fatalf("found %d alert kinds: is the search still right?", len(kinds))
+	}
+	tableRows := func(text string) string {
+		var rows []string
+		for _, line := range strings.Split(text, "\n") {
+			if strings.HasPrefix(line, "| `") {
+				rows = append(rows, line)
+			}
+		}
+		return strings.Join(rows, "\n")
+	}
+	for _, file := range []string{"README.md", "docs/alerts.md"} {
+		rows := tableRows(readRepoFile(t, file))
+		for _, k := range kinds {
+			if !strings.Contains(rows, "`"+k+"`") {
+				t.Errorf("%s has no table row naming the alert kind %s", file, k)
+			}
+		}
+	}
+}
+
+// TestBenchmarksBuiltinFigures keeps the figures docs/benchmarks.md gives
+// for the built-in trace true: each policy's row is what the command it
+// names prints now.
+func TestBenchmarksBuiltinFigures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the simulation")
+	}
+	doc := readRepoFile(t, "docs/benchmarks.md")
+	const command = "`go run ./cmd/kinesis-autoscaler simulate` (the built-in trace, peak 8 shards):"
+	_, rest, ok := strings.Cut(doc, command)
+	if !ok {
+		t.Fatalf("docs/benchmarks.md no longer gives the built-in trace's figures under %s", command)
+	}
+	_, block, _ := strings.Cut(rest, "```\n")
+	block, _, _ = strings.Cut(block, "```")
+	code, stdout, stderr := runCLI(t, "simulate")
+	if code != 0 {
+		t.Fatalf("simulate exit %d: %s", code, stderr)
+	}
+	rows := 0
+	for _, line := range strings.Split(block, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || !slices.Contains([]string{"default", "shard", "ksu", "alarm", "fixed"}, f[0]) {
+			continue
+		}
+		rows++
+		if !strings.Contains(stdout, strings.TrimSpace(line)) {
+			t.Errorf("docs/benchmarks.md says\n  %s\nbut simulate prints:\n%s", strings.TrimSpace(line), stdout)
+		}
+	}
+	if rows != 5 {
+		t.Errorf("%d policy rows in the built-in trace's figures, want 5", rows)
 	}
 }

@@ -3,9 +3,21 @@ package main
 import (
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go/logging"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
+
+// sdkLogMode is what the SDK logs besides its warnings: each retry, when the
+// daemon starts at debug level (the clients are built once, so a reload to
+// debug does not change it).
+func sdkLogMode(level zapcore.Level) aws.ClientLogMode {
+	if level <= zapcore.DebugLevel {
+		return aws.LogRetries
+	}
+	return 0
+}
 
 // sdkLogger sends the AWS SDK's own log output through zap, so that the
 // daemon's log stays one JSON line per entry: the SDK's warnings at warn,

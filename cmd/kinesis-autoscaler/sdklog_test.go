@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/smithy-go/logging"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/awsclient"
 )
@@ -20,7 +21,8 @@ func TestSDKLogIsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clients, err := awsclient.Load(context.Background(), "us-east-1", awsclient.Endpoints{}, awsclient.WithLogger(sdkLogger{log: log}))
+	clients, err := awsclient.Load(context.Background(), "us-east-1", awsclient.Endpoints{},
+		awsclient.WithLogger(sdkLogger{log: log}, sdkLogMode(zapcore.DebugLevel)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,6 +31,12 @@ func TestSDKLogIsJSON(t *testing.T) {
 		clients.SNS.Options().Logger, clients.DynamoDB.Options().Logger,
 	} {
 		l.Logf(logging.Warn, "Response has no supported checksum. Not validating response payload.")
+	}
+	if mode := clients.Kinesis.Options().ClientLogMode; !mode.IsRetries() {
+		t.Errorf("client log mode %v at debug level, want retries logged", mode)
+	}
+	if sdkLogMode(zapcore.InfoLevel) != 0 {
+		t.Error("the SDK logs more than its warnings at info level")
 	}
 	l := clients.Kinesis.Options().Logger
 	l.Logf(logging.Debug, "request %d", 7)

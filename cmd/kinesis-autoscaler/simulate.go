@@ -90,7 +90,10 @@ peak need, constant).`,
   kinesis-autoscaler simulate --matrix --peaks 8,50 --scenarios step-up,flash-crowd
   kinesis-autoscaler simulate --trace traffic.csv --policy default --config config.yaml --timeline t.csv --chart t.png
   kinesis-autoscaler simulate --from-cloudwatch my-stream --days 14 --json`,
-		Args: func(_ *cobra.Command, args []string) error {
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && looksLikeConfig(args[0]) && !strings.HasSuffix(strings.ToLower(args[0]), ".csv") {
+				return noArgs(cmd, args)
+			}
 			if len(args) > 0 {
 				return badInput(fmt.Errorf("simulate takes no arguments, got %q; give a trace with --trace FILE", args[0]))
 			}

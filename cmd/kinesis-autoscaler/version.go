@@ -14,6 +14,11 @@ import (
 // `go install ...@v1.2.3` records).
 var version = "dev"
 
+// revision is set at build time with -ldflags "-X main.revision=COMMIT" where
+// the build info has none (the Dockerfile builds without the .git
+// directory); empty or "unknown", the build info's VCS revision is used.
+var revision = ""
+
 // buildVersion is what the binary knows of its own build.
 type buildVersion struct {
 	// Version is the -X version, else the module version from the build
@@ -32,7 +37,11 @@ func readBuildVersion() buildVersion {
 	if !ok {
 		bi = nil
 	}
-	return versionFrom(version, bi)
+	v := versionFrom(version, bi)
+	if revision != "" && revision != "unknown" && v.Revision == "unknown" {
+		v.Revision = revision
+	}
+	return v
 }
 
 // versionFrom combines the -X version with the build info, which may be nil.

@@ -69,13 +69,15 @@ type Option func(*options)
 type options struct {
 	observe CallObserver
 	logger  logging.Logger
+	logMode aws.ClientLogMode
 }
 
 // WithLogger sends the SDK's own log output (its warnings, e.g. about a
 // response checksum it could not validate) to logger instead of plain text
-// on stderr.
-func WithLogger(logger logging.Logger) Option {
-	return func(o *options) { o.logger = logger }
+// on stderr, with mode saying what else the SDK logs (e.g. aws.LogRetries;
+// 0 for its warnings only).
+func WithLogger(logger logging.Logger, mode aws.ClientLogMode) Option {
+	return func(o *options) { o.logger, o.logMode = logger, mode }
 }
 
 // WithCallObserver reports every call to observe.
@@ -98,7 +100,7 @@ func Load(ctx context.Context, region string, ep Endpoints, opts ...Option) (Cli
 		loadOpts = append(loadOpts, config.WithRegion(region))
 	}
 	if o.logger != nil {
-		loadOpts = append(loadOpts, config.WithLogger(o.logger))
+		loadOpts = append(loadOpts, config.WithLogger(o.logger), config.WithClientLogMode(o.logMode))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {

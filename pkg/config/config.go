@@ -13,6 +13,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -192,6 +193,9 @@ type StreamSettings struct {
 	// MaxShardChangesPerDay caps SplitShard plus MergeShards calls in any
 	// rolling 24 h (key max_shard_changes_per_day).
 	MaxShardChangesPerDay int
+	// Headroom is the default policy's trade-off between lost records and
+	// shards (key headroom): lossless, balanced or economy.
+	Headroom string
 }
 
 // Stream is one stream to autoscale.
@@ -209,9 +213,12 @@ type Stream struct {
 // lists every problem found. A file of only comments is an empty mapping:
 // the environment may then give every setting.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, errorOf(path, []Problem{{Reason: "cannot read the file: " + readFailure(err)}})
+	}
+	if len(data) > MaxFileBytes {
+		return nil, errorOf(path, []Problem{{Reason: fmt.Sprintf("the file is larger than %d MiB, more than any configuration needs", MaxFileBytes>>20)}})
 	}
 	tree, problems, err := readTree(data)
 	if err != nil {
@@ -232,6 +239,20 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// MaxFileBytes is the largest configuration file read; 10,000 streams
+// entries that each set every setting take 2.9 MB.
+const MaxFileBytes = 16 << 20
+
+// readFile reads up to MaxFileBytes+1 bytes of the file at path.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 }
 
 // readFailure says why a file could not be read, without repeating its path.
@@ -273,7 +294,9 @@ func unknownEnvironment(env []string) []Problem {
 	var problems []Problem
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
-		suffix, ok := strings.CutPrefix(name, EnvPrefix+"_")
+		// In any case: kinesis_autoscaler_dry_run is as easily meant, and
+		// as silently ignored, as a misspelling.
+		suffix, ok := strings.CutPrefix(strings.ToUpper(name), EnvPrefix+"_")
 		if !ok || known[name] {
 			continue
 		}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+
 	"strconv"
 	"strings"
 	"time"
@@ -115,6 +117,14 @@ var settings = []setting{
 		tagMay:  tagLowers,
 	},
 	{
+		name: "headroom", kind: kindString, def: string(policy.HeadroomBalanced), allowed: headroomList(),
+		meaning: "the trade-off between lost records and shards: how much margin the default policy keeps over the " +
+			"bursts it has learned the stream makes (lossless 20 %, balanced 10 %, economy none) and over the most the " +
+			"stream has needed (lossless 10 %); see docs/policy.md for what each did on the scenarios",
+		field:  func(s *StreamSettings) any { return &s.Headroom },
+		tagMay: tagKeeps,
+	},
+	{
 		name: "shard_level", kind: kindBool, def: false, allowed: "true or false",
 		meaning: "also split hot shards and merge cold neighbours one at a time (SplitShard, MergeShards), and report hot " +
 			"partition keys; turns on enhanced shard-level metrics for the stream, which AWS bills (see Shard-level scaling)",
@@ -128,6 +138,15 @@ var settings = []setting{
 		field:  func(s *StreamSettings) any { return &s.MaxShardChangesPerDay },
 		tagMay: tagLowers,
 	},
+}
+
+// headroomList is the headroom settings, for messages and the reference.
+func headroomList() string {
+	names := make([]string, len(policy.Headrooms))
+	for i, h := range policy.Headrooms {
+		names[i] = string(h)
+	}
+	return strings.Join(names, ", ")
 }
 
 // MaxShardChangesPerDay is the largest max_shard_changes_per_day: the most

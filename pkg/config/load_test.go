@@ -33,6 +33,7 @@ var builtIn = StreamSettings{
 	MaxIteratorAge:     5 * time.Minute,
 
 	MaxShardChangesPerDay: 48,
+	Headroom:              "balanced",
 }
 
 // The built-in defaults of the daemon-wide blocks, written out too.
@@ -77,6 +78,7 @@ func TestLoadGood(t *testing.T) {
 
 					ShardLevel:            true,
 					MaxShardChangesPerDay: 12,
+					Headroom:              "lossless",
 				}
 				events := defaults
 				events.CooldownUp = 24 * time.Hour
@@ -127,6 +129,7 @@ func TestLoadGood(t *testing.T) {
 					MaxIteratorAge:     30 * time.Second,
 
 					MaxShardChangesPerDay: 48,
+					Headroom:              "balanced",
 				}
 				return Config{
 					PollInterval: time.Minute,
@@ -319,6 +322,19 @@ func TestLoadFileProblems(t *testing.T) {
 			problem: "cannot read the file: permission denied",
 		},
 	}
+	tooLarge := filepath.Join(dir, "huge.yaml")
+	if err := os.WriteFile(tooLarge, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(tooLarge, MaxFileBytes+1); err != nil { // sparse: no 16 MiB written
+		t.Fatal(err)
+	}
+	tests = append(tests, struct {
+		name    string
+		path    string
+		skip    bool
+		problem string
+	}{name: "larger than the limit", path: tooLarge, problem: "the file is larger than 16 MiB, more than any configuration needs"})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.skip {
@@ -467,6 +483,16 @@ func TestLoadOddShapes(t *testing.T) {
 				{Key: "defaults.MAX_SHARDS", Reason: "max_shards (line 2) and MAX_SHARDS (line 3) differ only in case: keep one"},
 				{Key: "streams[0].min_shards", Reason: "Min_Shards (line 6) and min_shards (line 7) differ only in case: keep one"},
 			},
+		},
+		{
+			// The second document used to be ignored silently.
+			name: "a second YAML document",
+			yaml: "streams: [{name: a}]\n---\ndry_run: true\n",
+			want: []Problem{{Reason: "the file holds more than one YAML document (the second's content starts at line 3); put every key in one"}},
+		},
+		{
+			name: "an empty document after the settings",
+			yaml: "streams: [{name: a}]\n---\n",
 		},
 		{
 			name: "a key given twice",

@@ -23,5 +23,6 @@ func (s StreamSettings) Policy() policy.Settings {
 		CooldownUp:         s.CooldownUp,
 		CooldownDown:       s.CooldownDown,
 		MaxIteratorAge:     s.MaxIteratorAge,
+		Headroom:           policy.Headroom(s.Headroom),
 	}
 }

@@ -49,8 +49,8 @@ func TestReference(t *testing.T) {
 			t.Errorf("key %s is not in Reference()", k.path)
 		}
 	}
-	if len(keys) != 20+len(settings) || len(settings) != 11 {
-		t.Errorf("%d keys and %d settings, want 31 and 11: update the tests and README", len(keys), len(settings))
+	if len(keys) != 20+len(settings) || len(settings) != 12 {
+		t.Errorf("%d keys and %d settings, want 32 and 12: update the tests and README", len(keys), len(settings))
 	}
 	if c.Defaults != DefaultStreamSettings() || c.Defaults != builtIn {
 		t.Errorf("defaults = %+v, DefaultStreamSettings() = %+v, want %+v", c.Defaults, DefaultStreamSettings(), builtIn)

@@ -1,13 +1,16 @@
 package config
 
 import (
+	"slices"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
+
 	"cmp"
 	"fmt"
 	"math"
 	"net"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -174,6 +177,9 @@ func (v *validator) checkSettings(prefix string, s StreamSettings, inherited *St
 			v.add(prefix+"."+st.name, reason)
 		}
 	}
+	if own("headroom") && !slices.Contains(policy.Headrooms, policy.Headroom(s.Headroom)) {
+		v.add(prefix+".headroom", fmt.Sprintf("%q is not one of %s", s.Headroom, headroomList()))
+	}
 	minKey, maxKey := prefix+".min_shards", prefix+".max_shards"
 	if (own("min_shards") || own("max_shards")) && s.MinShards > s.MaxShards {
 		// Blame the key that was set, the other one keeping its default.
@@ -333,6 +339,8 @@ func compare(a, b any) int {
 		return cmp.Compare(a, b.(int))
 	case float64:
 		return cmp.Compare(a, b.(float64))
+	case string:
+		return cmp.Compare(a, b.(string))
 	case bool:
 		switch b := b.(bool); {
 		case a == b:

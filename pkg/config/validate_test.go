@@ -42,6 +42,13 @@ func TestValidate(t *testing.T) {
 			want: []Problem{{Key: "defaults.scale_up_threshold", Reason: "0.99 is above the maximum 0.95"}},
 		},
 		{
+			name: "headroom is one of its settings",
+			change: func(c *Config) {
+				c.Streams[0].Settings.Headroom = "generous"
+			},
+			want: []Problem{{Key: "streams[0].headroom", Reason: `"generous" is not one of lossless, balanced, economy`}},
+		},
+		{
 			name: "stream's own value checked",
 			change: func(c *Config) {
 				c.Streams[1].Settings.MinShards = 8
@@ -102,6 +109,7 @@ func TestValidate(t *testing.T) {
 				{Key: "defaults.scale_up_after", Reason: "0s is below the minimum 1m"},
 				{Key: "defaults.scale_down_after", Reason: "0s is below the minimum 5m"},
 				{Key: "defaults.max_iterator_age", Reason: "0s is not positive"},
+				{Key: "defaults.headroom", Reason: `"" is not one of lossless, balanced, economy`},
 				{Key: "defaults.max_shard_changes_per_day", Reason: "0 is below the minimum 1"},
 				{Key: "streams", Reason: noStreams},
 			},

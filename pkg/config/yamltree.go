@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -29,8 +31,24 @@ func readTree(data []byte) (tree map[string]any, problems []Problem, err error) 
 		}
 	}()
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, nil, errors.New("not valid YAML: " + oneLine(err.Error()))
+	}
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, errors.New("not valid YAML: " + oneLine(err.Error()))
+		}
+		if len(next.Content) > 0 && next.Content[0].ShortTag() != "!!null" {
+			// A second document would be ignored: every key must be in one.
+			return nil, nil, fmt.Errorf("the file holds more than one YAML document (the second's content starts at line %d); "+
+				"put every key in one", next.Content[0].Line)
+		}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return map[string]any{}, nil, nil

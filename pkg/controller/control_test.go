@@ -101,7 +101,7 @@ func TestScaleUnmanagedStream(t *testing.T) {
 // A paused stream alerts once that it was left alone, however many cycles
 // it would act in.
 func TestPausedStreamAlertsOnce(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	r.history.paused = map[string]time.Time{"clicks": start.Add(-time.Hour)}
 	r.cycles(5)
 	if got := r.alerts.count(policy.AlertPaused); got != 1 {

@@ -129,10 +129,6 @@ type Deps struct {
 	Stopwatch Clock
 }
 
-// QuotaRefusalBackoff is how long a stream whose UpdateShardCount AWS refused
-// as over quota is not asked again: AWS does not say when a call frees up.
-const QuotaRefusalBackoff = time.Hour
-
 // Controller runs cycles over a set of streams. RunCycle and Run must not be
 // called concurrently; SetStreams and SetOptions may be called from any
 // goroutine and take effect at the next cycle.
@@ -439,16 +435,19 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	st.observe(state, now)
 	c.reconcile(ctx, st, spec.Name, state, now, leading, log)
 
-	// The history only ever holds an action back (cooldowns, the quota,
-	// the shards a recent action started from): a decision that does not
-	// act without it does not act with it. So it is read from the tags
-	// (ListTagsForStream, 5 calls a second per account) only for a stream
-	// whose decision would act, and then kept while this replica leads.
+	// Phase one: the policy's intent, from the observation alone. The
+	// history only ever holds an intent back (cooldowns, the quota), so it
+	// is read from the tags (ListTagsForStream, 5 calls a second per
+	// account) only for a stream whose intent acts, and then kept while
+	// this replica leads. Phase two, the gate, applies it.
 	ms := st.withShards(minutes)
+	if state.Mode != policy.ModeOnDemand {
+		st.learned.Feed(ms, state.OpenShards, now)
+	}
 	d := c.decide(spec, st, state, ms, now)
 	// A stream with shard-level scaling reads its record every term: its
 	// shard level needs it.
-	if !st.loaded && state.Mode != policy.ModeOnDemand && (d.Scales() || c.opts.ReadAllHistory || c.shardLevelOn(spec)) {
+	if !st.loaded && state.Mode != policy.ModeOnDemand && (d.Direction != policy.DirectionNone || c.opts.ReadAllHistory || c.shardLevelOn(spec)) {
 		if !c.opts.ReadAllHistory && c.overBudget() {
 			return c.deferred(c.observed(o, st, state, d, ms), log)
 		}
@@ -459,8 +458,10 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		}
 		// The history may have told the shards of earlier minutes (seed).
 		ms = st.withShards(minutes)
-		d = c.decide(spec, st, state, ms, now)
 	}
+	h := st.history
+	h.QuotaRefusedAt = st.quotaRefusedAt
+	d = spec.Policy.Gate(d, h, now)
 	o = c.observed(o, st, state, d, ms)
 	if leading {
 		st.alerts.end(policy.AlertAWSError)
@@ -484,14 +485,7 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		"the policy treats throttled minutes as at least 100 % utilisation and scales up when the threshold rules allow")
 	c.conditionAlert(ctx, st, d, d.AtMax, policy.AlertAtMaxShards, now,
 		"raise max_shards for this stream if the load is expected; the daemon will not exceed it")
-	refused := !st.quotaRefusedAt.IsZero() && now.Before(st.quotaRefusedAt.Add(QuotaRefusalBackoff))
-	if refused && d.Scales() {
-		d.Reason += fmt.Sprintf("; not calling: AWS refused the last call as over quota at %s, next try after %s",
-			st.quotaRefusedAt.UTC().Format(time.RFC3339), st.quotaRefusedAt.Add(QuotaRefusalBackoff).UTC().Format(time.RFC3339))
-		d.Direction, d.Target = policy.DirectionNone, d.Current
-		o.Decision = d
-	}
-	c.conditionAlert(ctx, st, d, d.QuotaExhausted || refused, policy.AlertQuotaExhausted, now,
+	c.conditionAlert(ctx, st, d, d.QuotaExhausted, policy.AlertQuotaExhausted, now,
 		"the daemon scales up again as soon as a call is free; SplitShard is not under this quota if you must act by hand")
 
 	if !d.Scales() {
@@ -555,17 +549,18 @@ func (c *Controller) observed(o Outcome, st *streamState, state policy.StreamSta
 // cycle.
 func (c *Controller) deferred(o Outcome, log *zap.Logger) Outcome {
 	log.Info("cycle out of time: the stream's decision is left to the next cycle",
-		zap.String("decision", string(o.Decision.Direction)), zap.Int("target", o.Decision.Target), zap.Duration("took", c.cycleTook()))
+		zap.String("decision", string(o.Decision.Direction)), zap.Int("target", o.Decision.Target), zap.Duration("took", c.cycleTook()),
+		zap.Bool("dry_run", c.opts.DryRun))
 	o.Result = ResultDeferred
 	return o
 }
 
-// decide asks the stream's policy, with the history known so far; ms are
+// decide asks the stream's policy for its intent (phase one); ms are
 // the stream's minutes with the shards each had (streamState.withShards).
 func (c *Controller) decide(spec StreamSpec, st *streamState, state policy.StreamState, ms []policy.Minute, now time.Time) policy.Decision {
 	return spec.Policy.Decide(policy.Observation{
 		Stream: spec.Name, Now: now, OpenShards: state.OpenShards, Status: state.Status, Mode: state.Mode,
-		Minutes: ms, History: st.history, ConsumersSeen: st.consumersSeen(ms, now),
+		Minutes: ms, Learned: &st.learned, ConsumersSeen: st.consumersSeen(ms, now),
 	})
 }
 

@@ -89,7 +89,7 @@ func (r *rig) cycles(n int) []Outcome {
 }
 
 func TestScaleUpActsAndAlerts(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	out := r.c.RunCycle(context.Background())
 	if len(out) != 1 || !out[0].Acted || out[0].Err != nil {
 		t.Fatalf("outcome = %+v", out)
@@ -107,7 +107,7 @@ func TestScaleUpActsAndAlerts(t *testing.T) {
 }
 
 func TestDryRunChangesNothingAndAlertsOnce(t *testing.T) {
-	r := newRig(t, Options{DryRun: true}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{DryRun: true}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	r.cycles(5)
 	if len(r.streams.updates) != 0 {
 		t.Fatalf("dry run called UpdateShardCount: %v", r.streams.updates)
@@ -124,7 +124,7 @@ func TestDryRunChangesNothingAndAlertsOnce(t *testing.T) {
 }
 
 func TestConditionsAlertOncePerEpisode(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 8}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 8}, map[string]float64{"clicks": 1.2})
 	r.load.throttled["clicks"] = true
 	r.cycles(10)
 	got := r.alerts.kinds()
@@ -149,7 +149,7 @@ func TestConditionsAlertOncePerEpisode(t *testing.T) {
 }
 
 func TestDedupWindowRepeatsLongEpisodes(t *testing.T) {
-	r := newRig(t, Options{DedupWindow: 5 * time.Minute}, map[string]int{"clicks": 8}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{DedupWindow: 5 * time.Minute}, map[string]int{"clicks": 8}, map[string]float64{"clicks": 1.2})
 	r.cycles(11)
 	if n := countKind(r.alerts.kinds(), policy.AlertAtMaxShards); n != 3 {
 		t.Errorf("at max alerts over 11 minutes with a 5m window = %d, want 3", n)
@@ -178,7 +178,7 @@ func TestMetricErrorsNeverScaleAndAlertOnce(t *testing.T) {
 }
 
 func TestOneStreamFailingLeavesOthersServed(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2, "gone": 2}, map[string]float64{"clicks": 0.9, "gone": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2, "gone": 2}, map[string]float64{"clicks": 1.2, "gone": 1.2})
 	r.streams.describeErr["gone"] = fmt.Errorf("describe: %w", policy.ErrStreamNotFound)
 	out := r.cycles(3)
 	if want := []update{{stream: "clicks", target: 4}}; !slices.Equal(r.streams.updates, want) {
@@ -193,7 +193,7 @@ func TestOneStreamFailingLeavesOthersServed(t *testing.T) {
 }
 
 func TestBusyStreamIsSkippedWithoutSpendingQuota(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	r.streams.updateErr = fmt.Errorf("%w: ResourceInUseException", policy.ErrStreamBusy)
 	out := r.c.RunCycle(context.Background())
 	if out[0].Acted || !errors.Is(out[0].Err, policy.ErrStreamBusy) {
@@ -211,7 +211,7 @@ func TestBusyStreamIsSkippedWithoutSpendingQuota(t *testing.T) {
 }
 
 func TestQuotaRefusedByAWSAlertsOnce(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	r.streams.updateErr = fmt.Errorf("%w: LimitExceededException", policy.ErrQuotaExceeded)
 	r.cycles(20)
 	if n := countKind(r.alerts.kinds(), policy.AlertQuotaExhausted); n != 1 {
@@ -235,7 +235,7 @@ func TestQuotaRefusedByAWSAlertsOnce(t *testing.T) {
 }
 
 func TestOnDemandLeftAlone(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	r.streams.state["clicks"] = policy.StreamState{OpenShards: 2, Status: policy.StatusActive, Mode: policy.ModeOnDemand}
 	r.cycles(3)
 	if len(r.streams.updates) != 0 || len(r.alerts.alerts) != 0 {
@@ -244,14 +244,14 @@ func TestOnDemandLeftAlone(t *testing.T) {
 }
 
 func TestRestartKeepsCooldownAndQuota(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	r.cycles(1)
 	if len(r.streams.updates) != 1 {
 		t.Fatalf("updates = %v", r.streams.updates)
 	}
 	// Load stays high against the new count too; a restarted daemon must
 	// still wait out cooldown_up.
-	r.load.util["clicks"] = 0.9
+	r.load.util["clicks"] = 1.2
 	r.c = r.newController(t, Options{}, []string{"clicks"})
 	r.cycles(3)
 	if len(r.streams.updates) != 1 {
@@ -267,7 +267,7 @@ func TestRestartKeepsCooldownAndQuota(t *testing.T) {
 }
 
 func TestHistoryUnreadableSkipsStream(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	r.history.err = errors.New("AccessDenied")
 	r.cycles(3)
 	if len(r.streams.updates) != 0 {
@@ -307,7 +307,7 @@ func countKind(ks []policy.AlertKind, k policy.AlertKind) int {
 // A stream whose consumers were seen reading is not scaled down while its
 // GetRecords.Bytes goes missing: unknown read load is not none.
 func TestMissingReadsOfAKnownReaderBlockScaleDown(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 8}, map[string]float64{"clicks": 0.5})
+	r := newRig(t, Options{}, map[string]int{"clicks": 8}, map[string]float64{"clicks": 0.6})
 	r.load.reads = true
 	r.cycles(1)
 	r.load.reads = false

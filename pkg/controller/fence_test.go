@@ -15,7 +15,7 @@ import (
 // new term: what it read in the old one may be stale (another replica may
 // have acted in between), so it makes no call on it.
 func TestLeaseRetakenMidCycleFencesTheCall(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	l := &fakeLeader{term: 1, ok: true}
 	r.leader = l
 	r.c = r.newController(t, Options{}, []string{"clicks"})
@@ -38,7 +38,7 @@ func TestLeaseRetakenMidCycleFencesTheCall(t *testing.T) {
 // The change's context ends when the lease's time to act does, however long
 // actTimeout is.
 func TestChangeContextEndsWithTheLease(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	r.leader = &fakeLeader{term: 7, ok: true, left: 3 * time.Second}
 	r.c = r.newController(t, Options{}, []string{"clicks"})
 	r.c.RunCycle(context.Background())
@@ -53,7 +53,7 @@ func TestChangeContextEndsWithTheLease(t *testing.T) {
 // A record written under a newer term than this replica's says that another
 // replica acts: this one changes nothing and writes nothing.
 func TestRecordOfANewerTermFencesOut(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	r.history.term = map[string]uint64{"clicks": 9}
 	r.leader = &fakeLeader{term: 5, ok: true}
 	r.c = r.newController(t, Options{}, []string{"clicks"})
@@ -67,7 +67,7 @@ func TestRecordOfANewerTermFencesOut(t *testing.T) {
 // precedes its call calls nothing (policy.ErrNotCalled): the record is
 // taken back by a replica that still leads, and nothing is alerted.
 func TestTimeUpAfterTheDescribeCallsNothing(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	r.streams.updateErr = fmt.Errorf("%w: after describing: %w", policy.ErrNotCalled, context.DeadlineExceeded)
 	out := r.c.RunCycle(context.Background())
 	if out[0].Result != ResultLeaseLost || out[0].Acted {
@@ -83,14 +83,16 @@ func TestTimeUpAfterTheDescribeCallsNothing(t *testing.T) {
 
 // A reshard that no recorded change explains is counted whenever it is seen,
 // not only when a term starts: one UpdateShardCount call against the quota,
-// and a change the cooldowns start from.
+// and a change the cooldowns start from. (The stream is paused, so that
+// whatever the policy wants, the daemon makes no change of its own.)
 func TestExternalReshardCountedWhenSeen(t *testing.T) {
 	r := newRig(t, Options{ReadAllHistory: true}, map[string]int{"clicks": 4}, map[string]float64{"clicks": 0.5})
 	r.history.h = map[string]policy.History{"clicks": {Shards: 4}}
+	r.history.paused = map[string]time.Time{"clicks": start.Add(-time.Hour)}
 	r.c = r.newController(t, Options{ReadAllHistory: true}, []string{"clicks"})
 	r.cycles(2)
-	if r.history.loads != 1 {
-		t.Fatalf("%d history loads, want 1", r.history.loads)
+	if got := r.history.h["clicks"].CallsUsed(r.clock.Now()); got != 0 {
+		t.Fatalf("%d calls counted before any reshard", got)
 	}
 	// Another tool doubles the stream in the middle of the term.
 	r.streams.state["clicks"] = policy.StreamState{OpenShards: 8, Status: policy.StatusActive, Mode: policy.ModeProvisioned}
@@ -100,13 +102,16 @@ func TestExternalReshardCountedWhenSeen(t *testing.T) {
 	if h.CallsUsed(r.clock.Now()) != 1 || h.LastAction == nil || h.LastAction.From != 4 || h.LastAction.To != 8 {
 		t.Fatalf("saved history %+v: want the external 4->8 counted as one call", h)
 	}
-	if out[0].History.CallsUsed(r.clock.Now()) != 1 || out[0].Decision.CallsLeft != policy.MaxUpdateCalls-1 {
-		t.Errorf("the decision saw history %+v, calls left %d", out[0].History, out[0].Decision.CallsLeft)
+	if out[0].History.CallsUsed(r.clock.Now()) != 1 {
+		t.Errorf("the decision saw history %+v", out[0].History)
 	}
 	// Seen once, counted once.
 	r.cycles(2)
 	if got := r.history.h["clicks"].CallsUsed(r.clock.Now()); got != 1 {
 		t.Errorf("%d calls counted after two more cycles, want 1", got)
+	}
+	if len(r.streams.updates) != 0 {
+		t.Errorf("the daemon resharded a paused stream: %v", r.streams.updates)
 	}
 }
 
@@ -117,31 +122,39 @@ func TestExternalReshardCountedWhenSeen(t *testing.T) {
 func TestAmbiguousChangeIsTakenBackOnlyWhenTheStreamSaysSo(t *testing.T) {
 	tests := []struct {
 		name string
-		// after is the stream described after the failed call; describeErr
-		// makes that describe fail.
-		after       *policy.StreamState
+		// after is the stream described after the failed call, given the
+		// call's target; describeErr makes that describe fail.
+		after       func(target int) policy.StreamState
 		describeErr error
 		wantCalls   int
 		wantResult  Result
 	}{
 		{name: "ACTIVE at the old count: not landed, taken back",
-			after: &policy.StreamState{OpenShards: 2, Status: policy.StatusActive}, wantCalls: 0, wantResult: ResultFailed},
+			after:     func(int) policy.StreamState { return policy.StreamState{OpenShards: 2, Status: policy.StatusActive} },
+			wantCalls: 0, wantResult: ResultFailed},
 		{name: "UPDATING: landed, kept",
-			after: &policy.StreamState{OpenShards: 2, Status: policy.StatusUpdating}, wantCalls: 1, wantResult: ResultRequested},
+			after:     func(int) policy.StreamState { return policy.StreamState{OpenShards: 2, Status: policy.StatusUpdating} },
+			wantCalls: 1, wantResult: ResultRequested},
 		{name: "ACTIVE at the target: landed, kept",
-			after: &policy.StreamState{OpenShards: 4, Status: policy.StatusActive}, wantCalls: 1, wantResult: ResultRequested},
+			after: func(target int) policy.StreamState {
+				return policy.StreamState{OpenShards: target, Status: policy.StatusActive}
+			},
+			wantCalls: 1, wantResult: ResultRequested},
 		{name: "ACTIVE at a third count: cannot tell, kept",
-			after: &policy.StreamState{OpenShards: 3, Status: policy.StatusActive}, wantCalls: 1, wantResult: ResultFailed},
+			after: func(target int) policy.StreamState {
+				return policy.StreamState{OpenShards: target + 1, Status: policy.StatusActive}
+			},
+			wantCalls: 1, wantResult: ResultFailed},
 		{name: "unreadable: cannot tell, kept",
 			describeErr: errors.New("InternalFailure: 500"), wantCalls: 1, wantResult: ResultFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+			r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 			r.streams.updateErr = errors.New("connection reset")
 			r.streams.afterFailedUpdate = func() {
 				if tt.after != nil {
-					s := *tt.after
+					s := tt.after(r.streams.updates[len(r.streams.updates)-1].target)
 					s.Mode = policy.ModeProvisioned
 					r.streams.state["clicks"] = s
 				}
@@ -169,7 +182,7 @@ func TestAmbiguousChangeIsTakenBackOnlyWhenTheStreamSaysSo(t *testing.T) {
 
 // A paused stream is observed and decided but never changed.
 func TestPausedStreamIsNotChanged(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	r.history.paused = map[string]time.Time{"clicks": start.Add(-time.Hour)}
 	out := r.cycles(3)
 	if len(r.streams.updates) != 0 || out[0].Result != ResultPaused || r.history.saves != 0 {

@@ -13,7 +13,7 @@ import (
 )
 
 func TestStandbyDecidesButNeverActsOrAlerts(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2, "idle": 8}, map[string]float64{"clicks": 0.9, "idle": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2, "idle": 8}, map[string]float64{"clicks": 1.2, "idle": 0.6})
 	r.load.throttled["clicks"] = true
 	r.leader = &fakeLeader{term: 1, ok: false}
 	obs := &observed{}
@@ -39,7 +39,7 @@ func TestStandbyDecidesButNeverActsOrAlerts(t *testing.T) {
 }
 
 func TestMetricErrorsOnStandbyDoNotAlert(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	r.leader = &fakeLeader{term: 1, ok: false}
 	r.c = r.newController(t, Options{}, []string{"clicks"})
 	r.load.err = errors.New("ThrottlingException")
@@ -54,7 +54,7 @@ func TestMetricErrorsOnStandbyDoNotAlert(t *testing.T) {
 // moves; the new leader starts from the tags and does not repeat the action
 // inside the cooldown, nor alert the ongoing conditions twice in a row.
 func TestHandoverNeitherRepeatsNorForgets(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	leaderA := &fakeLeader{term: 1, ok: true}
 	leaderB := &fakeLeader{term: 2, ok: false}
 	r.leader = leaderA
@@ -95,7 +95,7 @@ func TestHandoverNeitherRepeatsNorForgets(t *testing.T) {
 func TestNewTermReloadsHistory(t *testing.T) {
 	// A stream that would scale up, held by the cooldown of a recorded
 	// action: its history is read once a term.
-	r := newRig(t, Options{}, map[string]int{"clicks": 4}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 4}, map[string]float64{"clicks": 1.2})
 	r.history.h = map[string]policy.History{"clicks": policy.History{}.Record(
 		policy.Action{At: r.clock.Now(), From: 2, To: 4, Direction: policy.DirectionUp})}
 	l := &fakeLeader{term: 1, ok: true}
@@ -129,7 +129,7 @@ func TestLeaseLostBeforeCallDoesNotCall(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+			r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 			r.leader = &fakeLeader{term: 1, ok: false, script: tt.script}
 			r.c = r.newController(t, Options{}, []string{"clicks"})
 			out := r.c.RunCycle(context.Background())
@@ -149,7 +149,7 @@ func TestLeaseLostBeforeCallDoesNotCall(t *testing.T) {
 }
 
 func TestActionReportedEvenIfLeaseLostDuringCall(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.9})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	// Leading at the cycle start, before the record and before the call;
 	// lost by the time the call returns.
 	r.leader = &fakeLeader{term: 1, ok: false, script: []bool{true, true, true}}
@@ -164,7 +164,7 @@ func TestActionReportedEvenIfLeaseLostDuringCall(t *testing.T) {
 }
 
 func TestUnrecordedScaleDownWaitsScaleUpGoesAhead(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"hot": 2, "idle": 8}, map[string]float64{"hot": 0.9, "idle": 0.05})
+	r := newRig(t, Options{}, map[string]int{"hot": 2, "idle": 8}, map[string]float64{"hot": 1.2, "idle": 0.05})
 	// The tags record both streams' counts (actions of two days ago), so
 	// that a restart would recognise an unrecorded reshard.
 	old := start.Add(-48 * time.Hour)
@@ -189,7 +189,7 @@ func TestUnrecordedScaleDownWaitsScaleUpGoesAhead(t *testing.T) {
 }
 
 func TestObserverAndSetStreams(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2, "orders": 2}, map[string]float64{"clicks": 0.9, "orders": 0.5})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2, "orders": 2}, map[string]float64{"clicks": 1.2, "orders": 0.5})
 	obs := &observed{}
 	r.observer = obs
 	r.c = r.newController(t, Options{}, []string{"clicks"})
@@ -204,7 +204,7 @@ func TestObserverAndSetStreams(t *testing.T) {
 
 	r.c.SetStreams([]StreamSpec{{Name: "orders", Settings: settings()}})
 	r.c.SetOptions(Options{PollInterval: time.Minute, DedupWindow: time.Hour, DryRun: true})
-	r.load.util["orders"] = 0.9
+	r.load.util["orders"] = 1.2
 	out := r.cycles(1)
 	if len(out) != 1 || out[0].Stream != "orders" || out[0].Result != ResultDryRun {
 		t.Fatalf("after SetStreams and SetOptions: %+v", out)

@@ -168,3 +168,8 @@ func withoutSkewRefusals(ms []policy.Minute, figures map[time.Time][]shardFigure
 	}
 	return out
 }
+
+// Gate implements policy.Policy: the inner policy's gate.
+func (p skewAware) Gate(d policy.Decision, h policy.History, now time.Time) policy.Decision {
+	return p.inner.Gate(d, h, now)
+}

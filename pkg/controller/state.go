@@ -30,6 +30,9 @@ type streamState struct {
 	// readsSeen is the newest minute with consumer reads (GetRecords.Bytes).
 	readsSeen time.Time
 	alerts    episodes
+	// learned is what the policy has learned of the stream's traffic,
+	// fed every cycle and rebuilt from CloudWatch after a restart.
+	learned policy.Learned
 }
 
 type shardSpan struct {
@@ -96,6 +99,9 @@ func (s *streamState) withShards(ms []policy.Minute) []policy.Minute {
 		for j := len(s.spans) - 1; j >= 0; j-- {
 			if !m.Start.Before(s.spans[j].from) {
 				m.Shards = s.spans[j].shards
+				// Before the first look, with no recorded action to say
+				// otherwise, the count is the one first seen: assumed.
+				m.ShardsAssumed = j == 0 && s.spans[0].from.IsZero() && m.Start.Before(s.watchedSince)
 				break
 			}
 		}

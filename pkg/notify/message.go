@@ -24,6 +24,10 @@ func Subject(a policy.Alert) string {
 		prefix = "[DRY RUN] "
 	}
 	action := asciiLine(subjectAction(a))
+	if Scope(a.Kind) == ScopeDaemon {
+		// No "NAME:" before the action: it would read as a stream's name.
+		return prefix + action
+	}
 	stream := asciiLine(a.Stream)
 	if stream == "" {
 		stream = "unknown stream"
@@ -64,7 +68,7 @@ func subjectAction(a policy.Alert) string {
 	case policy.AlertAWSError:
 		return "AWS calls failed"
 	case AlertConfigRejected:
-		return "new configuration rejected, the old one stays"
+		return "configuration rejected, the old one stays in force"
 	case policy.AlertPaused:
 		return "paused, left at " + fmt.Sprintf("%d shards", d.Current)
 	}
@@ -136,7 +140,11 @@ func Body(a policy.Alert) string {
 
 	line("%s", headline(a, stream))
 	line("")
-	line("Stream:     %s", stream)
+	if Scope(a.Kind) == ScopeDaemon {
+		line("About:      the daemon itself, not a stream")
+	} else {
+		line("Stream:     %s", stream)
+	}
 	line("Event:      %s", printable(string(a.Kind)))
 	if !a.At.IsZero() {
 		line("Time:       %s", a.At.UTC().Format(time.RFC3339))

@@ -290,10 +290,10 @@ func TestShorten(t *testing.T) {
 }
 
 func TestConfigRejectedAlert(t *testing.T) {
-	a := policy.Alert{Kind: AlertConfigRejected, Stream: ConfigStream, At: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
+	a := policy.Alert{Kind: AlertConfigRejected, At: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
 		Err:  "/etc/kinesis-autoscaler/config.yaml: defaults.max_shards: 0 is less than min_shards 1",
 		Next: "fix the file and send SIGHUP again"}
-	if got, want := Subject(a), "[kinesis-autoscaler] configuration: new configuration rejected, the old one stays"; got != want {
+	if got, want := Subject(a), "[kinesis-autoscaler] configuration rejected, the old one stays in force"; got != want {
 		t.Errorf("Subject = %q, want %q", got, want)
 	}
 	body := Body(a)
@@ -301,6 +301,9 @@ func TestConfigRejectedAlert(t *testing.T) {
 		if !strings.Contains(body, w) {
 			t.Errorf("body lacks %q:\n%s", w, body)
 		}
+	}
+	if strings.Contains(body, "Stream:") {
+		t.Errorf("body of a configuration alert names a stream:\n%s", body)
 	}
 	if strings.Contains(body, "Shards:") {
 		t.Errorf("body of a configuration alert talks of shards:\n%s", body)

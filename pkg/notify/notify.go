@@ -3,8 +3,9 @@
 //
 // Subject and Body turn an alert into words; they are pure, so that the
 // simulator and tests see exactly what people get. Every SNS message carries
-// the attributes "event" (the alert kind) and "stream", for subscription
-// filter policies.
+// the attributes "event" (the alert kind) and "scope" ("stream", or "daemon"
+// for an alert about the daemon itself, such as its configuration), and a
+// stream's alerts "stream" too, for subscription filter policies.
 package notify
 
 import (
@@ -29,17 +30,33 @@ import (
 const (
 	// AttributeEvent holds the alert kind, e.g. "scaled_up".
 	AttributeEvent = "event"
-	// AttributeStream holds the stream name.
+	// AttributeStream holds the stream name; alerts of ScopeDaemon have none.
 	AttributeStream = "stream"
+	// AttributeScope holds ScopeStream or ScopeDaemon.
+	AttributeScope = "scope"
+)
+
+// Scopes of an alert: about one stream, or about the daemon itself. A
+// daemon's alert carries no stream, so that it cannot be taken for the
+// alerts of a stream of any name.
+const (
+	ScopeStream = "stream"
+	ScopeDaemon = "daemon"
 )
 
 // AlertConfigRejected reports a configuration that the daemon was asked to
-// reload (SIGHUP) and refused: the configuration in force stays. Its Stream
-// is ConfigStream and its Err lists the problems.
+// reload (SIGHUP) and refused: the configuration in force stays. It is of
+// ScopeDaemon and its Err lists the problems.
 const AlertConfigRejected policy.AlertKind = "config_rejected"
 
-// ConfigStream is the Stream of alerts about the daemon's configuration.
-const ConfigStream = "configuration"
+// Scope is ScopeDaemon for the kinds of alert about the daemon itself, and
+// ScopeStream for every other.
+func Scope(kind policy.AlertKind) string {
+	if kind == AlertConfigRejected {
+		return ScopeDaemon
+	}
+	return ScopeStream
+}
 
 // Notifier tells people about an alert; it is what controller.Notifier asks
 // for, declared here so that Multi can combine notifiers.
@@ -72,19 +89,26 @@ func New(client snsAPI, topicARN string) *SNS {
 // hash, as group ids allow fewer characters than alert streams may have), and
 // the alert's kind, stream and time make the deduplication id.
 func (s *SNS) Notify(ctx context.Context, a policy.Alert) error {
+	scope := Scope(a.Kind)
 	in := &sns.PublishInput{
 		TopicArn: aws.String(s.topicARN),
 		Subject:  aws.String(Subject(a)),
 		Message:  aws.String(Body(a)),
 		MessageAttributes: map[string]types.MessageAttributeValue{
-			AttributeEvent:  stringAttribute(string(a.Kind)),
-			AttributeStream: stringAttribute(a.Stream),
+			AttributeEvent: stringAttribute(string(a.Kind)),
+			AttributeScope: stringAttribute(scope),
 		},
+	}
+	if scope == ScopeStream {
+		in.MessageAttributes[AttributeStream] = stringAttribute(a.Stream)
 	}
 	if strings.HasSuffix(s.topicARN, ".fifo") {
 		group := sha256.Sum256([]byte(a.Stream))
 		dedup := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d", a.Kind, a.Stream, a.At.UnixNano()))
 		in.MessageGroupId = aws.String("stream-" + hex.EncodeToString(group[:8]))
+		if scope == ScopeDaemon {
+			in.MessageGroupId = aws.String(ScopeDaemon)
+		}
 		in.MessageDeduplicationId = aws.String(hex.EncodeToString(dedup[:]))
 	}
 	if _, err := s.client.Publish(ctx, in); err != nil {
@@ -127,9 +151,14 @@ func (l *Log) Notify(_ context.Context, a policy.Alert) error {
 		return nil
 	}
 	d := a.Decision
+	stream := zap.String("stream", a.Stream)
+	if Scope(a.Kind) == ScopeDaemon {
+		stream = zap.Skip()
+	}
 	fields := []zap.Field{
 		zap.String("event", string(a.Kind)),
-		zap.String("stream", a.Stream),
+		zap.String("scope", Scope(a.Kind)),
+		stream,
 		zap.String("subject", Subject(a)),
 		zap.Time("at", a.At.UTC().Truncate(time.Second)),
 		zap.Bool("dry_run", a.DryRun),

@@ -61,6 +61,51 @@ func TestSNSNotify(t *testing.T) {
 	}
 }
 
+// TestSNSNotifyScope checks the attributes that tell a stream's alerts from
+// the daemon's: a configuration alert carries no stream, so a stream named
+// "configuration" keeps alerts of its own.
+func TestSNSNotifyScope(t *testing.T) {
+	tests := []struct {
+		name       string
+		alert      policy.Alert
+		wantScope  string
+		wantStream string // "" for no stream attribute
+	}{
+		{
+			name:      "configuration rejected",
+			alert:     policy.Alert{Kind: AlertConfigRejected, At: now, Err: "config.yaml: defaults.max_shards: lots"},
+			wantScope: ScopeDaemon,
+		},
+		{
+			name:      "a stream named configuration",
+			alert:     policy.Alert{Kind: policy.AlertThrottling, Stream: "configuration", At: now},
+			wantScope: ScopeStream, wantStream: "configuration",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := &fakeSNS{}
+			if err := New(fake, topic+".fifo").Notify(context.Background(), tt.alert); err != nil {
+				t.Fatal(err)
+			}
+			in := fake.inputs[0]
+			if got := aws.ToString(in.MessageAttributes[AttributeScope].StringValue); got != tt.wantScope {
+				t.Errorf("scope %q, want %q", got, tt.wantScope)
+			}
+			stream, ok := in.MessageAttributes[AttributeStream]
+			if tt.wantStream == "" && ok {
+				t.Errorf("a daemon alert carries stream %q", aws.ToString(stream.StringValue))
+			}
+			if tt.wantStream != "" && aws.ToString(stream.StringValue) != tt.wantStream {
+				t.Errorf("stream %q, want %q", aws.ToString(stream.StringValue), tt.wantStream)
+			}
+			if tt.wantScope == ScopeDaemon && (aws.ToString(in.MessageGroupId) != ScopeDaemon || strings.Contains(aws.ToString(in.Subject), "configuration:")) {
+				t.Errorf("group %q, subject %q", aws.ToString(in.MessageGroupId), aws.ToString(in.Subject))
+			}
+		})
+	}
+}
+
 func TestSNSNotifyFIFO(t *testing.T) {
 	fake := &fakeSNS{}
 	n := New(fake, topic+".fifo")

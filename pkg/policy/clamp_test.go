@@ -79,15 +79,16 @@ func TestDecideHostileMinutes(t *testing.T) {
 			obs: obsWith(8, func() []Minute {
 				ms := minutesAt(t0, 15, 3*time.Minute, 8, 0.1)
 				hot := ms[len(ms)-4]
-				hot.IncomingRecords *= 6 // 60 %: inside the band
+				hot.IncomingRecords *= 6 // 60 %: 4.8 shards, 6 with the margin
 				return append(ms, hot)
 			}()),
-			wantDir: DirectionNone, wantTarget: 8,
+			// Counted low, the window's peak would let it go to half.
+			wantDir: DirectionDown, wantTarget: 6,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := Decide(tt.obs, s)
+			d := Gate(Decide(tt.obs, s), History{}, s, tt.obs.Now)
 			if d.Direction != tt.wantDir || d.Target != tt.wantTarget {
 				t.Errorf("decision %s to %d (%s), want %s to %d", d.Direction, d.Target, d.Reason, tt.wantDir, tt.wantTarget)
 			}
@@ -142,8 +143,7 @@ func TestCallsUsedCountsSkewedCalls(t *testing.T) {
 			calls = append(calls, now.Add(time.Duration(i)*time.Minute))
 		}
 		obs := obsWith(2, minutesAt(t0, 15, 3*time.Minute, 2, 0.9))
-		obs.History = History{Calls: calls}
-		if d := Decide(obs, testSettings()); d.Scales() || !d.QuotaExhausted {
+		if d := Gate(Decide(obs, testSettings()), History{Calls: calls}, testSettings(), obs.Now); d.Scales() || !d.QuotaExhausted {
 			t.Errorf("decision %s to %d (%s); want held with the quota spent", d.Direction, d.Target, d.Reason)
 		}
 	})

@@ -33,11 +33,12 @@ func FuzzDecide(f *testing.F) {
 			}
 		}
 		o := obsWith(int(shards), ms)
+		var h History
 		for i := 0; i < int(calls%(MaxUpdateCalls+3)); i++ {
-			o.History.Calls = append(o.History.Calls, t0.Add(-time.Duration(i)*time.Hour))
+			h.Calls = append(h.Calls, t0.Add(-time.Duration(i)*time.Hour))
 		}
-		d := Decide(o, s)
-		checkInvariants(t, o, s, d)
+		d := Gate(Decide(o, s), h, s, o.Now)
+		checkInvariants(t, o, h, s, d)
 		if d.Scales() && d.Current < 1 {
 			t.Fatalf("scaled a stream with %d shards", d.Current)
 		}

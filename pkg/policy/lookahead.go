@@ -23,53 +23,119 @@ const (
 	maxForecastGrowth = 2.0
 )
 
-// scaleUpWanted applies the three scale-up rules, most urgent first, and
-// returns the wanted count with its reason:
-//   - throttled writes in the newest minute: demand is unknown and above
-//     capacity, so double at once (AWS's largest step) without waiting for
-//     ScaleUpAfter;
-//   - the last ScaleUpAfter of known minutes all above ScaleUpThreshold;
-//   - the load forecast for when new shards would arrive (the data's age plus
-//     a cycle plus the reshard time, from the trend of the newest minutes)
-//     above ScaleUpThreshold while the newest minute is already above the
-//     middle of the band.
-//
-// The target brings the seen peak to the middle of the band and the forecast
-// below the scale-up threshold, whichever needs more: the forecast already
-// holds the growth until the shards arrive, so it needs less headroom.
-func scaleUpWanted(obs Observation, s Settings, known []Minute, mid float64) (Decision, bool) {
+// scaleUpWanted applies the scale-up rules, most urgent first, and returns
+// the wanted count with its reason:
+//   - writes throttled in each of the newest ScaleUpAfter known minutes:
+//     demand is above capacity and it is not a spike shorter than the loop,
+//     so scale up at once (urgent) to the throttled demand (NeedOf's
+//     estimate) at ScaleUpThreshold. One throttled minute alone is not
+//     chased: shards asked for now arrive after such a spike is over; the
+//     burst is learned instead, and held for next time;
+//   - the last ScaleUpAfter of known minutes all above ScaleUpThreshold and
+//     above what the learned bursts allow over the level: the level itself
+//     has risen (urgent);
+//   - the load forecast for when new shards would arrive (the data's age
+//     plus a cycle plus the reshard time, from the trend of the newest
+//     minutes) above the current count and beyond the learned bursts, while
+//     the newest minute is already above the middle of the band (urgent);
+//   - the capacity the stream needs for its learned bursts over its level,
+//     or for what its past expects within PrescaleLead, above the current
+//     count: planned, not urgent.
+func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decision, bool) {
 	cur := obs.OpenShards
 	latest := known[len(known)-1]
 	lu := latest.UtilisationOf(cur)
+	mid := (s.ScaleUpThreshold + s.ScaleDownThreshold) / 2
+	allowed := pl.burst(pl.level)
+	n := minutesIn(s.ScaleUpAfter)
 
-	if lu.Throttled && lu.Max() >= 1 {
-		desired := max(2*cur, shardsFor(lu, cur, mid))
-		return Decision{Desired: desired, Utilisation: lu, Trigger: &latest,
-			Reason: fmt.Sprintf("writes throttled in the minute from %s (%s records refused): demand is above the capacity of %d shards by an unknown amount",
-				latest.Start.UTC().Format("15:04"), count(latest.WriteThrottled), cur)}, true
+	// A spiky stream's throttled minute is waited out for ScaleUpAfter: it is
+	// likely a burst shorter than the loop, learned and held for next time.
+	// Any other stream's is met at once.
+	if !pl.spiky() {
+		n = 1
+	}
+	if recent, ok := lastKnown(known, n); ok && allThrottled(recent, cur) {
+		demand := 0.0
+		for _, m := range recent {
+			demand = math.Max(demand, NeedOf(m, shardsDuring(m, cur)))
+		}
+		// A spiky stream's burst is most likely one it has shown: its
+		// learned peak. Any other stream's demand is unknown and may be far
+		// above: AWS's largest step.
+		desired := pl.upTarget(pl.level, math.Max(demand, pl.env.Peak))
+		if !pl.spiky() {
+			desired = max(2*cur, pl.upTarget(pl.level, demand))
+		}
+		desired = max(desired, cur+1)
+		return Decision{Desired: desired, Urgent: true, Utilisation: lu, Trigger: &latest,
+			Reason: fmt.Sprintf("writes throttled in the last %d minute(s) (%s records refused in the minute from %s): demand is above the capacity of %d shards, at least %.1f shards",
+				len(recent), count(latest.WriteThrottled), latest.Start.UTC().Format("15:04"), cur, demand)}, true
 	}
 
+	n = minutesIn(s.ScaleUpAfter)
 	forecast, horizon := forecastNeed(known, cur, obs.Now)
-	if upMinutes, ok := lastKnown(known, minutesIn(s.ScaleUpAfter)); ok && allAbove(upMinutes, cur, s.ScaleUpThreshold) {
+	if upMinutes, ok := lastKnown(known, n); ok && allAbove(upMinutes, cur, s.ScaleUpThreshold) && allNeedAbove(upMinutes, cur, allowed) {
 		peak := peakMinute(upMinutes, cur)
 		u := peak.UtilisationOf(cur)
-		desired := max(shardsFor(u, cur, mid), shardsForNeed(forecast, s.ScaleUpThreshold))
-		why := fmt.Sprintf("%s at %s of %d shards (threshold %s) for the last %s",
-			u.Dimension(), percent(u.Max()), cur, percent(s.ScaleUpThreshold), s.ScaleUpAfter)
+		need := NeedOf(peak, shardsDuring(peak, cur))
+		desired := pl.upTarget(pl.level, math.Max(need, forecast))
+		why := fmt.Sprintf("%s at %s of %d shards (threshold %s) for the last %s, beyond the %.1f shards its learned bursts allow",
+			u.Dimension(), percent(u.Max()), cur, percent(s.ScaleUpThreshold), s.ScaleUpAfter, allowed)
 		if forecast > u.Max()*float64(cur) {
 			why += fmt.Sprintf(", rising toward %s in %s", percent(forecast/float64(cur)), horizon.Round(time.Minute))
 		}
-		return Decision{Desired: desired, Utilisation: u, Trigger: &peak, Reason: why}, true
+		return Decision{Desired: desired, Urgent: true, Utilisation: u, Trigger: &peak, Reason: why}, true
 	}
 
 	// Only a rising trend brings a scale-up forward; a flat load above the
 	// threshold waits for ScaleUpAfter like any other.
-	if fu := forecast / float64(cur); forecast > lu.Max()*float64(cur) && fu >= 1 && lu.Max() > mid && rising(known, cur, 3) {
-		return Decision{Desired: max(shardsForNeed(forecast, s.ScaleUpThreshold), shardsFor(lu, cur, mid)), Utilisation: lu, Trigger: &latest,
+	if fu := forecast / float64(cur); forecast > lu.Max()*float64(cur) && fu >= 1 && forecast > allowed && lu.Max() > mid && rising(known, cur, 3) {
+		return Decision{Desired: max(pl.upTarget(pl.level, forecast), cur+1), Urgent: true, Utilisation: lu, Trigger: &latest,
 			Reason: fmt.Sprintf("%s at %s of %d shards and rising: %s expected in %s, when new shards could carry load; writes would be throttled before then",
 				lu.Dimension(), percent(lu.Max()), cur, percent(fu), horizon.Round(time.Minute))}, true
 	}
+
+	need, want := pl.capacityFor(pl.level), pl.capacityFor(pl.level)
+	why := fmt.Sprintf("level %.1f shards", pl.level)
+	if pl.env.Known {
+		why += fmt.Sprintf(" with bursts learned up to x%.2f / +%.1f shards within %s", pl.env.Ratio, pl.env.Add, time.Duration(ExposureMinutes)*time.Minute)
+	}
+	if e, ok := pl.expectedWithin(PrescaleLead); ok && pl.capacityFor(e) > need {
+		// One call for the ramp ahead: what the past expects over the next
+		// hours, not the next minutes.
+		ahead, _ := pl.expectedWithin(PrescaleAhead)
+		need, want = pl.capacityFor(e), max(want, pl.capacityFor(math.Max(e, ahead)))
+		why = fmt.Sprintf("the stream's past days expect a level of %.1f shards within %s (now %.1f)", e, PrescaleLead, pl.level)
+	}
+	if need > cur {
+		return Decision{Desired: want, Utilisation: lu, Trigger: &latest,
+			Reason: fmt.Sprintf("%s at %s of %d shards; %s: %d shards needed; scaling up ahead of the load", lu.Dimension(), percent(lu.Max()), cur, why, want)}, true
+	}
 	return Decision{}, false
+}
+
+// allThrottled is true when every minute refused writes at or beyond the
+// capacity it had.
+func allThrottled(ms []Minute, cur int) bool {
+	for _, m := range ms {
+		// A minute throttled on fewer shards than open now (before a
+		// scale-up landed) says nothing of the shards open now.
+		if u := m.UtilisationOf(cur); !u.Throttled || u.Max() < 1 {
+			return false
+		}
+	}
+	return len(ms) > 0
+}
+
+// allNeedAbove is true when every minute needed more than need shards.
+func allNeedAbove(ms []Minute, cur int, need float64) bool {
+	for _, m := range ms {
+		if NeedOf(m, shardsDuring(m, cur)) <= need {
+			return false
+		}
+	}
+	return len(ms) > 0
 }
 
 // forecastNeed extrapolates the need (in shards at 100 %) of the newest

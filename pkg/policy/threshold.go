@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// Threshold is the daemon's threshold policy: scale up when utilisation has
-// stayed above ScaleUpThreshold for ScaleUpAfter, scale down when it has stayed
-// below ScaleDownThreshold for ScaleDownAfter on complete data, and aim at the
-// middle of the band. It is a pure function of the observation.
+// Threshold is the daemon's default policy. Its Decide is phase one of the
+// decision: what the stream's load and what it has learned of the stream
+// call for, from the observation alone. Its Gate is phase two: the stream's
+// history (cooldowns, the day's calls) and AWS's rules decide whether and
+// how far to act on it. Both are pure.
 type Threshold struct {
 	Settings Settings
 }
@@ -19,24 +20,31 @@ func (p Threshold) Decide(obs Observation) Decision {
 	return Decide(obs, p.Settings)
 }
 
-// Decide is the threshold policy's decision for one stream. Rules, in order:
+// Gate implements Policy.
+func (p Threshold) Gate(d Decision, h History, now time.Time) Decision {
+	return Gate(d, h, p.Settings, now)
+}
+
+// Decide is phase one of the default policy for one stream: the intent,
+// before the history and AWS's per-call rules. It plans capacity from what
+// the stream has shown it does (obs.Learned): a reaction takes the loop's
+// latency (the data's delay, a cycle, the reshard), so the stream must
+// already hold what it can need within that time. Rules, in order:
 //   - streams in ON_DEMAND mode and streams not ACTIVE are left alone;
-//   - the shard count is brought inside [MinShards, MaxShards];
-//   - up beats down: a scale-up is considered first;
-//   - scale up when the last ScaleUpAfter of known minutes were all above
-//     ScaleUpThreshold (a throttled minute counts as 100 %);
-//   - scale down only when every minute of the last ScaleDownAfter is known,
-//     below ScaleDownThreshold, unthrottled and with consumers keeping up;
-//   - the target brings the peak of those minutes to the middle of the band,
-//     at most double and at least half the current count, within min and max;
-//   - separate cooldowns after any action, and the rolling quota of
-//     MaxUpdateCalls, the last ReservedForScaleUp of which only scale-ups use.
+//   - the shard count is brought inside [MinShards, MaxShards], but never
+//     down to a count on which the recent load would be above the middle of
+//     the band (a lowered max_shards is then held and reported);
+//   - up beats down: a scale-up is considered first (scaleUpWanted);
+//   - the capacity the stream needs is the larger of its learned bursts over
+//     its level (Envelope.Need, at 100 % with the headroom's margin) and its
+//     level at ScaleUpThreshold; where the stream's own past (the same hour
+//     a week or a day ago) expects more within the plan's horizon, that too;
+//   - scale down to that capacity only on complete, fresh, valid data with
+//     consumers keeping up, when no minute of the last ScaleDownAfter would
+//     be above ScaleUpThreshold on the new count.
 func Decide(obs Observation, s Settings) Decision {
 	cur := obs.OpenShards
 	d := Decision{Stream: obs.Stream, Direction: DirectionNone, Current: cur, Target: cur, Desired: cur}
-	used := obs.History.CallsUsed(obs.Now)
-	d.CallsLeft = max(MaxUpdateCalls-used, 0)
-
 	if obs.Mode == ModeOnDemand {
 		d.Reason = "stream is in ON_DEMAND mode: AWS scales it, left alone"
 		return d
@@ -58,102 +66,69 @@ func Decide(obs Observation, s Settings) Decision {
 		d.Utilisation = latest.UtilisationOf(cur)
 		d.Trigger = latest
 	}
+	pl := newPlan(obs, s, known)
 	mid := (s.ScaleUpThreshold + s.ScaleDownThreshold) / 2
 
 	// Bounds first: a stream outside [min, max] is brought inside.
 	if cur < s.MinShards {
-		return up(d, obs, s, s.MinShards, fmt.Sprintf("stream has %d shards, below min_shards %d", cur, s.MinShards))
+		return intent(d, DirectionUp, s.MinShards, false, fmt.Sprintf("stream has %d shards, below min_shards %d", cur, s.MinShards))
 	}
 
 	fresh := latest != nil && isFresh(*latest, obs.Now)
 	if fresh {
-		if dd, ok := scaleUpWanted(obs, s, known, mid); ok {
+		if dd, ok := scaleUpWanted(obs, s, known, pl); ok {
 			d.Utilisation, d.Trigger = dd.Utilisation, dd.Trigger
-			return up(d, obs, s, dd.Desired, dd.Reason)
+			return intent(d, DirectionUp, dd.Desired, dd.Urgent, dd.Reason)
 		}
 	}
-
 	window, why := downWindow(obs, s, known, latest)
 	if window == nil {
 		d.Reason = why
-		if fresh && d.Utilisation.Max() >= s.ScaleDownThreshold {
-			d.Reason = steadyReason(d, s)
+		if fresh && (cur > s.MaxShards || pl.capacity() < cur) {
+			d.Reason = steadyReason(d, s, pl) + "; not scaling down: " + why
+		} else if fresh {
+			d.Reason = steadyReason(d, s, pl)
 		}
 		return d
 	}
 	if cur > s.MaxShards {
-		return down(d, obs, s, s.MaxShards, fmt.Sprintf("stream has %d shards, above max_shards %d", cur, s.MaxShards))
+		// However the bound came (a tag, a reload), a loaded stream is not
+		// halved for it: the recent load must fit the new count at the
+		// middle of the band.
+		floor := shardsForNeed(pl.recentPeak, mid)
+		if floor >= cur {
+			d.AtMax = true
+			d.Reason = fmt.Sprintf("stream has %d shards, above max_shards %d, but its recent peak needs %.1f shards: held, not scaled down onto its load",
+				cur, s.MaxShards, pl.recentPeak)
+			return d
+		}
+		return intent(d, DirectionDown, max(s.MaxShards, floor), false, fmt.Sprintf("stream has %d shards, above max_shards %d", cur, s.MaxShards))
 	}
+
 	for _, m := range window {
-		if m.WriteThrottled > 0 || m.UtilisationOf(cur).Max() >= s.ScaleDownThreshold {
-			d.Reason = steadyReason(d, s)
+		if m.WriteThrottled > 0 {
+			d.Reason = steadyReason(d, s, pl)
 			return d
 		}
 	}
 	peak := peakMinute(window, cur)
+	windowPeak := NeedOf(peak, shardsDuring(peak, cur))
+	// The new count carries every minute of the window, with the margin.
+	desired := max(pl.capacity(), shardsForNeed(windowPeak*pl.margin, 1), s.MinShards)
+	if desired >= cur {
+		d.Reason = steadyReason(d, s, pl)
+		return d
+	}
 	u := peak.UtilisationOf(cur)
 	d.Utilisation, d.Trigger = u, &peak
-	desired := max(shardsFor(u, cur, mid), s.MinShards)
-	if desired >= cur {
-		d.Reason = fmt.Sprintf("utilisation below %s but %d shards are still needed", percent(s.ScaleDownThreshold), cur)
-		return d
-	}
-	return down(d, obs, s, desired, fmt.Sprintf("peak %s at %s of %d shards over the last %s, below %s on complete data",
-		u.Dimension(), percent(u.Max()), cur, s.ScaleDownAfter, percent(s.ScaleDownThreshold)))
+	d.CallsToReturn = pl.callsToReturn(max(desired, (cur+1)/2, s.MinShards))
+	return intent(d, DirectionDown, desired, false, fmt.Sprintf("peak %s at %s of %d shards over the last %s; %s",
+		u.Dimension(), percent(u.Max()), cur, s.ScaleDownAfter, pl.describe(desired)))
 }
 
-// up turns a wanted scale-up into a decision under max_shards, the 2x rule,
-// the up cooldown and the quota.
-func up(d Decision, obs Observation, s Settings, desired int, why string) Decision {
-	cur := d.Current
-	d.Desired = desired
-	target := min(desired, 2*cur, s.MaxShards)
-	if target <= cur {
-		d.AtMax = true
-		d.Reason = fmt.Sprintf("%s; held at max_shards %d", why, s.MaxShards)
-		return d
-	}
-	if a := obs.History.LastAction; a != nil && obs.Now.Before(a.At.Add(s.CooldownUp)) {
-		d.Reason = fmt.Sprintf("%s; in cooldown_up until %s", why, a.At.Add(s.CooldownUp).UTC().Format(time.RFC3339))
-		return d
-	}
-	if d.CallsLeft < 1 {
-		d.QuotaExhausted = true
-		d.Reason = fmt.Sprintf("%s; all %d UpdateShardCount calls of the last 24h are spent, next one free at %s",
-			why, MaxUpdateCalls, obs.History.NextCallFree(obs.Now).UTC().Format(time.RFC3339))
-		return d
-	}
-	d.Direction, d.Target = DirectionUp, target
-	d.Reason = fmt.Sprintf("%s; scaling up to %d shards", why, target)
-	if desired > target {
-		d.Reason += fmt.Sprintf(" (%d wanted, reached in further steps: AWS allows at most double per call)", min(desired, s.MaxShards))
-	}
-	return d
-}
-
-// down turns a wanted scale-down into a decision under min_shards, the half
-// rule, the down cooldown and the quota reserve.
-func down(d Decision, obs Observation, s Settings, desired int, why string) Decision {
-	cur := d.Current
-	d.Desired = desired
-	target := max(desired, (cur+1)/2, s.MinShards)
-	if target >= cur {
-		d.Reason = fmt.Sprintf("%s; already at min_shards %d", why, s.MinShards)
-		return d
-	}
-	if a := obs.History.LastAction; a != nil && obs.Now.Before(a.At.Add(s.CooldownDown)) {
-		d.Reason = fmt.Sprintf("%s; in cooldown_down until %s", why, a.At.Add(s.CooldownDown).UTC().Format(time.RFC3339))
-		return d
-	}
-	if d.CallsLeft <= ReservedForScaleUp {
-		d.Reason = fmt.Sprintf("%s; only %d UpdateShardCount calls left in the last 24h, kept for scale-ups", why, d.CallsLeft)
-		return d
-	}
-	d.Direction, d.Target = DirectionDown, target
-	d.Reason = fmt.Sprintf("%s; scaling down to %d shards", why, target)
-	if desired < target {
-		d.Reason += fmt.Sprintf(" (%d wanted, reached in further steps: AWS allows at most half per call)", desired)
-	}
+// intent sets the decision's direction and wanted count, before the gate.
+func intent(d Decision, dir Direction, desired int, urgent bool, why string) Decision {
+	d.Direction, d.Desired, d.Target, d.Urgent, d.Reason = dir, desired, desired, urgent, why
 	return d
 }
 
@@ -195,13 +170,15 @@ func downWindow(obs Observation, s Settings, known []Minute, latest *Minute) ([]
 	return window, ""
 }
 
-func steadyReason(d Decision, s Settings) string {
+func steadyReason(d Decision, s Settings, pl plan) string {
 	if d.Trigger == nil {
 		return "no metrics known for the stream"
 	}
-	return fmt.Sprintf("%s at %s of %d shards, inside the band %s-%s",
-		d.Utilisation.Dimension(), percent(d.Utilisation.Max()), d.Current,
-		percent(s.ScaleDownThreshold), percent(s.ScaleUpThreshold))
+	if d.Throttled {
+		return fmt.Sprintf("writes throttled in the minute from %s only: shards asked for now would arrive after a spike shorter than the loop; it is learned, not chased; %s",
+			d.Trigger.Start.UTC().Format("15:04"), pl.describe(pl.capacity()))
+	}
+	return fmt.Sprintf("%s at %s of %d shards; %s: held", d.Utilisation.Dimension(), percent(d.Utilisation.Max()), d.Current, pl.describe(pl.capacity()))
 }
 
 // isFresh is true when the minute ended no more than MaxMetricDelay before
@@ -254,7 +231,7 @@ func peakMinute(ms []Minute, shards int) Minute {
 // to the aim. A throttled minute counts at its floor: its true demand is
 // unknown and at least that.
 func shardsFor(u Utilisation, cur int, aim float64) int {
-	return ceilShards(u.Max()*float64(cur)/aim - 1e-9)
+	return shardsForNeed(u.Max()*float64(cur), aim)
 }
 
 func minutesIn(d time.Duration) int {

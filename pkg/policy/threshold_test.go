@@ -50,6 +50,7 @@ func TestDecide(t *testing.T) {
 	tests := []struct {
 		name       string
 		obs        Observation
+		hist       History
 		settings   func(*Settings)
 		wantDir    Direction
 		wantTarget int
@@ -58,14 +59,19 @@ func TestDecide(t *testing.T) {
 		reason     string
 	}{
 		{
-			name:    "90 percent of 2 shards goes to 4",
+			name:    "90 percent of 2 shards goes to what carries it at the threshold",
 			obs:     obsWith(2, minutesAt(t0, 15, 3*time.Minute, 2, 0.9)),
-			wantDir: DirectionUp, wantTarget: 4, reason: "write records at 90% of 2 shards",
+			wantDir: DirectionUp, wantTarget: 3, reason: "write records at 90% of 2 shards; level 1.8 shards: 3 shards needed",
 		},
 		{
-			name:    "inside the band holds",
-			obs:     obsWith(4, minutesAt(t0, 15, 3*time.Minute, 4, 0.5)),
-			wantDir: DirectionNone, wantTarget: 4, reason: "inside the band",
+			name:    "a stream at 40 percent goes down to carry its level at the aim",
+			obs:     obsWith(4, minutesAt(t0, 15, 3*time.Minute, 4, 0.4)),
+			wantDir: DirectionDown, wantTarget: 3, reason: "3 shards needed",
+		},
+		{
+			name:    "a stream at its need holds",
+			obs:     obsWith(3, minutesAt(t0, 15, 3*time.Minute, 3, 0.7)),
+			wantDir: DirectionNone, wantTarget: 3, reason: "3 shards needed: held",
 		},
 		{
 			name:    "one minute above on a flat load is not enough",
@@ -82,16 +88,25 @@ func TestDecide(t *testing.T) {
 				}
 				return ms
 			}()),
-			wantDir: DirectionUp, wantTarget: 6, reason: "100% expected in 7m0s",
+			wantDir: DirectionUp, wantTarget: 8, reason: "100% expected in 7m0s",
 		},
 		{
-			name: "a throttled minute doubles at once",
+			name: "one throttled minute of a stream with no bursts learned is met at once",
 			obs: obsWith(4, func() []Minute {
 				ms := minutesAt(t0, 15, 3*time.Minute, 4, 0.5)
 				ms[14].WriteThrottled = 42
 				return ms
 			}()),
 			wantDir: DirectionUp, wantTarget: 8, reason: "42 records refused",
+		},
+		{
+			name: "two throttled minutes scale up at once",
+			obs: obsWith(4, func() []Minute {
+				ms := minutesAt(t0, 15, 3*time.Minute, 4, 0.5)
+				ms[13].WriteThrottled, ms[14].WriteThrottled = 42, 60_000
+				return ms
+			}()),
+			wantDir: DirectionUp, wantTarget: 8, reason: "60000 records refused",
 		},
 		{
 			name:    "far above is capped at double",
@@ -105,13 +120,13 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name:    "up is capped at max shards",
-			obs:     obsWith(12, minutesAt(t0, 15, 3*time.Minute, 12, 0.9)),
+			obs:     obsWith(12, minutesAt(t0, 15, 3*time.Minute, 12, 1.1)),
 			wantDir: DirectionUp, wantTarget: 16,
 		},
 		{
 			name:    "10 percent for long enough goes down toward min",
 			obs:     obsWith(8, minutesAt(t0, 15, 3*time.Minute, 8, 0.1)),
-			wantDir: DirectionDown, wantTarget: 4, reason: "below 25% on complete data",
+			wantDir: DirectionDown, wantTarget: 4, reason: "2 wanted, reached in further steps",
 		},
 		{
 			name:    "down aims at the middle of the band",
@@ -215,55 +230,50 @@ func TestDecide(t *testing.T) {
 			wantDir: DirectionNone, wantTarget: 8,
 		},
 		{
-			name: "cooldown up holds a scale-up",
-			obs: func() Observation {
-				o := obsWith(2, minutesAt(t0, 15, 3*time.Minute, 2, 0.9))
-				o.History = History{LastAction: &Action{At: t0.Add(-2 * time.Minute), From: 1, To: 2, Direction: DirectionUp}, Calls: []time.Time{t0.Add(-2 * time.Minute)}}
-				return o
-			}(),
-			wantDir: DirectionNone, wantTarget: 2, reason: "in cooldown_up until",
+			name:     "cooldown up holds a scale-up",
+			obs:      obsWith(2, minutesAt(t0, 15, time.Minute, 2, 0.9)),
+			hist:     History{LastAction: &Action{At: t0.Add(-12 * time.Minute), From: 1, To: 2, Direction: DirectionUp}, Calls: []time.Time{t0.Add(-12 * time.Minute)}},
+			settings: func(s *Settings) { s.CooldownUp = 15 * time.Minute },
+			wantDir:  DirectionNone, wantTarget: 2, reason: "in cooldown_up until",
 		},
 		{
-			name: "cooldown down holds a scale-down",
-			obs: func() Observation {
-				o := obsWith(8, minutesAt(t0, 15, 3*time.Minute, 8, 0.1))
-				o.History = History{LastAction: &Action{At: t0.Add(-30 * time.Minute), From: 4, To: 8, Direction: DirectionUp}, Calls: []time.Time{t0.Add(-30 * time.Minute)}}
-				return o
-			}(),
+			name:    "cooldown down holds a scale-down",
+			obs:     obsWith(8, minutesAt(t0, 15, 3*time.Minute, 8, 0.1)),
+			hist:    History{LastAction: &Action{At: t0.Add(-30 * time.Minute), From: 4, To: 8, Direction: DirectionUp}, Calls: []time.Time{t0.Add(-30 * time.Minute)}},
 			wantDir: DirectionNone, wantTarget: 8, reason: "in cooldown_down until",
 		},
 		{
 			name: "quota spent blocks a scale-up and says so",
-			obs: func() Observation {
-				o := obsWith(2, minutesAt(t0, 15, 3*time.Minute, 2, 0.9))
+			obs:  obsWith(2, minutesAt(t0, 15, 3*time.Minute, 2, 0.9)),
+			hist: func() (h History) {
 				for i := 0; i < MaxUpdateCalls; i++ {
-					o.History.Calls = append(o.History.Calls, t0.Add(-23*time.Hour+time.Duration(i)*time.Minute))
+					h.Calls = append(h.Calls, t0.Add(-23*time.Hour+time.Duration(i)*time.Minute))
 				}
-				return o
+				return h
 			}(),
 			wantDir: DirectionNone, wantTarget: 2, wantQuota: true, reason: "next one free at 2026-11-25T13:00:00Z",
 		},
 		{
 			name: "last calls are kept for scale-ups",
-			obs: func() Observation {
-				o := obsWith(8, minutesAt(t0, 15, 3*time.Minute, 8, 0.1))
+			obs:  obsWith(8, minutesAt(t0, 15, 3*time.Minute, 8, 0.1)),
+			hist: func() (h History) {
 				for i := 0; i < MaxUpdateCalls-ReservedForScaleUp; i++ {
-					o.History.Calls = append(o.History.Calls, t0.Add(-20*time.Hour+time.Duration(i)*time.Minute))
+					h.Calls = append(h.Calls, t0.Add(-20*time.Hour+time.Duration(i)*time.Minute))
 				}
-				return o
+				return h
 			}(),
 			wantDir: DirectionNone, wantTarget: 8, reason: "kept for scale-ups",
 		},
 		{
 			name: "calls older than 24h do not count",
-			obs: func() Observation {
-				o := obsWith(2, minutesAt(t0, 15, 3*time.Minute, 2, 0.9))
+			obs:  obsWith(2, minutesAt(t0, 15, 3*time.Minute, 2, 0.9)),
+			hist: func() (h History) {
 				for i := 0; i < MaxUpdateCalls; i++ {
-					o.History.Calls = append(o.History.Calls, t0.Add(-25*time.Hour))
+					h.Calls = append(h.Calls, t0.Add(-25*time.Hour))
 				}
-				return o
+				return h
 			}(),
-			wantDir: DirectionUp, wantTarget: 4,
+			wantDir: DirectionUp, wantTarget: 3,
 		},
 		{
 			name:     "below min shards is raised",
@@ -273,8 +283,14 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name:    "above max shards is lowered",
-			obs:     obsWith(20, minutesAt(t0, 15, 3*time.Minute, 20, 0.5)),
+			obs:     obsWith(20, minutesAt(t0, 15, 3*time.Minute, 20, 0.3)),
 			wantDir: DirectionDown, wantTarget: 16, reason: "above max_shards 16",
+		},
+		{
+			name:     "a loaded stream above max shards is held, not halved onto its load",
+			obs:      obsWith(20, minutesAt(t0, 15, 3*time.Minute, 20, 0.5)),
+			settings: func(s *Settings) { s.MaxShards = 1 },
+			wantDir:  DirectionNone, wantTarget: 20, wantAtMax: true, reason: "held, not scaled down onto its load",
 		},
 		{
 			name: "updating stream is left alone",
@@ -303,7 +319,7 @@ func TestDecide(t *testing.T) {
 				}
 				return obsWith(2, ms)
 			}(),
-			wantDir: DirectionUp, wantTarget: 4, reason: "write bytes at 90%",
+			wantDir: DirectionUp, wantTarget: 3, reason: "write bytes at 90%",
 		},
 		{
 			name: "read bytes count",
@@ -314,7 +330,7 @@ func TestDecide(t *testing.T) {
 				}
 				return obsWith(2, ms)
 			}(),
-			wantDir: DirectionUp, wantTarget: 4, reason: "read bytes at 90%",
+			wantDir: DirectionUp, wantTarget: 3, reason: "read bytes at 90%",
 		},
 	}
 	for _, tt := range tests {
@@ -323,7 +339,7 @@ func TestDecide(t *testing.T) {
 			if tt.settings != nil {
 				tt.settings(&s)
 			}
-			d := Decide(tt.obs, s)
+			d := Gate(Decide(tt.obs, s), tt.hist, s, tt.obs.Now)
 			if d.Direction != tt.wantDir || d.Target != tt.wantTarget {
 				t.Fatalf("got %s to %d, want %s to %d; reason: %s", d.Direction, d.Target, tt.wantDir, tt.wantTarget, d.Reason)
 			}
@@ -336,13 +352,13 @@ func TestDecide(t *testing.T) {
 			if d.Reason == "" {
 				t.Error("empty reason")
 			}
-			checkInvariants(t, tt.obs, s, d)
+			checkInvariants(t, tt.obs, tt.hist, s, d)
 		})
 	}
 }
 
 // checkInvariants holds for every decision on every input.
-func checkInvariants(t *testing.T, obs Observation, s Settings, d Decision) {
+func checkInvariants(t *testing.T, obs Observation, h History, s Settings, d Decision) {
 	t.Helper()
 	if !d.Scales() {
 		if d.Target != d.Current {
@@ -375,7 +391,7 @@ func checkInvariants(t *testing.T, obs Observation, s Settings, d Decision) {
 	if math.IsNaN(d.Utilisation.Max()) {
 		t.Error("NaN utilisation")
 	}
-	if used := obs.History.CallsUsed(obs.Now); used >= MaxUpdateCalls {
+	if used := h.CallsUsed(obs.Now); used >= MaxUpdateCalls {
 		t.Errorf("scaled with %d calls used", used)
 	}
 }

@@ -104,6 +104,9 @@ type Minute struct {
 	// Shards is the open shard count in effect during the minute, 0 when not
 	// known (the stream's current count is assumed then).
 	Shards int
+	// ShardsAssumed is true when Shards was not seen but assumed: the count
+	// first seen, for a minute before the controller's first look.
+	ShardsAssumed bool
 }
 
 // Utilisation is load as a fraction of the capacity of a number of shards, per
@@ -206,6 +209,11 @@ type History struct {
 	// left (an UpdateShardCount, a split or a merge); 0 when unknown, and
 	// then LastAction.To, if any, stands for it.
 	Shards int
+	// QuotaRefusedAt is when AWS last refused an UpdateShardCount of the
+	// stream as over quota (zero if never, or not known since the start):
+	// AWS does not say when a call frees up, so the gate waits
+	// QuotaRefusalBackoff before asking again.
+	QuotaRefusedAt time.Time
 }
 
 // Expected is the open shard count the history says the stream has, once
@@ -277,7 +285,7 @@ func (h History) NextCallFree(now time.Time) time.Time {
 // Record returns the history with one more action appended, calls older
 // than the quota window dropped and Shards set to the action's target.
 func (h History) Record(a Action) History {
-	out := History{LastAction: &a, Shards: a.To}
+	out := History{LastAction: &a, Shards: a.To, QuotaRefusedAt: h.QuotaRefusedAt}
 	for _, c := range h.Calls {
 		if c.After(a.At.Add(-QuotaWindow)) {
 			out.Calls = append(out.Calls, c)
@@ -296,7 +304,9 @@ type Observation struct {
 	Mode       Mode
 	// Minutes are the stream's recent metrics, oldest first, one per minute.
 	Minutes []Minute
-	History History
+	// Learned is what the policy has learned of the stream's traffic (nil
+	// when nothing): the controller feeds it and keeps it.
+	Learned *Learned
 	// ConsumersSeen is true when the stream's consumers were seen reading
 	// (GetRecords.Bytes datapoints) recently, even before these minutes:
 	// missing read metrics are then unknown read load, not none.
@@ -314,6 +324,16 @@ type Settings struct {
 	CooldownUp         time.Duration
 	CooldownDown       time.Duration
 	MaxIteratorAge     time.Duration
+	// Headroom is the margin the default policy keeps over the learned
+	// bursts; empty means HeadroomBalanced.
+	Headroom Headroom
+}
+
+// aim is the utilisation of the level that a change aims at: halfway
+// between the middle of the band and ScaleUpThreshold, so that a change
+// leaves room for growth before the next, without the middle's 2x.
+func (s Settings) aim() float64 {
+	return (s.ScaleUpThreshold + (s.ScaleUpThreshold+s.ScaleDownThreshold)/2) / 2
 }
 
 // Lookback is how far back the decision needs metrics for these settings.
@@ -345,20 +365,37 @@ type Decision struct {
 	// QuotaExhausted is true when a scale-up was wanted but the rolling
 	// UpdateShardCount quota is spent.
 	QuotaExhausted bool
-	// CallsLeft is how many UpdateShardCount calls remain in the rolling window.
+	// CallsLeft is how many UpdateShardCount calls remain in the rolling
+	// window; set by the gate.
 	CallsLeft int
+	// CallsToReturn is, for a scale-down, how many UpdateShardCount calls
+	// (at most double each) it takes to come back to the most the stream
+	// has needed recently: the gate keeps that many, and one more for an
+	// emergency, before it spends one on the scale-down.
+	CallsToReturn int
+	// Urgent is true when the intent meets load that is already, or about
+	// to be, throttled: it may spend the day's last UpdateShardCount call,
+	// which a planned change leaves for it.
+	Urgent bool
 }
 
 // Scales is true when the decision asks for a reshard.
 func (d Decision) Scales() bool { return d.Direction != DirectionNone && d.Target != d.Current }
 
-// Policy decides the shard count of a stream from an observation. The
-// threshold policy is a pure function; baselines used by the simulator may
-// keep their own state. The controller may ask twice in one cycle, at the
-// same Now: first without the stream's history, and again with it when the
-// first answer would act; a policy with state must count that as one look.
+// Policy decides the shard count of a stream in two pure phases, each asked
+// once a cycle:
+//   - Decide is the intent: what the observation calls for (Direction,
+//     Desired, Urgent, Reason), without the stream's history;
+//   - Gate applies the history and AWS's rules to an intent that acts:
+//     bounds, at most double or half per call, cooldowns, the rolling quota
+//     and the back-off after a refusal. The controller reads the history
+//     only for an intent that acts.
+//
+// Baselines used by the simulator may keep their own state in Decide; their
+// Gate is GateAWS, AWS's rules alone.
 type Policy interface {
 	Decide(obs Observation) Decision
+	Gate(d Decision, h History, now time.Time) Decision
 }
 
 func percent(f float64) string { return fmt.Sprintf("%.0f%%", f*100) }

@@ -86,10 +86,6 @@ type Alarm struct {
 	// firing is the alarm whose action the controller carries out this cycle.
 	firing *alarmState
 	target int
-	// decided is the decision made at decidedAt: the controller may ask
-	// twice in one cycle.
-	decided   *policy.Decision
-	decidedAt time.Time
 }
 
 type periodSum struct{ bytes, records float64 }
@@ -104,17 +100,16 @@ func NewAlarm(cfg AlarmConfig, start time.Time, shards int) *Alarm {
 	return a
 }
 
-// Decide implements policy.Policy. The controller decides a second time in
-// a cycle once it has read the stream's history, which this policy does not
-// use: the second call returns the first's decision, so that the policy's
-// state moves on once a cycle.
+// Decide implements policy.Policy: the baseline's own rule, asked once a
+// cycle.
 func (a *Alarm) Decide(obs policy.Observation) policy.Decision {
-	if a.decided != nil && obs.Now.Equal(a.decidedAt) {
-		return *a.decided
-	}
-	d := a.decide(obs)
-	a.decided, a.decidedAt = &d, obs.Now
-	return d
+	return a.decide(obs)
+}
+
+// Gate implements policy.Policy: the baseline keeps its own cool-offs, and
+// AWS refuses what breaks its rules.
+func (a *Alarm) Gate(d policy.Decision, h policy.History, now time.Time) policy.Decision {
+	return policy.PassGate(d, h, now)
 }
 
 func (a *Alarm) decide(obs policy.Observation) policy.Decision {

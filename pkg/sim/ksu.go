@@ -92,23 +92,18 @@ type KSU struct {
 	acted         policy.Direction
 	lastScaleUp   time.Time
 	lastScaleDown time.Time
-	// decided is the decision made at decidedAt: the controller may ask
-	// twice in one cycle.
-	decided   *policy.Decision
-	decidedAt time.Time
 }
 
-// Decide implements policy.Policy. The controller decides a second time in
-// a cycle once it has read the stream's history, which this policy does not
-// use: the second call returns the first's decision, so that the policy's
-// state moves on once a cycle.
+// Decide implements policy.Policy: the baseline's own rule, asked once a
+// cycle.
 func (k *KSU) Decide(obs policy.Observation) policy.Decision {
-	if k.decided != nil && obs.Now.Equal(k.decidedAt) {
-		return *k.decided
-	}
-	d := k.decide(obs)
-	k.decided, k.decidedAt = &d, obs.Now
-	return d
+	return k.decide(obs)
+}
+
+// Gate implements policy.Policy: the baseline keeps its own cool-offs, and
+// AWS refuses what breaks its rules.
+func (k *KSU) Gate(d policy.Decision, h policy.History, now time.Time) policy.Decision {
+	return policy.PassGate(d, h, now)
 }
 
 func (k *KSU) decide(obs policy.Observation) policy.Decision {

@@ -103,23 +103,26 @@ func (p skewAware) Decide(obs policy.Observation) policy.Decision {
 }
 
 // uniformDecision turns the shard level's uniform reshard into the
-// controller's decision, held back by what the history says: the down
-// cooldown and the calls kept for scale-ups (the shard level saw the
-// history too, but the controller's copy is the one that counts).
+// controller's intent; the gate holds it back by what the history says
+// (skewAware.Gate).
 func uniformDecision(d policy.Decision, obs policy.Observation, s policy.Settings, u policy.ShardAction) policy.Decision {
-	if a := obs.History.LastAction; a != nil && obs.Now.Before(a.At.Add(s.CooldownDown)) {
-		d.Reason += fmt.Sprintf("; the shard level asks for a uniform reshard to %d shards, held in cooldown_down", u.Target)
-		return d
-	}
-	if d.CallsLeft <= policy.ReservedForScaleUp+1 {
-		d.Reason += fmt.Sprintf("; the shard level asks for a uniform reshard to %d shards, held: %d calls left", u.Target, d.CallsLeft)
-		return d
-	}
 	d.Direction, d.Target, d.Desired, d.Reason = policy.DirectionDown, u.Target, u.Target, u.Reason
 	if u.Target > obs.OpenShards {
 		d.Direction = policy.DirectionUp
 	}
 	return d
+}
+
+// Gate implements policy.Policy: the threshold policy's gate, and a uniform
+// reshard keeps one call more for scale-ups than a scale-down does.
+func (p skewAware) Gate(d policy.Decision, h policy.History, now time.Time) policy.Decision {
+	g := p.threshold.Gate(d, h, now)
+	if u := p.shards.pending; u != nil && d.Target == u.Target && now.Equal(p.shards.pendingAt) && g.Scales() &&
+		g.CallsLeft <= policy.ReservedForScaleUp+1 {
+		g.Direction, g.Target = policy.DirectionNone, g.Current
+		g.Reason += fmt.Sprintf("; the shard level asks for a uniform reshard to %d shards, held: %d calls left", u.Target, g.CallsLeft)
+	}
+	return g
 }
 
 // skewRefused is the refused writes of the shards of a minute that accepted

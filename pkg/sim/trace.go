@@ -32,6 +32,9 @@ const (
 const (
 	// MaxTraceMinutes is the longest trace: 92 days of minutes.
 	MaxTraceMinutes = 92 * 24 * 60
+	// MaxTraceFileBytes is the largest trace file: room for MaxTraceMinutes
+	// rows of long numbers, and no room for one line of a gigabyte.
+	MaxTraceFileBytes = 64 << 20
 	// MaxPeakShards is the most shards any minute of a trace may need, as
 	// replayed (after --peak-shards scales it, with the model's record
 	// size where the trace gives no bytes); also the largest PeakShards.
@@ -188,10 +191,15 @@ func (e *TraceError) Error() string {
 // Model.RecordBytes). name names the source in errors, which are
 // *TraceError values naming the line and the reason.
 func ReadTrace(r io.Reader, name string) (Trace, error) {
+	return readTrace(r, name, MaxTraceFileBytes)
+}
+
+// readTrace is ReadTrace with a limit on the bytes read.
+func readTrace(r io.Reader, name string, limit int64) (Trace, error) {
 	fail := func(line int, format string, args ...any) (Trace, error) {
 		return Trace{}, &TraceError{File: name, Line: line, Reason: fmt.Sprintf(format, args...)}
 	}
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(&limitedReader{r: r, limit: limit, left: limit})
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	cr.ReuseRecord = true
@@ -269,6 +277,32 @@ func ReadTrace(r io.Reader, name string) (Trace, error) {
 	return t, nil
 }
 
+// tooLargeError is what a trace reader returns past its limit.
+type tooLargeError struct{ limit int64 }
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("the file is larger than %d bytes, the most a simulation reads", e.limit)
+}
+
+// limitedReader reads at most left bytes of r, then fails with a
+// *tooLargeError rather than end the file early.
+type limitedReader struct {
+	r           io.Reader
+	limit, left int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, &tooLargeError{limit: l.limit}
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
 // parseCount parses a non-negative finite number no larger than limit.
 func parseCount(what, s string, limit float64) (float64, error) {
 	s = strings.TrimSpace(s)
@@ -304,7 +338,10 @@ func csvLine(err error, fallback int) int {
 
 func csvReason(err error) string {
 	var pe *csv.ParseError
-	if errors.As(err, &pe) {
+	switch {
+	case errors.As(err, new(*tooLargeError)):
+		return err.Error()
+	case errors.As(err, &pe):
 		return "not valid CSV: " + pe.Err.Error()
 	}
 	return "cannot read the trace: " + err.Error()

@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,6 +137,14 @@ func TestTraceLimits(t *testing.T) {
 			t.Fatalf("got %v, want a *TraceError at line %d", err, MaxTraceMinutes+2)
 		}
 	})
+	t.Run("one endless line", func(t *testing.T) {
+		huge := io.MultiReader(strings.NewReader("minute,records\n0,"), infiniteDigits{})
+		_, err := readTrace(huge, "huge.csv", 1<<16)
+		var te *TraceError
+		if !errors.As(err, &te) || te.File != "huge.csv" || !strings.Contains(te.Reason, "larger than 65536 bytes") {
+			t.Fatalf("got %v, want a *TraceError saying the file is too large", err)
+		}
+	})
 	tests := []struct {
 		name     string
 		input    string
@@ -182,6 +191,16 @@ func TestTraceLimits(t *testing.T) {
 			t.Fatal("model with peak shards above the maximum accepted")
 		}
 	})
+}
+
+// infiniteDigits is an endless run of the digit 1.
+type infiniteDigits struct{}
+
+func (infiniteDigits) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '1'
+	}
+	return len(p), nil
 }
 
 func TestTraceFromMinutes(t *testing.T) {

@@ -1,0 +1,108 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+)
+
+// QuotaRefusalBackoff is how long a stream whose UpdateShardCount AWS refused
+// as over quota is not asked again: AWS does not say when a call frees up.
+const QuotaRefusalBackoff = time.Hour
+
+// Gate is phase two of the default policy: it turns an intent (Decide) into
+// the call to make now, under the stream's history and AWS's rules:
+//   - at most double or half the open count per call, within min and max;
+//   - separate cooldowns after any action: CooldownUp before a scale-up,
+//     CooldownDown before a scale-down;
+//   - the rolling quota of MaxUpdateCalls as the day's budget: a scale-down
+//     never spends the last ReservedForScaleUp calls, a planned scale-up
+//     never the last one, which is kept for an urgent one;
+//   - after AWS refused a call as over quota, none for QuotaRefusalBackoff.
+func Gate(d Decision, h History, s Settings, now time.Time) Decision {
+	return gate(d, h, s, now)
+}
+
+// PassGate is the gate of a policy that keeps its own rules (the
+// simulator's baselines): it only counts the calls left.
+func PassGate(d Decision, h History, now time.Time) Decision {
+	d.CallsLeft = max(MaxUpdateCalls-h.CallsUsed(now), 0)
+	if d.Direction == DirectionNone {
+		d.Target = d.Current
+	}
+	return d
+}
+
+func gate(d Decision, h History, s Settings, now time.Time) Decision {
+	d.CallsLeft = max(MaxUpdateCalls-h.CallsUsed(now), 0)
+	cur := d.Current
+	if d.Direction == DirectionNone || cur < 1 {
+		d.Direction, d.Target = DirectionNone, cur
+		return d
+	}
+	refused := !h.QuotaRefusedAt.IsZero() && now.Before(h.QuotaRefusedAt.Add(QuotaRefusalBackoff))
+	hold := func(why string) Decision {
+		d.Direction, d.Target = DirectionNone, cur
+		d.Reason += "; " + why
+		return d
+	}
+	last := h.LastAction
+	if last != nil && d.Trigger != nil && (d.Trigger.Shards == 0 || d.Trigger.ShardsAssumed) && d.Trigger.Start.Before(last.At.Add(ReshardAllowance)) {
+		// Restarted in the middle of a change, the intent may rest on
+		// minutes whose shard count is not known, judged against the new
+		// count when the old one carried them.
+		return hold(fmt.Sprintf("the minutes behind this predate the last change (%d to %d shards at %s) taking effect: waiting for minutes of the new count",
+			last.From, last.To, last.At.UTC().Format(time.RFC3339)))
+	}
+	if d.Direction == DirectionUp {
+		target := min(d.Desired, 2*cur, s.MaxShards)
+		if target <= cur {
+			d.AtMax = true
+			return hold(fmt.Sprintf("held at max_shards %d", s.MaxShards))
+		}
+		if last != nil && now.Before(last.At.Add(s.CooldownUp)) {
+			return hold(fmt.Sprintf("in cooldown_up until %s", last.At.Add(s.CooldownUp).UTC().Format(time.RFC3339)))
+		}
+		if refused {
+			d.QuotaExhausted = true
+			return hold(fmt.Sprintf("not calling: AWS refused the last call as over quota at %s, next try after %s",
+				h.QuotaRefusedAt.UTC().Format(time.RFC3339), h.QuotaRefusedAt.Add(QuotaRefusalBackoff).UTC().Format(time.RFC3339)))
+		}
+		if d.CallsLeft < 1 {
+			d.QuotaExhausted = true
+			return hold(fmt.Sprintf("all %d UpdateShardCount calls of the last 24h are spent, next one free at %s",
+				MaxUpdateCalls, h.NextCallFree(now).UTC().Format(time.RFC3339)))
+		}
+		if !d.Urgent && d.CallsLeft < 2 {
+			return hold("the day's last UpdateShardCount call is kept for throttling")
+		}
+		d.Target = target
+		d.Reason += fmt.Sprintf("; scaling up to %d shards", target)
+		if d.Desired > target {
+			d.Reason += fmt.Sprintf(" (%d wanted, reached in further steps: AWS allows at most double per call)", min(d.Desired, s.MaxShards))
+		}
+		return d
+	}
+	target := max(d.Desired, (cur+1)/2, s.MinShards)
+	if target >= cur {
+		return hold(fmt.Sprintf("already at min_shards %d", s.MinShards))
+	}
+	if last != nil && now.Before(last.At.Add(s.CooldownDown)) {
+		return hold(fmt.Sprintf("in cooldown_down until %s", last.At.Add(s.CooldownDown).UTC().Format(time.RFC3339)))
+	}
+	if refused {
+		return hold(fmt.Sprintf("not calling: AWS refused the last call as over quota at %s", h.QuotaRefusedAt.UTC().Format(time.RFC3339)))
+	}
+	if d.CallsLeft <= ReservedForScaleUp {
+		return hold(fmt.Sprintf("only %d UpdateShardCount calls left in the last 24h, kept for scale-ups", d.CallsLeft))
+	}
+	if keep := d.CallsToReturn + 1; d.CallsLeft-1 < keep {
+		return hold(fmt.Sprintf("%d UpdateShardCount calls left in the last 24h: coming back from %d shards to the recent peak takes %d, and one is kept for an emergency",
+			d.CallsLeft, target, d.CallsToReturn))
+	}
+	d.Target = target
+	d.Reason += fmt.Sprintf("; scaling down to %d shards", target)
+	if d.Desired < target {
+		d.Reason += fmt.Sprintf(" (%d wanted, reached in further steps: AWS allows at most half per call)", d.Desired)
+	}
+	return d
+}

@@ -1,0 +1,306 @@
+package policy
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// What the default policy learns of a stream, and over which windows. The
+// windows follow from the loop, not from any trace: a capacity asked for now
+// carries load only after the data's delay, a cycle and the reshard, so the
+// policy must already hold what the stream can need within that exposure.
+const (
+	// LevelMinutes is how many of the newest known minutes the stream's level
+	// (their median) is taken over: long enough that a burst of up to half as
+	// many minutes does not move it, short enough to follow a real step.
+	LevelMinutes = 30
+	// ExposureMinutes is how long capacity asked for now is exposed before it
+	// could change: up to 3 minutes of metric delay, a cycle, a 3-minute
+	// reshard, and the minute in which the rise starts.
+	ExposureMinutes = 8
+	// afterMinutes is how long after an exposure window the level is measured
+	// again, to tell a burst (the level comes back) from a step (it stays).
+	afterMinutes = LevelMinutes
+	// SettleDelay is how old a minute must be before the learner takes it:
+	// CloudWatch may still complete younger minutes.
+	SettleDelay = 5 * time.Minute
+	// LearnHorizon is how long a burst stays learned. A daily batch job is
+	// seen again before it is forgotten; a one-off is forgotten within a day
+	// and a half.
+	LearnHorizon = 36 * time.Hour
+	// learnSlots is how many hours of burst figures the learner keeps.
+	learnSlots = 38
+	// ProfileDays is how many days of hourly levels the learner keeps, so that
+	// the same hour yesterday and a week ago are known.
+	ProfileDays = 8
+	// minLevel is the least level (in shards) a burst is measured against, so
+	// that a burst out of silence is not an infinite ratio.
+	minLevel = 0.01
+	// ringMinutes is the minutes the learner keeps of per-minute need.
+	ringMinutes = LevelMinutes + ExposureMinutes + afterMinutes
+)
+
+// Learned is what the default policy has learned of one stream's traffic:
+// how far its load rises above its level within one exposure window (its
+// bursts), the most it has needed, and its hourly levels over the last
+// days. It is bounded (a few KiB, whatever the stream's age), fed by the
+// controller with the stream's minutes as CloudWatch settles them, and
+// rebuilt after a restart from the stream's own CloudWatch history. The
+// zero value has learned nothing.
+type Learned struct {
+	// through is the newest minute taken; ring holds the need (shards at
+	// 100 %) of the ringMinutes minutes up to it, NaN where unknown.
+	through time.Time
+	ring    [ringMinutes]float64
+	filled  int
+	// slots are per-hour burst figures, oldest first.
+	slots []learnSlot
+	// profile holds the mean need of each of the last ProfileDays*24 hours,
+	// indexed by hours since the Unix epoch modulo its length; NaN where
+	// nothing was seen.
+	profile     [ProfileDays * 24]float32
+	profileHour [ProfileDays * 24]int32
+	profileN    [ProfileDays * 24]uint16
+}
+
+// learnSlot is one hour's burst figures.
+type learnSlot struct {
+	hour int64 // hours since the Unix epoch
+	// ratio and add are the largest burst over the level seen from a level
+	// known in this hour: peak/level and peak-level, in shards.
+	ratio, add float32
+	// peak is the highest need of a minute in this hour.
+	peak float32
+}
+
+// Envelope is what the learned bursts say about the stream now.
+type Envelope struct {
+	// Known is true once at least one exposure window has been measured
+	// within LearnHorizon.
+	Known bool
+	// Ratio is the largest peak-to-level ratio of a burst within
+	// LearnHorizon (at least 1); Add the largest peak-minus-level, in shards.
+	Ratio, Add float64
+	// Peak is the highest need of a minute within LearnHorizon, in shards.
+	Peak float64
+}
+
+// Need is the most the stream is expected to need within one exposure
+// window from level (in shards): the smaller of the multiplicative and the
+// additive reading of its bursts, so that bursts proportional to the
+// traffic and fixed-size batches are both carried.
+func (e Envelope) Need(level float64) float64 {
+	if !e.Known {
+		return level
+	}
+	return math.Max(math.Min(level*e.Ratio, level+e.Add), level)
+}
+
+// NeedOf is the need of a minute in shards at 100 %: the dominant dimension
+// of its load against the shards open during it. A throttled minute's
+// demand is above what it accepted by an unknown amount (the refused count
+// repeats every retry of a record): it is taken as the accepted load plus
+// the refused records, at most half again the accepted load, and never less
+// than the shards that were full. A burst larger than that is learned in a
+// few steps, never overestimated by more than half.
+func NeedOf(m Minute, shards int) float64 {
+	u := m.UtilisationOf(shards)
+	need := u.Max() * float64(max(shards, 1))
+	if m.WriteThrottled > 0 {
+		accepted := u.accepted() * float64(max(shards, 1))
+		refused := m.WriteThrottled / 60 / ShardWriteRecordsPerSecond
+		need = math.Max(need, accepted+math.Min(refused, accepted/2))
+	}
+	return clampNeed(need)
+}
+
+// clampNeed keeps a need finite and within what any stream can have.
+func clampNeed(n float64) float64 {
+	if math.IsNaN(n) || n < 0 {
+		return 0
+	}
+	return math.Min(n, MaxShardCount)
+}
+
+// Level is the median need of the newest LevelMinutes of needs (NaN ones
+// are unknown and skipped); 0 when none is known.
+func Level(needs []float64) float64 {
+	if len(needs) > LevelMinutes {
+		needs = needs[len(needs)-LevelMinutes:]
+	}
+	return median(needs)
+}
+
+func median(xs []float64) float64 {
+	known := make([]float64, 0, len(xs))
+	for _, x := range xs {
+		if !math.IsNaN(x) {
+			known = append(known, x)
+		}
+	}
+	if len(known) == 0 {
+		return 0
+	}
+	slices.Sort(known)
+	n := len(known)
+	if n%2 == 1 {
+		return known[n/2]
+	}
+	return (known[n/2-1] + known[n/2]) / 2
+}
+
+// Feed takes the stream's minutes (oldest first, each with the shards open
+// during it, or fallback when not known) that CloudWatch has settled by now
+// and that the learner has not yet seen. Minutes may come again in later
+// calls; each is taken once.
+func (l *Learned) Feed(ms []Minute, fallback int, now time.Time) {
+	settled := now.Add(-SettleDelay).Truncate(time.Minute)
+	for _, m := range ms {
+		start := m.Start.Truncate(time.Minute)
+		if !start.Add(time.Minute).Before(settled.Add(time.Nanosecond)) || (!l.through.IsZero() && !start.After(l.through)) {
+			continue
+		}
+		if !l.through.IsZero() {
+			gap := int(start.Sub(l.through)/time.Minute) - 1
+			if gap >= ringMinutes {
+				l.filled = 0
+			} else {
+				for range gap {
+					l.push(l.through.Add(time.Minute), math.NaN())
+				}
+			}
+		}
+		need := math.NaN()
+		if m.Known && m.Valid() {
+			shards := m.Shards
+			if shards <= 0 {
+				shards = fallback
+			}
+			need = NeedOf(m, shards)
+		}
+		l.push(start, need)
+	}
+}
+
+// push appends the need of the minute at start and measures the exposure
+// window whose after-level it completes.
+func (l *Learned) push(start time.Time, need float64) {
+	copy(l.ring[:], l.ring[1:])
+	l.ring[ringMinutes-1] = need
+	l.filled = min(l.filled+1, ringMinutes)
+	l.through = start
+	if !math.IsNaN(need) {
+		s := l.slot(start)
+		s.peak = max(s.peak, float32(need))
+		l.addProfile(start, need)
+	}
+	if l.filled < ringMinutes {
+		return
+	}
+	before := median(l.ring[:LevelMinutes])
+	peak := math.NaN()
+	for _, n := range l.ring[LevelMinutes : LevelMinutes+ExposureMinutes] {
+		if !math.IsNaN(n) && (math.IsNaN(peak) || n > peak) {
+			peak = n
+		}
+	}
+	if math.IsNaN(peak) || countKnown(l.ring[:LevelMinutes]) < LevelMinutes/2 ||
+		countKnown(l.ring[LevelMinutes+ExposureMinutes:]) < afterMinutes/2 {
+		return
+	}
+	after := median(l.ring[LevelMinutes+ExposureMinutes:])
+	level := math.Max(math.Max(before, after), minLevel)
+	// The level was known at the window's start: the burst belongs to the
+	// hour of that minute.
+	at := start.Add(-time.Duration(ExposureMinutes+afterMinutes) * time.Minute)
+	s := l.slot(at)
+	s.ratio = max(s.ratio, float32(math.Max(peak/level, 1)))
+	s.add = max(s.add, float32(math.Max(peak-level, 0)))
+}
+
+func countKnown(xs []float64) int {
+	n := 0
+	for _, x := range xs {
+		if !math.IsNaN(x) {
+			n++
+		}
+	}
+	return n
+}
+
+// slot returns the hour's burst figures, adding the hour (and dropping the
+// oldest) when it is new.
+func (l *Learned) slot(t time.Time) *learnSlot {
+	h := t.Unix() / 3600
+	for i := len(l.slots) - 1; i >= 0; i-- {
+		if l.slots[i].hour == h {
+			return &l.slots[i]
+		}
+		if l.slots[i].hour < h {
+			break
+		}
+	}
+	l.slots = append(l.slots, learnSlot{hour: h})
+	slices.SortFunc(l.slots, func(a, b learnSlot) int { return int(a.hour - b.hour) })
+	if len(l.slots) > learnSlots {
+		l.slots = slices.Delete(l.slots, 0, len(l.slots)-learnSlots)
+	}
+	for i := range l.slots {
+		if l.slots[i].hour == h {
+			return &l.slots[i]
+		}
+	}
+	return &l.slots[len(l.slots)-1] // h older than every kept hour
+}
+
+func (l *Learned) addProfile(t time.Time, need float64) {
+	h := int32(t.Unix() / 3600)
+	i := int(h) % len(l.profile)
+	if l.profileHour[i] != h {
+		l.profileHour[i], l.profile[i], l.profileN[i] = h, 0, 0
+	}
+	n := float32(l.profileN[i])
+	l.profile[i] = (l.profile[i]*n + float32(need)) / (n + 1)
+	l.profileN[i]++
+}
+
+// HourLevel is the mean need of the hour that starts at the hour of t, and
+// whether that hour was seen (it must be within the last ProfileDays).
+func (l *Learned) HourLevel(t time.Time) (float64, bool) {
+	h := int32(t.Unix() / 3600)
+	i := int(h) % len(l.profile)
+	if l.profileHour[i] != h || l.profileN[i] == 0 {
+		return 0, false
+	}
+	return float64(l.profile[i]), true
+}
+
+// Envelope is what the bursts learned within LearnHorizon before now say.
+func (l *Learned) Envelope(now time.Time) Envelope {
+	e := Envelope{Ratio: 1}
+	if l == nil {
+		return e
+	}
+	from := now.Add(-LearnHorizon).Unix() / 3600
+	for _, s := range l.slots {
+		if s.hour < from {
+			continue
+		}
+		e.Peak = max(e.Peak, float64(s.peak))
+		if s.ratio > 0 {
+			e.Known = true
+			e.Ratio = max(e.Ratio, float64(s.ratio))
+			e.Add = max(e.Add, float64(s.add))
+		}
+	}
+	return e
+}
+
+// Through is the newest minute the learner has taken; zero when none.
+func (l *Learned) Through() time.Time {
+	if l == nil {
+		return time.Time{}
+	}
+	return l.through
+}

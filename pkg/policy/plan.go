@@ -1,0 +1,219 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Headroom is the one knob of the trade-off between records and shards: how
+// much margin the default policy keeps over what the stream has shown it
+// needs.
+type Headroom string
+
+// Headroom settings.
+const (
+	// HeadroomLossless keeps 15 % over the learned bursts and remembers them
+	// twice as long: for streams where a lost record costs more than shards.
+	HeadroomLossless Headroom = "lossless"
+	// HeadroomBalanced keeps 5 % over the learned bursts (the default).
+	HeadroomBalanced Headroom = "balanced"
+	// HeadroomEconomy holds the learned bursts at exactly 100 %: cheapest,
+	// and a burst a little larger than any seen is throttled.
+	HeadroomEconomy Headroom = "economy"
+)
+
+// Headrooms lists the valid Headroom settings.
+var Headrooms = []Headroom{HeadroomLossless, HeadroomBalanced, HeadroomEconomy}
+
+// margin is the factor over the learned bursts' need.
+func (h Headroom) margin() float64 {
+	switch h {
+	case HeadroomLossless:
+		return 1.2
+	case HeadroomEconomy:
+		return 1.0
+	}
+	return 1.1
+}
+
+// peakMargin is the factor over the most the stream has needed within
+// LearnHorizon that the policy may hold: a stream is never given more than
+// it has shown it can need, unless its level itself is higher.
+func (h Headroom) peakMargin() float64 {
+	if h == HeadroomLossless {
+		return 1.1
+	}
+	return 1.0
+}
+
+// PlanHorizon is how far ahead a scale-down must already carry what the
+// stream's own past expects: the new count must hold for at least that long,
+// or the call that makes it buys nothing.
+const PlanHorizon = time.Hour
+
+// PrescaleLead is how far ahead a rise the stream's past expects is met by
+// scaling up before it: the exposure window plus a cycle's margin.
+const PrescaleLead = (ExposureMinutes + 7) * time.Minute
+
+// PrescaleAhead is how far ahead a scale-up made before a rise the past
+// expects provisions: the ramp's next hours in one call, not a call every
+// few minutes up the ramp.
+const PrescaleAhead = 3 * time.Hour
+
+// plan is what the default policy knows of a stream at one decision: its
+// current level, its learned bursts and its usual day.
+type plan struct {
+	now        time.Time
+	s          Settings
+	cur        int
+	level      float64 // median need of the newest known minutes, shards at 100 %
+	recentPeak float64 // highest need of the newest LevelMinutes known minutes
+	env        Envelope
+	learned    *Learned
+	margin     float64
+}
+
+func newPlan(obs Observation, s Settings, known []Minute) plan {
+	needs := make([]float64, len(known))
+	for i, m := range known {
+		needs[i] = NeedOf(m, shardsDuring(m, obs.OpenShards))
+	}
+	p := plan{now: obs.Now, s: s, cur: obs.OpenShards, level: Level(needs), learned: obs.Learned, margin: s.Headroom.margin()}
+	recent := needs[max(len(needs)-LevelMinutes, 0):]
+	for _, n := range recent {
+		p.recentPeak = math.Max(p.recentPeak, n)
+	}
+	p.env = obs.Learned.Envelope(obs.Now)
+	return p
+}
+
+// shardsDuring is the shard count in effect during m, or cur when unknown.
+func shardsDuring(m Minute, cur int) int {
+	if m.Shards > 0 {
+		return m.Shards
+	}
+	return cur
+}
+
+// burst is the most the stream is expected to need within one exposure
+// window from level, with the headroom's margin, in shards at 100 %: its
+// learned bursts over the level, no more than the most it has needed within
+// LearnHorizon, and never less than the level with the margin.
+func (p plan) burst(level float64) float64 {
+	if !p.env.Known {
+		return level
+	}
+	n := p.env.Need(level) * p.margin
+	return math.Max(math.Min(n, p.env.Peak*p.s.Headroom.peakMargin()), level*p.margin)
+}
+
+// capacityFor is the least shard count that carries level: the level at
+// ScaleUpThreshold and, once the stream's bursts are learned, those (burst),
+// neither beyond the most the stream has needed within LearnHorizon unless
+// the level itself is. Below it, the stream scales up.
+func (p plan) capacityFor(level float64) int {
+	if !p.env.Known {
+		return shardsForNeed(level, p.s.ScaleUpThreshold)
+	}
+	// The level at ScaleUpThreshold too, for rises the bursts have not
+	// shown, but never beyond the most the stream has needed.
+	atThreshold := math.Min(level/p.s.ScaleUpThreshold, math.Max(p.env.Peak*p.s.Headroom.peakMargin(), level*p.margin))
+	return shardsForNeed(math.Max(p.burst(level), atThreshold), 1)
+}
+
+// upTarget is the shard count a scale-up aims at when the stream's level is
+// level and it needs need (a minute's demand, or a forecast): what carries
+// its bursts over the level, and the need itself with the margin. A need
+// beyond anything learned (or before anything is) is new ground: the
+// scale-up then leaves room to grow, the need at the middle of the band,
+// so that the next call is not spent a few per cent later.
+func (p plan) upTarget(level, need float64) int {
+	t := p.capacityFor(math.Max(level, 0))
+	if !p.env.Known || need > p.env.Peak*p.s.Headroom.peakMargin() {
+		mid := (p.s.ScaleUpThreshold + p.s.ScaleDownThreshold) / 2
+		return max(t, shardsForNeed(need, mid))
+	}
+	return max(t, shardsForNeed(need*p.margin, 1))
+}
+
+// callsToReturn is how many calls, each at most doubling, it takes to come
+// back from target shards to what carries the most the stream has needed
+// within LearnHorizon, or is expected to within a day.
+func (p plan) callsToReturn(target int) int {
+	peak := p.env.Peak
+	if e, ok := p.expectedWithin(24 * time.Hour); ok {
+		peak = math.Max(peak, e)
+	}
+	need := p.capacityFor(peak)
+	n := 0
+	for c := max(target, 1); c < need; c *= 2 {
+		n++
+	}
+	return n
+}
+
+// spiky is true when the stream's learned bursts rise far above its level
+// within one exposure window and come back: a throttled minute of such a
+// stream is most likely one of them, over before new shards would arrive.
+func (p plan) spiky() bool {
+	return p.env.Known && p.env.Ratio >= spikyRatio
+}
+
+// spikyRatio is the learned burst ratio from which a stream is spiky.
+const spikyRatio = 1.5
+
+// expected is the level the stream's own past expects in the hour of t: the
+// highest of the same hour yesterday, the day before and a week ago, so that
+// a silence does not make the usual load's return a surprise. false when the
+// past has none of them.
+func (p plan) expected(t time.Time) (float64, bool) {
+	if p.learned == nil {
+		return 0, false
+	}
+	best, ok := 0.0, false
+	for _, back := range []time.Duration{24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour} {
+		if v, seen := p.learned.HourLevel(t.Add(-back)); seen {
+			best, ok = math.Max(best, v), true
+		}
+	}
+	return best, ok
+}
+
+// expectedWithin is the highest level expected from now to now+d.
+func (p plan) expectedWithin(d time.Duration) (float64, bool) {
+	best, ok := 0.0, false
+	for t := p.now; !t.After(p.now.Add(d)); t = t.Add(30 * time.Minute) {
+		if v, seen := p.expected(t); seen {
+			best, ok = math.Max(best, v), true
+		}
+	}
+	if v, seen := p.expected(p.now.Add(d)); seen {
+		best, ok = math.Max(best, v), true
+	}
+	return best, ok
+}
+
+// capacity is the shard count a scale-down aims at: what carries the
+// stream's bursts over its level, and over what its past expects within
+// PlanHorizon.
+func (p plan) capacity() int {
+	c := p.capacityFor(p.level)
+	if e, ok := p.expectedWithin(PlanHorizon); ok {
+		c = max(c, p.capacityFor(e))
+	}
+	return c
+}
+
+// describe says in words where the capacity comes from.
+func (p plan) describe(target int) string {
+	why := fmt.Sprintf("level %.1f shards", p.level)
+	if p.env.Known {
+		why += fmt.Sprintf(", bursts learned up to x%.2f / +%.1f shards over the level (peak %.1f) within %s", p.env.Ratio, p.env.Add, p.env.Peak,
+			time.Duration(ExposureMinutes)*time.Minute)
+	}
+	if e, ok := p.expectedWithin(PlanHorizon); ok {
+		why += fmt.Sprintf(", %.1f shards expected within %s from the stream's past days", e, PlanHorizon)
+	}
+	return fmt.Sprintf("%s: %d shards needed", why, target)
+}
