@@ -113,8 +113,8 @@ func TestScaleUpWithoutRecordedCountWaitsForItsRecord(t *testing.T) {
 // histories and makes no more reshards: the next cycle decides again.
 func TestCycleOutOfTimeDefersActions(t *testing.T) {
 	r := newRig(t, Options{}, map[string]int{"hot": 2}, map[string]float64{"hot": 1.2})
-	took := time.Duration(float64(time.Minute)*ActBudgetShare) + time.Second
-	r.c.elapsed = func() time.Duration { return took }
+	sw := &stopwatch{now: start, step: time.Duration(float64(time.Minute)*ActBudgetShare) + time.Second}
+	r.c.deps.Stopwatch = sw
 	out := r.cycles(1)
 	if out[0].Result != ResultDeferred || !out[0].Observed || out[0].Err != nil {
 		t.Fatalf("outcome %+v, want observed and deferred", out[0])
@@ -122,9 +122,20 @@ func TestCycleOutOfTimeDefersActions(t *testing.T) {
 	if len(r.streams.updates) != 0 || r.history.loads != 0 || r.history.saves != 0 {
 		t.Fatalf("updates %v, history loads %d, saves %d: a deferred stream made calls", r.streams.updates, r.history.loads, r.history.saves)
 	}
-	took = time.Second
+	sw.step = time.Second
 	out = r.cycles(1)
 	if !out[0].Acted || len(r.streams.updates) != 1 {
 		t.Fatalf("outcome %+v, updates %v: the next cycle with time left should act", out[0], r.streams.updates)
 	}
+}
+
+// stopwatch is a wall clock that moves on by step at every reading.
+type stopwatch struct {
+	now  time.Time
+	step time.Duration
+}
+
+func (s *stopwatch) Now() time.Time {
+	s.now = s.now.Add(s.step)
+	return s.now
 }

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -49,6 +48,9 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 		log.Debug("shard level waits", zap.String("why", out.Waiting))
 		return out
 	}
+	if st.unsaved && leading && !c.opts.DryRun {
+		c.saveRecord(ctx, spec.Name, log)
+	}
 	// A uniform reshard spends an UpdateShardCount call: the decision sees
 	// the calls the stream's history counts, when it was read (lazily; it
 	// is read before such a call is made).
@@ -57,7 +59,7 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 		st.unsaved = true
 	}
 	if st.unsaved && leading && !c.opts.DryRun {
-		c.saveShardHistory(ctx, spec.Name, st, log)
+		c.saveRecord(ctx, spec.Name, log)
 	}
 	out.Actions = actions
 	logShards(log, c.shardLineLevel(actions), out, leading, c.opts.DryRun)
@@ -126,6 +128,9 @@ func (c *Controller) hotKey(ctx context.Context, stream string, st *shardState, 
 	perDay int, now time.Time, log *zap.Logger) {
 	log.Warn("hot partition key", zap.String("shard", a.ShardID), zap.Float64("key_share", round3(a.Range.Width())),
 		zap.Float64("util", round3(a.Utilisation)), zap.Float64("kept", round3(a.Share)))
+	if !c.opts.DryRun {
+		c.saveRecord(ctx, stream, log)
+	}
 	c.notify(ctx, policy.Alert{Kind: policy.AlertHotPartitionKey, Stream: stream, At: now, DryRun: c.opts.DryRun,
 		Decision: shardDecision(o, a, 0),
 		Shard:    shardAlert(st, a, out, perDay, now),
@@ -150,19 +155,21 @@ func shardAlert(st *shardState, a policy.ShardAction, out *ShardOutcome, perDay 
 		CallsLeft: max(perDay-policy.SplitMergeCallsUsed(st.level.History.Calls, now), 0)}
 }
 
-// changeShards makes one split or merge, the way act makes a reshard: the
-// call is recorded in the stream's tags first (the shard-level calls and,
-// for the stream's history, the open shard count it leaves), the lease is
-// checked before each write and the call, and a definite refusal takes the
-// record back. A merge whose record cannot be written waits; a split goes
-// ahead.
+// changeShards makes one split or merge through the write-ahead executor
+// (execute.go): recorded first (the shard-level call and split and, for the
+// stream's history, the open shard count it leaves), in the same record.
+// When the record cannot be written, a split (it relieves a hot shard) goes
+// ahead as a scale-up does, only when a restart could recognise it by the
+// stream's shard count (recognisable); a merge waits.
 func (c *Controller) changeShards(ctx context.Context, spec StreamSpec, st *shardState, o Outcome, a policy.ShardAction,
 	out *ShardOutcome, now time.Time, log *zap.Logger) Result {
 	stream, settings := spec.Name, spec.Shards.Settings
 	split := a.Kind == policy.ShardSplit
 	delta, done, would := 1, policy.AlertShardSplit, policy.AlertWouldSplitShard
+	what := fmt.Sprintf("split shard %s of %q", a.ShardID, stream)
 	if !split {
 		delta, done, would = -1, policy.AlertShardsMerged, policy.AlertWouldMergeShards
+		what = fmt.Sprintf("merge shards %s and %s of %q", a.ShardID, a.Adjacent, stream)
 	}
 	d := shardDecision(o, a, delta)
 	if c.opts.DryRun {
@@ -182,91 +189,47 @@ func (c *Controller) changeShards(ctx context.Context, spec StreamSpec, st *shar
 			return ResultFailed
 		}
 	}
-
 	ss := c.state[stream]
 	if !ss.loaded {
 		// The stream's history is read lazily; the count this change leaves
 		// is recorded in it, so that a restart recognises the change.
 		if err := c.loadHistory(ctx, ss, spec, o.State, now, true, log); err != nil {
-			log.Warn("shard change not made: the stream's history could not be read to record it; the next cycle tries again", zap.Error(err))
+			log.Warn("shard change not made: the stream's record could not be read to record it; the next cycle tries again", zap.Error(err))
 			return ResultNotRecorded
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), actTimeout)
-	defer cancel()
-	if !c.stillLeading() {
-		log.Warn("lease lost before splitting or merging: leaving the stream to the new leader", zap.String("shard", a.ShardID))
-		return ResultLeaseLost
-	}
-	before := st.level.History
-	st.level.History = before.WithChange(a, now)
-	if err := c.deps.Shards.SaveShardHistory(ctx, stream, st.level.History); err != nil {
-		if !split {
-			st.level.History = before
-			log.Warn("merge not made: its record could not be written; the next cycle tries again", zap.Error(err))
-			return ResultNotRecorded
-		}
-		log.Warn("save shard-level history before the split; splitting all the same, and saving it again next cycle", zap.Error(err))
-		st.unsaved = true
-	} else {
-		st.unsaved = false
-	}
-	streamBefore := ss.history
-	ss.history.Shards = o.State.OpenShards + delta
-	c.saveStreamHistory(ctx, stream, ss, log)
-	if !c.stillLeading() {
-		log.Warn("lease lost before the call: not calling; the recorded call only counts against the daily cap", zap.String("shard", a.ShardID))
-		return ResultLeaseLost
-	}
-
-	var err error
-	if split {
-		err = c.deps.Shards.SplitShard(ctx, stream, a.ShardID, key)
-	} else {
-		err = c.deps.Shards.MergeShards(ctx, stream, a.ShardID, a.Adjacent)
-	}
-	if err == nil {
-		st.stale = true
-		st.alerts.end(policy.AlertShardChangeFailed)
-		left := max(out.CallsLeft-1, 0)
-		log.Info("shard change requested", zap.String("action", string(a.Kind)), zap.String("shard", a.ShardID),
-			zap.String("adjacent", a.Adjacent), zap.Stringer("range", a.Range), zap.Float64("at", a.At))
-		c.send(ctx, policy.Alert{Kind: done, Stream: stream, At: now, Decision: d, Shard: shardAlert(st, a, out, settings.MaxCallsPerDay, now),
-			Next: fmt.Sprintf("the stream is UPDATING until AWS finishes (usually seconds to minutes); consumers drain the closed shard "+
-				"and lease its children; %d of %d split and merge calls are left in the rolling 24 h", left, settings.MaxCallsPerDay)})
-		return ResultRequested
-	}
-	what := "split shard " + a.ShardID
-	if !split {
-		what = "merge shards " + a.ShardID + " and " + a.Adjacent
-	}
-	err = fmt.Errorf("%s of %q: %w", what, stream, err)
-	log.Warn("shard change failed", zap.Error(err))
-	result := ResultFailed
-	switch {
-	case errors.Is(err, policy.ErrStreamBusy):
-		result = ResultBusy
-		fallthrough
-	case errors.Is(err, policy.ErrQuotaExceeded), errors.Is(err, policy.ErrInvalidTarget), errors.Is(err, policy.ErrStreamNotFound):
-		// Refused without effect: the record is taken back.
-		st.level.History, ss.history = before, streamBefore
-		if c.stillLeading() {
-			c.saveShardHistory(ctx, stream, st, log)
-			c.saveStreamHistory(ctx, stream, ss, log)
-		}
-		if errors.Is(err, policy.ErrQuotaExceeded) {
-			result = ResultQuotaExceeded
-		}
-		st.stale = true
-	default:
-		// An ambiguous failure may have reached AWS: the call stays counted
-		// and the shards are listed again.
+	result, err := c.execute(ctx, stream, change{
+		what: what, decision: d,
+		record: func(r policy.Record, now time.Time) policy.Record {
+			r.Shards = r.Shards.WithChange(a, now)
+			r.History.Shards = o.State.OpenShards + delta
+			return r
+		},
+		call: func(ctx context.Context) error {
+			if split {
+				return c.deps.Shards.SplitShard(ctx, stream, a.ShardID, key)
+			}
+			return c.deps.Shards.MergeShards(ctx, stream, a.ShardID, a.Adjacent)
+		},
+		verify:     byCount(o.State.OpenShards, o.State.OpenShards+delta),
+		unrecorded: func(before policy.Record, unsaved bool) bool { return split && recognisable(before, unsaved) },
+		done:       done, failed: policy.AlertShardChangeFailed,
+		doneNext: fmt.Sprintf("the stream is UPDATING until AWS finishes (usually seconds to minutes); consumers drain the closed shard "+
+			"and lease its children; %d of %d split and merge calls are left in the rolling 24 h", max(out.CallsLeft-1, 0), settings.MaxCallsPerDay),
+		failedNext:      "the shards are listed again and the next cycle decides again",
+		notRecordedNext: "no split or merge is made until it can be recorded in the stream's tags (check kinesis:AddTagsToStream)",
+		shard:           func() *policy.ShardAlert { return shardAlert(st, a, out, settings.MaxCallsPerDay, now) },
+		requested: func(now time.Time) {
+			log.Info("shard change requested", zap.String("action", string(a.Kind)), zap.String("shard", a.ShardID),
+				zap.String("adjacent", a.Adjacent), zap.Stringer("range", a.Range), zap.Float64("at", a.At))
+		},
+	}, now, log)
+	// Whatever AWS made of it, the shards are listed again.
+	if result != ResultPaused && result != ResultLeaseLost {
 		st.stale = true
 	}
-	if result != ResultBusy && st.alerts.start(policy.AlertShardChangeFailed, now, c.opts.DedupWindow) {
-		c.send(ctx, policy.Alert{Kind: policy.AlertShardChangeFailed, Stream: stream, At: now, Decision: d, Err: err.Error(),
-			Shard: shardAlert(st, a, out, settings.MaxCallsPerDay, now),
-			Next:  "the shards are listed again and the next cycle decides again"})
+	if err != nil {
+		log.Warn("shard change", zap.Error(err))
 	}
 	return result
 }
@@ -327,32 +290,4 @@ func splitKey(shards []policy.OpenShard, a policy.ShardAction) (*big.Int, bool) 
 		key = new(big.Int).Set(s.EndingHashKey)
 	}
 	return key, true
-}
-
-// saveShardHistory writes the shard-level history while this replica leads.
-func (c *Controller) saveShardHistory(ctx context.Context, stream string, st *shardState, log *zap.Logger) {
-	if !c.stillLeading() {
-		return
-	}
-	if err := c.deps.Shards.SaveShardHistory(ctx, stream, st.level.History); err != nil {
-		st.unsaved = true
-		log.Warn("save shard-level history in the stream's tags; trying again next cycle", zap.Error(err))
-		return
-	}
-	st.unsaved = false
-}
-
-// saveStreamHistory writes the stream's history (its open shard count after
-// a split or merge) while this replica leads; when it cannot, the stream
-// level writes it again next cycle.
-func (c *Controller) saveStreamHistory(ctx context.Context, stream string, ss *streamState, log *zap.Logger) {
-	if !c.stillLeading() {
-		return
-	}
-	if err := c.deps.History.SaveHistory(ctx, stream, ss.history); err != nil {
-		ss.unsaved = true
-		log.Warn("save the stream's history after a split or merge; trying again next cycle", zap.Error(err))
-		return
-	}
-	ss.unsaved = false
 }

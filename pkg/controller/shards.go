@@ -28,8 +28,8 @@ type ShardLoadReader interface {
 		map[string][]policy.Minute, map[string]map[string][]policy.ShardMinute, error)
 }
 
-// ShardStreams lists, splits and merges shards, turns on shard-level metrics
-// and keeps the shard-level history in the stream's tags. Errors of
+// ShardStreams lists, splits and merges shards and turns on shard-level
+// metrics. Errors of
 // SplitShard and MergeShards wrap the policy errors as
 // Streams.UpdateShardCount's do.
 type ShardStreams interface {
@@ -39,8 +39,13 @@ type ShardStreams interface {
 	// EnableEnhancedMonitoring turns on the shard-level metrics the decision
 	// reads unless they are on; it reports whether it turned any on.
 	EnableEnhancedMonitoring(ctx context.Context, stream string) (bool, error)
-	LoadShardHistory(ctx context.Context, stream string) (policy.ShardLevelHistory, error)
-	SaveShardHistory(ctx context.Context, stream string, h policy.ShardLevelHistory) error
+}
+
+// shardLevelOn reports whether the stream has shard-level scaling. Its
+// shard-level history is part of the stream's record (RecordStore), read
+// with the stream's history.
+func (c *Controller) shardLevelOn(spec StreamSpec) bool {
+	return spec.Shards != nil && c.deps.Shards != nil
 }
 
 // ShardLevel turns on shard-level scaling for a stream.
@@ -167,16 +172,6 @@ func (c *Controller) prepareShards(ctx context.Context, now time.Time, term uint
 			default:
 				st.monitoringOn = true
 				log.Info("enhanced shard-level monitoring already on")
-			}
-		}
-		if !st.loaded {
-			callCtx, cancel := c.callContext(ctx, 4)
-			h, err := c.deps.Shards.LoadShardHistory(callCtx, spec.Name)
-			cancel()
-			if err != nil {
-				log.Warn("load shard-level history; the shard level waits", zap.Error(err))
-			} else {
-				st.level.History, st.loaded = h, true
 			}
 		}
 		if st.stale || now.Sub(st.listedAt) >= ShardListMaxAge {

@@ -32,7 +32,7 @@ func newShardRig(t *testing.T, opts Options, n int, keys keyLoad, leader Leaders
 	t.Helper()
 	r := &shardRig{
 		streams: &fakeStreams{state: map[string]policy.StreamState{}, describeErr: map[string]error{}},
-		history: &memHistory{}, alerts: &recorder{}, clock: &fakeClock{now: start},
+		history: &memHistory{shards: map[string]policy.ShardLevelHistory{}}, alerts: &recorder{}, clock: &fakeClock{now: start},
 	}
 	r.shards = newFakeShards(r.streams, r.clock, shardStream, n)
 	r.load = &shardLoad{shards: r.shards, keys: keys, delay: time.Minute}
@@ -106,7 +106,7 @@ func TestShardLevelSplitsTheHotShardOnly(t *testing.T) {
 	if a.Shard == nil || a.Shard.Action.ShardID != hot.ID || a.Shard.Loads[0].ShardID != hot.ID || a.Decision.Target != a.Decision.Current+1 {
 		t.Errorf("split alert %+v, want the hot shard first in its loads and one more shard", a)
 	}
-	h := r.shards.history[shardStream]
+	h := r.history.shards[shardStream]
 	if len(h.Calls) != len(r.shards.splits) || len(h.Splits) != len(r.shards.splits) || h.Splits[0].Parent != hot.ID || h.Splits[0].Range != hot.Range {
 		t.Errorf("shard-level history %+v after %d splits", h, len(r.shards.splits))
 	}
@@ -174,7 +174,7 @@ func TestShardLevelReportsAHotKeyAndStopsSplitting(t *testing.T) {
 	if splitsOfKey > 2 {
 		t.Errorf("the shard holding the key was split %d times, want at most 2 (one split cannot tell a key from a slice)", splitsOfKey)
 	}
-	hot := r.shards.history[shardStream].HotKeys
+	hot := r.history.shards[shardStream].HotKeys
 	if len(hot) != 1 || !(hot[0].Lo <= 0.3 && 0.3 < hot[0].Hi) {
 		t.Errorf("hot keys recorded %v, want the range holding 0.3", hot)
 	}
@@ -232,11 +232,10 @@ func TestShardLevelDryRunAlertsWithoutActing(t *testing.T) {
 	outs := r.cycles(15)
 	// A dry run changes nothing at all (issue 13.11): not even enhanced
 	// monitoring, which AWS bills.
-	if len(r.shards.splits) != 0 || len(r.shards.merges) != 0 || r.shards.historySaves != 0 || r.shards.monitors != 0 ||
+	if len(r.shards.splits) != 0 || len(r.shards.merges) != 0 || r.shards.monitors != 0 ||
 		r.history.saves != 0 || len(r.streams.updates) != 0 {
-		t.Errorf("dry run split %v, merged %v, saved the shard history %d times, the stream history %d times, "+
-			"turned enhanced monitoring on %d times, updated the shard count %v",
-			r.shards.splits, r.shards.merges, r.shards.historySaves, r.history.saves, r.shards.monitors, r.streams.updates)
+		t.Errorf("dry run split %v, merged %v, saved the record %d times, turned enhanced monitoring on %d times, updated the shard count %v",
+			r.shards.splits, r.shards.merges, r.history.saves, r.shards.monitors, r.streams.updates)
 	}
 	if got := countKind(r.alerts.kinds(), policy.AlertWouldSplitShard); got != 1 {
 		t.Errorf("%d would_split_shard alerts, want 1: %v", got, r.alerts.kinds())
@@ -250,9 +249,9 @@ func TestShardLevelDryRunAlertsWithoutActing(t *testing.T) {
 func TestShardLevelStandbyNeverActsNorAlerts(t *testing.T) {
 	r := newShardRig(t, Options{}, 4, hotspot, &fakeLeader{ok: false}, true)
 	outs := r.cycles(10)
-	if len(r.shards.splits) != 0 || r.shards.monitors != 0 || len(r.alerts.alerts) != 0 || r.shards.historySaves != 0 {
+	if len(r.shards.splits) != 0 || r.shards.monitors != 0 || len(r.alerts.alerts) != 0 || r.history.saves != 0 {
 		t.Errorf("standby: splits %v, monitoring calls %d, alerts %v, history saves %d",
-			r.shards.splits, r.shards.monitors, r.alerts.kinds(), r.shards.historySaves)
+			r.shards.splits, r.shards.monitors, r.alerts.kinds(), r.history.saves)
 	}
 	last := outs[len(outs)-1].Shards
 	if last == nil || len(last.Actions) == 0 || last.Result != "" || len(last.Loads) != 4 {
@@ -280,7 +279,7 @@ func TestShardLevelLeavesAChangingStreamAlone(t *testing.T) {
 func TestShardLevelKeepsTheDailyCapAcrossRestarts(t *testing.T) {
 	r := newShardRig(t, Options{}, 4, hotspot, nil, true)
 	r.spec.Shards.Settings.MaxCallsPerDay = 2
-	r.shards.history[shardStream] = policy.ShardLevelHistory{Calls: []time.Time{start.Add(-3 * time.Hour), start.Add(-2 * time.Hour)}}
+	r.history.shards[shardStream] = policy.ShardLevelHistory{Calls: []time.Time{start.Add(-3 * time.Hour), start.Add(-2 * time.Hour)}}
 	r.c = New([]StreamSpec{r.spec}, r.c.deps, r.c.opts, zaptest.NewLogger(t))
 	outs := r.cycles(10)
 	if len(r.shards.splits) != 0 {
@@ -304,15 +303,24 @@ func TestShardLevelRefusedSplitIsTakenBack(t *testing.T) {
 		wantCalls  int
 		wantAlerts int
 		wantResult Result
+		// describeFails makes the stream unreadable after the failed call.
+		describeFails bool
 	}{
 		{name: "busy", err: fmt.Errorf("%w: ResourceInUseException", policy.ErrStreamBusy), wantResult: ResultBusy},
 		{name: "account shard limit", err: fmt.Errorf("%w: LimitExceededException", policy.ErrQuotaExceeded), wantAlerts: 1, wantResult: ResultQuotaExceeded},
-		{name: "ambiguous", err: errors.New("connection reset"), wantCalls: 1, wantAlerts: 1, wantResult: ResultFailed},
+		// The stream, described after a lost answer, is ACTIVE at the old
+		// count: the split did not land and its record is taken back.
+		{name: "ambiguous, stream unchanged", err: errors.New("connection reset"), wantAlerts: 1, wantResult: ResultFailed},
+		// The stream cannot tell: the split stays counted.
+		{name: "ambiguous, stream unreadable", err: errors.New("connection reset"), wantCalls: 1, wantAlerts: 1, wantResult: ResultFailed, describeFails: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newShardRig(t, Options{}, 4, hotspot, nil, true)
 			r.shards.splitErr = tt.err
+			if tt.describeFails {
+				r.streams.afterFailedUpdate = func() { r.streams.describeErr[shardStream] = errors.New("connection reset") }
+			}
 			var result Result
 			for i := 0; i < 10 && len(r.shards.splits) == 0; i++ {
 				outs := r.cycles(1)
@@ -321,7 +329,7 @@ func TestShardLevelRefusedSplitIsTakenBack(t *testing.T) {
 			if len(r.shards.splits) != 1 || result != tt.wantResult {
 				t.Fatalf("%d split calls, result %q; want 1, %q", len(r.shards.splits), result, tt.wantResult)
 			}
-			h := r.shards.history[shardStream]
+			h := r.history.shards[shardStream]
 			if len(h.Calls) != tt.wantCalls {
 				t.Errorf("%d calls recorded, want %d", len(h.Calls), tt.wantCalls)
 			}
@@ -380,7 +388,7 @@ func TestShardLevelNewTermRereadsTheTags(t *testing.T) {
 	r.c = New([]StreamSpec{r.spec}, r.c.deps, r.c.opts, zaptest.NewLogger(t))
 	r.cycles(3) // a standby reads the (empty) shard-level history once
 	// Meanwhile the replica that led spent the daily cap.
-	r.shards.history[shardStream] = policy.ShardLevelHistory{Calls: []time.Time{r.clock.now.Add(-time.Hour), r.clock.now.Add(-time.Minute)}}
+	r.history.shards[shardStream] = policy.ShardLevelHistory{Calls: []time.Time{r.clock.now.Add(-time.Hour), r.clock.now.Add(-time.Minute)}}
 	leader.ok = true
 	outs := r.cycles(3)
 	if len(r.shards.splits) != 0 {
@@ -395,7 +403,7 @@ func TestShardLevelLeaseLostBeforeTheSplit(t *testing.T) {
 	leader := &fakeLeader{term: 1, ok: true}
 	r := newShardRig(t, Options{}, 4, hotspot, leader, true)
 	// The lease is lost right after the split's record is written.
-	r.shards.onSave = func() { leader.ok = false }
+	r.history.onSave = func() { leader.ok = false }
 	var result Result
 	for i := 0; i < 10 && result == ""; i++ {
 		result = r.cycles(1)[0].Shards.Result
@@ -404,7 +412,7 @@ func TestShardLevelLeaseLostBeforeTheSplit(t *testing.T) {
 		t.Fatalf("result %q, splits %v: want the lease lost and no SplitShard call", result, r.shards.splits)
 	}
 	// The record stays for the new leader: it costs one call of the cap.
-	if got := len(r.shards.history[shardStream].Calls); got != 1 {
+	if got := len(r.history.shards[shardStream].Calls); got != 1 {
 		t.Errorf("%d calls recorded, want the 1 recorded before the lease was lost", got)
 	}
 	alerts := len(r.alerts.alerts)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -141,6 +140,8 @@ type world struct {
 	opts    controller.Options
 	log     *zap.Logger
 	ctrl    *controller.Controller
+	// runCycle, when set, runs a cycle instead of ctrl (several replicas).
+	runCycle func(ctx context.Context) []controller.Outcome
 
 	streams  []*simStream
 	byName   map[string]*simStream
@@ -399,7 +400,12 @@ func (w *world) step(dataFault func(*simStream) bool) []controller.Outcome {
 	}
 	ctx, cancel := context.WithTimeout(w.ctx, time.Minute)
 	started := time.Now()
-	outs := w.ctrl.RunCycle(ctx)
+	var outs []controller.Outcome
+	if w.runCycle != nil {
+		outs = w.runCycle(ctx)
+	} else {
+		outs = w.ctrl.RunCycle(ctx)
+	}
 	w.cycleTimes = append(w.cycleTimes, time.Since(started))
 	cancel()
 
@@ -556,8 +562,8 @@ func (w *world) checkTags(s *simStream, now time.Time) {
 	if err != nil {
 		w.t.Fatalf("tags of %s: %v", s.name, err)
 	}
-	h, _ := stream.ParseHistory(tags, now)
-	read, _ := h.Reconcile(s.shards, now)
+	rec, _ := stream.ParseRecord(tags, now)
+	read, _ := rec.History.Reconcile(s.shards, now)
 	recorded := read.CallsUsed(now)
 	accepted := 0
 	for _, a := range s.accepted {
@@ -592,13 +598,4 @@ func (w *world) alertOf(c faultproxy.Call) alert {
 		a.role = s.role
 	}
 	return a
-}
-
-// roles names the roles of streams, for messages.
-func roles(ss []*simStream) string {
-	var out []string
-	for _, s := range ss {
-		out = append(out, s.role)
-	}
-	return strings.Join(out, ",")
 }

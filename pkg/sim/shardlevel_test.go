@@ -189,7 +189,8 @@ func TestShardLevelReshardsUniformly(t *testing.T) {
 	if last.Kind != CallUpdateShardCount || last.Err != nil || last.From != n || last.To != want {
 		t.Errorf("last call %+v, want UpdateShardCount from %d to %d", last, n, want)
 	}
-	h, _ := r.deps.History.LoadHistory(context.Background(), StreamName)
+	rec, _ := r.deps.History.LoadRecord(context.Background(), StreamName)
+	h := rec.History
 	if len(h.Calls) != 1 || h.LastAction == nil || h.LastAction.To != want {
 		t.Errorf("history %+v: the uniform reshard is not recorded", h)
 	}
