@@ -90,9 +90,10 @@ func TestCacheStaleCountNeverScalesDown(t *testing.T) {
 	}
 
 	// Another tool halves the stream, quickly enough that no sweep sees it
-	// UPDATING, and the load falls to 20 % of 16 shards.
+	// UPDATING, and the load falls to 30 % of 16 shards (60 % of 8: what
+	// 8 shards carry).
 	f.finish("orders", 8)
-	load["orders"] = 0.2 * 16 * policy.ShardWriteRecordsPerSecond
+	load["orders"] = 0.3 * 16 * policy.ShardWriteRecordsPerSecond
 	clock.advance(time.Minute)
 	mustSweep(t, c)
 	out := ctrl.RunCycle(t.Context())[0]
