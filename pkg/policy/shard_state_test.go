@@ -115,7 +115,7 @@ func TestShardLevelStateIsBounded(t *testing.T) {
 		t.Errorf("profile of %d segments, want %d", got, MaxProfileSegments)
 	}
 	var h ShardLevelHistory
-	now := shardT0
+	var now time.Time
 	for i := range 100 {
 		now = shardT0.Add(time.Duration(i) * time.Hour)
 		h = h.WithChange(ShardAction{Kind: ShardSplit, ShardID: "s", Range: KeyRange{Lo: 0, Hi: 1}}, now)

@@ -227,13 +227,6 @@ func peakMinute(ms []Minute, shards int) Minute {
 	return best
 }
 
-// shardsFor is the least shard count that brings utilisation u of cur shards
-// to the aim. A throttled minute counts at its floor: its true demand is
-// unknown and at least that.
-func shardsFor(u Utilisation, cur int, aim float64) int {
-	return shardsForNeed(u.Max()*float64(cur), aim)
-}
-
 func minutesIn(d time.Duration) int {
 	return max(int((d+time.Minute-1)/time.Minute), 1)
 }

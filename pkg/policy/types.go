@@ -329,13 +329,6 @@ type Settings struct {
 	Headroom Headroom
 }
 
-// aim is the utilisation of the level that a change aims at: halfway
-// between the middle of the band and ScaleUpThreshold, so that a change
-// leaves room for growth before the next, without the middle's 2x.
-func (s Settings) aim() float64 {
-	return (s.ScaleUpThreshold + (s.ScaleUpThreshold+s.ScaleDownThreshold)/2) / 2
-}
-
 // Lookback is how far back the decision needs metrics for these settings.
 func (s Settings) Lookback() time.Duration {
 	return max(s.ScaleUpAfter, s.ScaleDownAfter) + MaxMetricDelay
