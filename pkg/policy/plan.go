@@ -109,17 +109,16 @@ func (p plan) burst(level float64) float64 {
 }
 
 // capacityFor is the least shard count that carries level: the level at
-// ScaleUpThreshold and, once the stream's bursts are learned, those (burst),
-// neither beyond the most the stream has needed within LearnHorizon unless
-// the level itself is. Below it, the stream scales up.
+// ScaleUpThreshold and, once the stream's bursts are learned, those (burst,
+// never beyond the most the stream has needed within LearnHorizon unless the
+// level itself is). Below it, the stream scales up.
 func (p plan) capacityFor(level float64) int {
 	if !p.env.Known {
 		return shardsForNeed(level, p.s.ScaleUpThreshold)
 	}
-	// The level at ScaleUpThreshold too, for rises the bursts have not
-	// shown, but never beyond the most the stream has needed.
-	atThreshold := math.Min(level/p.s.ScaleUpThreshold, math.Max(p.env.Peak*p.s.Headroom.peakMargin(), level*p.margin))
-	return shardsForNeed(math.Max(p.burst(level), atThreshold), 1)
+	// The level at ScaleUpThreshold too: the utilisation the operator set
+	// is never exceeded by the level, whatever the bursts say.
+	return max(shardsForNeed(p.burst(level), 1), shardsForNeed(level, p.s.ScaleUpThreshold))
 }
 
 // upTarget is the shard count a scale-up aims at when the stream's level is

@@ -113,8 +113,9 @@ func Decide(obs Observation, s Settings) Decision {
 	}
 	peak := peakMinute(window, cur)
 	windowPeak := NeedOf(peak, shardsDuring(peak, cur))
-	// The new count carries every minute of the window, with the margin.
-	desired := max(pl.capacity(), shardsForNeed(windowPeak*pl.margin, 1), s.MinShards)
+	// The new count carries every minute of the window below the threshold,
+	// so that a scale-down never lands where a scale-up would fire.
+	desired := max(pl.capacity(), shardsForNeed(windowPeak, s.ScaleUpThreshold), s.MinShards)
 	if float64(desired) > float64(cur)*(1-MinDownStep) {
 		d.Reason = steadyReason(d, s, pl)
 		return d
