@@ -26,10 +26,6 @@ import (
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/stream"
 )
 
-// testCallObserver, when set by a test, is told of every AWS call the
-// daemon makes, besides the metrics.
-var testCallObserver awsclient.CallObserver
-
 // Shutdown bounds: ECS kills a task 30 s after SIGTERM. A cycle in flight
 // finishes its action (at most 20 s), then these run.
 const (
@@ -46,17 +42,20 @@ type daemon struct {
 	log       *zap.Logger
 	level     zap.AtomicLevel
 
-	metrics  *observe.Metrics
-	clients  awsclient.Clients
-	load     controller.LoadReader
-	cw       *metrics.CloudWatch
-	kinesis  *stream.Kinesis
-	streams  *stream.Cache
-	lease    *lease.Lease // nil without a lease table
-	finder   *discover.Discoverer
-	notifier *swapNotifier
-	ctrl     *controller.Controller
-	cycles   *cycleRecorder
+	metrics *observe.Metrics
+	clients awsclient.Clients
+	load    controller.LoadReader
+	cw      *metrics.CloudWatch
+	kinesis *stream.Kinesis
+	streams *stream.Cache
+	// shardLoad and shards serve shard-level scaling.
+	shardLoad adapters.ShardMetrics
+	shards    adapters.ShardCalls
+	lease     *lease.Lease // nil without a lease table
+	finder    *discover.Discoverer
+	notifier  *swapNotifier
+	ctrl      *controller.Controller
+	cycles    *cycleRecorder
 
 	// mu guards cfg, the configuration in force, and discovered, the streams
 	// the last discovery found.
@@ -67,14 +66,38 @@ type daemon struct {
 	rediscover chan struct{}
 }
 
+// wiring is how newDaemon builds the daemon besides its configuration.
+type wiring struct {
+	// statusOnly builds a controller that only looks, for the status
+	// command: a standby that reads every stream's record and describes
+	// each stream directly (no stream-state cache sweep runs).
+	statusOnly bool
+	// control builds a controller for the control commands: no lease (an
+	// operator's change is not the daemon's), streams described directly.
+	control bool
+}
+
+// wiringOption sets a part of the wiring.
+type wiringOption func(*wiring)
+
+// withStatusOnly wires the daemon of the status command.
+func withStatusOnly() wiringOption { return func(w *wiring) { w.statusOnly = true } }
+
+// withControl wires the daemon of the scale command.
+func withControl() wiringOption { return func(w *wiring) { w.control = true } }
+
 // newDaemon wires the daemon for cfg. Nothing talks to AWS yet.
-func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bool, log *zap.Logger, level zap.AtomicLevel) (*daemon, error) {
+func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bool, log *zap.Logger, level zap.AtomicLevel, opts ...wiringOption) (*daemon, error) {
+	var w wiring
+	for _, o := range opts {
+		o(&w)
+	}
 	d := &daemon{path: f.config, flags: f, dryRunSet: dryRunSet, log: log, level: level, cfg: cfg, rediscover: make(chan struct{}, 1)}
 	bv := readBuildVersion()
 	d.metrics = observe.New(observe.BuildInfo{Version: bv.Version, Revision: bv.Revision, GoVersion: bv.GoVersion}, d.role)
 	d.metrics.ConfigLoaded()
 	observeCall := d.metrics.ObserveCall
-	if hook := testCallObserver; hook != nil {
+	if hook := f.callObserver; hook != nil {
 		observeCall = func(service, operation string, err error) {
 			d.metrics.ObserveCall(service, operation, err)
 			hook(service, operation, err)
@@ -92,7 +115,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 	}
 	d.clients = clients
 	built := adapters.New(clients, log)
-	d.cw, d.kinesis, d.streams = built.Load, built.Kinesis, built.Streams
+	d.cw, d.kinesis, d.streams, d.shardLoad, d.shards = built.Load, built.Kinesis, built.Streams, built.ShardLoad, built.Shards
 	d.load = d.cw
 	if cfg.Lease.Enabled() {
 		d.lease, err = lease.New(clients.DynamoDB, lease.Config{
@@ -108,27 +131,36 @@ func newDaemon(ctx context.Context, cfg *config.Config, f runFlags, dryRunSet bo
 	})
 	d.notifier = &swapNotifier{}
 	d.notifier.set(notifierFor(cfg, clients, log))
-	var leader controller.Leadership
-	if d.lease != nil {
-		leader = d.lease
-	}
 	var observer controller.Observer = d.metrics
 	if cfg.Metrics.EMF {
 		observer = observe.Observers{d.metrics, observe.NewEMF(log, cfg.Lease.Name)}
 	}
 	d.cycles = &cycleRecorder{Observer: observer}
-	d.ctrl = controller.New(specsOf(cfg.Streams), controller.Deps{
+	deps := controller.Deps{
 		Load:     d.load,
 		Streams:  d.streams,
 		History:  d.kinesis,
 		Notifier: d.notifier,
 		Clock:    wallClock{},
-		Leader:   leader,
 		Observer: d.cycles,
 
-		ShardLoad: shardMetrics{cw: d.cw},
-		Shards:    shardCalls{Kinesis: d.kinesis, cache: d.streams},
-	}, optionsOf(cfg), log)
+		ShardLoad: d.shardLoad,
+		Shards:    d.shards,
+	}
+	if d.lease != nil {
+		deps.Leader = d.lease
+	}
+	ctrlOpts := optionsOf(cfg)
+	specs := specsOf(cfg.Streams)
+	if w.statusOnly {
+		deps.Streams, deps.Shards, deps.Leader, deps.Observer = d.kinesis, d.kinesis, standby{}, nil
+		ctrlOpts.ReadAllHistory = true // status shows every stream's last action and calls left
+		specs = nil                    // discovery sets them
+	}
+	if w.control {
+		deps.Streams, deps.Shards, deps.Leader, deps.Observer = d.kinesis, d.kinesis, nil, nil
+	}
+	d.ctrl = controller.New(specs, deps, ctrlOpts, log)
 	return d, nil
 }
 

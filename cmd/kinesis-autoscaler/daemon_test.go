@@ -63,7 +63,7 @@ func startReplica(t *testing.T, name, path, addr string) *replica {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replica{name: name, addr: addr, log: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		root := rootCommand(io.Discard, r.log)
+		root := rootCommand(io.Discard, r.log, testHooks)
 		root.SetArgs([]string{"run", "--config", path, "--log-format", "console"})
 		r.done <- root.ExecuteContext(ctx)
 	}()

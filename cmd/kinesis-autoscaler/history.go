@@ -12,8 +12,6 @@ import (
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/sim"
 )
 
-func init() { historyTrace = cloudWatchHistory }
-
 // cloudWatchHistory reads a stream's last days of 1-minute IncomingRecords
 // and IncomingBytes from CloudWatch as a trace. The AWS region and endpoints
 // come from the config file when one is given, else from the SDK's default

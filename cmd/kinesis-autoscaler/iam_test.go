@@ -228,14 +228,14 @@ type callRecorder struct {
 func recordCalls(t *testing.T) *callRecorder {
 	t.Helper()
 	r := &callRecorder{calls: map[string]bool{}}
-	testCallObserver = func(service, operation string, _ error) {
+	testHooks.callObserver = func(service, operation string, _ error) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.calls[service+":"+operation] = true
 	}
 	policy := readIAMPolicy(t).allowed()
 	t.Cleanup(func() {
-		testCallObserver = nil
+		testHooks.callObserver = nil
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		for call := range r.calls {

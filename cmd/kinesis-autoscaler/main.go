@@ -15,6 +15,9 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/awsclient"
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/sim"
 )
 
 // defaultConfigPath is where the container image and the systemd unit keep
@@ -68,11 +71,27 @@ func looksLikeConfig(arg string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
+// hooks are the parts of the commands that tests replace; a nil field is
+// the real thing.
+type hooks struct {
+	// callObserver is told of every AWS call a daemon makes, besides its
+	// metrics.
+	callObserver awsclient.CallObserver
+	// historyTrace replaces simulate's read of a stream's history from
+	// CloudWatch (cloudWatchHistory).
+	historyTrace func(ctx context.Context, configPath, stream string, days int) (sim.Trace, error)
+}
+
 // run executes the command line and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWith(args, stdout, stderr, hooks{})
+}
+
+// runWith is run with hooks.
+func runWith(args []string, stdout, stderr io.Writer, h hooks) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := rootCommand(stdout, stderr)
+	root := rootCommand(stdout, stderr, h)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -86,7 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitError
 }
 
-func rootCommand(stdout, stderr io.Writer) *cobra.Command {
+func rootCommand(stdout, stderr io.Writer, h hooks) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "kinesis-autoscaler",
 		Short: "Keep AWS Kinesis Data Streams right-sized",
@@ -115,13 +134,16 @@ it would do to a traffic trace, with no AWS account.`,
 	// Flag errors are bad input too.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
 	root.AddCommand(
-		runCommand(stdout, stderr),
+		runCommand(stdout, stderr, h),
 		validateCommand(stdout),
-		statusCommand(stdout, stderr),
+		statusCommand(stdout, stderr, h),
 		healthcheckCommand(stdout, stderr),
-		simulateCommand(stdout, stderr),
+		simulateCommand(stdout, stderr, h),
 		versionCommand(stdout),
 		docsCommand(stdout),
+		pauseCommand(stdout, stderr, h),
+		resumeCommand(stdout, stderr, h),
+		scaleCommand(stdout, stderr, h),
 	)
 	return root
 }

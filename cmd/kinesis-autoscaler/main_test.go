@@ -12,10 +12,14 @@ import (
 
 // runCLI runs the command line in-process and returns its exit status and
 // output.
+// testHooks are the hooks runCLI runs the commands with; tests set them
+// and reset them in a cleanup.
+var testHooks hooks
+
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(args, &stdout, &stderr)
+	code := runWith(args, &stdout, &stderr, testHooks)
 	return code, stdout.String(), stderr.String()
 }
 

@@ -31,6 +31,7 @@ type matrixFlags struct {
 	metricDelays string
 	scenarios    string
 	traces       string
+	cache        string
 }
 
 func addMatrixFlags(fl *pflag.FlagSet, f *matrixFlags) {
@@ -39,6 +40,7 @@ func addMatrixFlags(fl *pflag.FlagSet, f *matrixFlags) {
 	fl.StringVar(&f.metricDelays, "metric-delays", "1m,3m", "--matrix: CloudWatch delays, comma-separated")
 	fl.StringVar(&f.scenarios, "scenarios", "all", "--matrix: scenarios to replay: all, none, or names comma-separated")
 	fl.StringVar(&f.traces, "traces", defaultTraceDir, "--matrix: also replay every *.csv trace in this directory (none: no files)")
+	fl.StringVar(&f.cache, "hindsight-cache", "", "--matrix: keep the hindsight bounds in this directory and reuse them (they depend on the traces, not on the policy)")
 }
 
 // listScenarios prints the scenario library: name, length, description.
@@ -97,6 +99,13 @@ func runMatrix(ctx context.Context, f simulateFlags, changed func(flag string) b
 			s, _, err := defaultPolicySettings(f.config, peak)
 			return s, err
 		},
+	}
+	if f.matrix.cache != "" {
+		opts.HindsightCache = &sim.HindsightCache{Dir: f.matrix.cache}
+		var once sync.Once
+		opts.Warn = func(err error) {
+			once.Do(func() { fmt.Fprintf(stderr, "note: %v; the matrix goes on without it\n", err) })
+		}
 	}
 	if f.config != "" {
 		if _, _, err := defaultPolicySettings(f.config, peaks[0]); err != nil {

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/awsclient"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/config"
 )
 
@@ -27,10 +28,12 @@ type runFlags struct {
 	dryRun    bool
 	logFormat string
 	logLevel  string
+	// callObserver, when set, is told of every AWS call (hooks).
+	callObserver awsclient.CallObserver
 }
 
-func runCommand(stdout, stderr io.Writer) *cobra.Command {
-	var f runFlags
+func runCommand(stdout, stderr io.Writer, h hooks) *cobra.Command {
+	f := runFlags{callObserver: h.callObserver}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the autoscaling daemon (or one cycle with --once)",

@@ -227,7 +227,8 @@ func TestShardLevelAcceptance(t *testing.T) {
 		}
 		checkAlert(t, hotKey, "hot_partition_key", []string{"hot partition key in shard"},
 			[]string{holder, "of the hash-key space", "carries one hot partition key", "after a split"})
-		tags, err := stream.New(a.kinesis).LoadShardHistory(a.ctx, name)
+		rec, err := stream.New(a.kinesis).LoadRecord(a.ctx, name)
+		tags := rec.Shards
 		if err != nil || len(tags.HotKeys) != 1 || !(tags.HotKeys[0].Lo <= 0.3 && 0.3 < tags.HotKeys[0].Hi) || len(tags.Calls) != splits {
 			t.Errorf("shard-level history in the tags: %+v, %v; want the hot key's range and %d calls", tags, err, splits)
 		}

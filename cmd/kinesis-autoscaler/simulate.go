@@ -24,12 +24,6 @@ import (
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/sim/chart"
 )
 
-// historyTrace fetches a stream's 1-minute IncomingRecords and IncomingBytes
-// of the last days days from CloudWatch as a trace (sim.TraceFromMinutes
-// builds one from the metrics adapter's minutes). It is set where the AWS
-// adapters are wired; nil means --from-cloudwatch is not available.
-var historyTrace func(ctx context.Context, configPath, stream string, days int) (sim.Trace, error)
-
 // maxHistoryDays is how far back CloudWatch keeps 1-minute datapoints.
 const maxHistoryDays = 15
 
@@ -38,6 +32,8 @@ const maxHistoryDays = 15
 const progressMinutes = 50_000
 
 type simulateFlags struct {
+	// historyTrace reads --from-cloudwatch's trace (cloudWatchHistory).
+	historyTrace   func(ctx context.Context, configPath, stream string, days int) (sim.Trace, error)
 	trace          string
 	policy         string
 	compare        bool
@@ -67,8 +63,11 @@ type simulateFlags struct {
 	matrix         matrixFlags
 }
 
-func simulateCommand(stdout, stderr io.Writer) *cobra.Command {
-	var f simulateFlags
+func simulateCommand(stdout, stderr io.Writer, h hooks) *cobra.Command {
+	f := simulateFlags{historyTrace: cloudWatchHistory}
+	if h.historyTrace != nil {
+		f.historyTrace = h.historyTrace
+	}
 	def := sim.DefaultModel()
 	cmd := &cobra.Command{
 		Use:   "simulate",
@@ -365,10 +364,7 @@ func loadTrace(ctx context.Context, f simulateFlags) (t sim.Trace, builtin bool,
 		if f.days < 1 || f.days > maxHistoryDays {
 			return t, false, badInput(fmt.Errorf("--days %d: must be 1 to %d (CloudWatch keeps 1-minute data %d days)", f.days, maxHistoryDays, maxHistoryDays))
 		}
-		if historyTrace == nil {
-			return t, false, errors.New("--from-cloudwatch is not available in this build")
-		}
-		t, err = historyTrace(ctx, f.config, f.fromCloudWatch, f.days)
+		t, err = f.historyTrace(ctx, f.config, f.fromCloudWatch, f.days)
 		if err != nil {
 			return t, false, fmt.Errorf("read the history of stream %q: %w", f.fromCloudWatch, err)
 		}

@@ -199,11 +199,11 @@ func TestSimulateBadInputExitsTwo(t *testing.T) {
 // reported (the hook itself is tested against a CloudWatch server in
 // history_test.go).
 func TestSimulateFromCloudWatchHook(t *testing.T) {
-	saved := historyTrace
-	defer func() { historyTrace = saved }()
+	saved := testHooks.historyTrace
+	defer func() { testHooks.historyTrace = saved }()
 	var gotStream string
 	var gotDays int
-	historyTrace = func(_ context.Context, _, stream string, days int) (sim.Trace, error) {
+	testHooks.historyTrace = func(_ context.Context, _, stream string, days int) (sim.Trace, error) {
 		gotStream, gotDays = stream, days
 		return sim.NewTrace("cloudwatch:"+stream, []int64{6000, 60000, 120000, 6000}, []int64{6e6, 6e7, 1.2e8, 6e6})
 	}
@@ -211,7 +211,7 @@ func TestSimulateFromCloudWatchHook(t *testing.T) {
 	if code != 0 || gotStream != "orders" || gotDays != 3 || !strings.Contains(stdout, "trace: cloudwatch:orders") {
 		t.Errorf("exit %d, stream %q, days %d: %s %s", code, gotStream, gotDays, stdout, stderr)
 	}
-	historyTrace = func(context.Context, string, string, int) (sim.Trace, error) {
+	testHooks.historyTrace = func(context.Context, string, string, int) (sim.Trace, error) {
 		return sim.Trace{}, errors.New("throttled")
 	}
 	if code, _, stderr := runCLI(t, "simulate", "--from-cloudwatch", "orders"); code != 1 || !strings.Contains(stderr, "throttled") {

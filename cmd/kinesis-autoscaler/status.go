@@ -17,7 +17,7 @@ import (
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/sim"
 )
 
-func statusCommand(stdout, stderr io.Writer) *cobra.Command {
+func statusCommand(stdout, stderr io.Writer, h hooks) *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -45,7 +45,7 @@ not be read.`,
 			if err != nil {
 				return err
 			}
-			return status(cmd.Context(), cfg, log, stdout)
+			return status(cmd.Context(), cfg, log, stdout, h)
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", defaultConfigPath, "configuration file (YAML)")
@@ -57,18 +57,15 @@ type standby struct{}
 
 func (standby) Leading() (uint64, bool) { return 0, false }
 
+// TimeLeft implements controller.Leadership: a standby never acts.
+func (standby) TimeLeft(uint64) time.Duration { return 0 }
+
 // status runs one cycle as a standby and prints what it saw.
-func status(ctx context.Context, cfg *config.Config, log *zap.Logger, w io.Writer) error {
-	d, err := newDaemon(ctx, cfg, runFlags{config: cfg.File}, false, log, zap.NewAtomicLevel())
+func status(ctx context.Context, cfg *config.Config, log *zap.Logger, w io.Writer, h hooks) error {
+	d, err := newDaemon(ctx, cfg, runFlags{config: cfg.File, callObserver: h.callObserver}, false, log, zap.NewAtomicLevel(), withStatusOnly())
 	if err != nil {
 		return err
 	}
-	opts := optionsOf(cfg)
-	opts.ReadAllHistory = true // status shows every stream's last action and calls left
-	d.ctrl = controller.New(nil, controller.Deps{
-		Load: d.load, Streams: d.kinesis, History: d.kinesis, Notifier: d.notifier, Clock: wallClock{}, Leader: standby{},
-		ShardLoad: shardMetrics{cw: d.cw}, Shards: d.kinesis,
-	}, opts, log)
 	d.discoverNow(ctx)
 	now := time.Now()
 	outcomes := d.ctrl.RunCycle(ctx)
@@ -124,7 +121,7 @@ func writeStatus(w io.Writer, outcomes []controller.Outcome, now time.Time) int 
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", o.Stream, o.State.Mode, o.State.Status, o.State.OpenShards,
 			util(u.WriteBytes), util(u.WriteRecords), util(u.ReadBytes),
-			lastAction(o.History), when(o.History, now), d.CallsLeft, wouldDo(d))
+			lastAction(o.History), when(o.History, now), d.CallsLeft, wouldDo(d, o.Paused))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
@@ -133,6 +130,9 @@ func writeStatus(w io.Writer, outcomes []controller.Outcome, now time.Time) int 
 		why := o.Decision.Reason
 		if !o.Observed && o.Err != nil {
 			why = "cannot be read: " + o.Err.Error()
+		}
+		if !o.Paused.IsZero() {
+			why = fmt.Sprintf("PAUSED since %s (kinesis-autoscaler resume %s): the daemon changes nothing; %s", ago(o.Paused, now), o.Stream, why)
 		}
 		fmt.Fprintf(w, "  %s: %s\n", o.Stream, oneLine(why))
 	}
@@ -225,7 +225,10 @@ func ago(t, now time.Time) string {
 	return fmt.Sprintf("%s (%s)", t.UTC().Format(time.RFC3339), rel)
 }
 
-func wouldDo(d policy.Decision) string {
+func wouldDo(d policy.Decision, paused time.Time) string {
+	if !paused.IsZero() {
+		return "paused"
+	}
 	if d.Scales() {
 		return fmt.Sprintf("scale %s to %d", d.Direction, d.Target)
 	}

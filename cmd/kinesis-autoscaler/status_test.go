@@ -24,7 +24,7 @@ func TestStatusCommand(t *testing.T) {
 	kin := stream.New(a.kinesis)
 	at := time.Now().Add(-40 * time.Minute).UTC().Truncate(time.Second)
 	history := policy.History{LastAction: &policy.Action{At: at, From: 1, To: 2, Direction: policy.DirectionUp}, Calls: []time.Time{at}}
-	if err := kin.SaveHistory(a.ctx, hot, history); err != nil {
+	if err := kin.SaveRecord(a.ctx, hot, policy.Record{History: history}); err != nil {
 		t.Fatal(err)
 	}
 	missing := emulator.UniqueName("status-missing")
@@ -53,7 +53,8 @@ func TestStatusCommand(t *testing.T) {
 	if n, _ := a.shards(hot); n != 2 {
 		t.Errorf("status resharded: %d shards", n)
 	}
-	got, err := kin.LoadHistory(a.ctx, hot)
+	rec, err := kin.LoadRecord(a.ctx, hot)
+	got := rec.History
 	if err != nil || got.LastAction == nil || !got.LastAction.At.Equal(at) || len(got.Calls) != 1 {
 		t.Errorf("status changed the history: %+v, %v", got, err)
 	}

@@ -17,13 +17,17 @@ import (
 type AWS struct {
 	// Load reads stream metrics (controller.LoadReader).
 	Load *metrics.CloudWatch
-	// Kinesis keeps histories in stream tags (controller.HistoryStore) and
-	// lists streams and their tags for discovery.
+	// Kinesis keeps each stream's record in its tags (controller.RecordStore)
+	// and lists streams and their tags for discovery.
 	Kinesis *stream.Kinesis
 	// Streams describes and reshards streams for the controller
 	// (controller.Streams). Its sweep must run (Streams.Run) for it to save
 	// calls; without it every stream is described.
 	Streams *stream.Cache
+	// ShardLoad and Shards serve shard-level scaling
+	// (controller.ShardLoadReader, controller.ShardStreams).
+	ShardLoad ShardMetrics
+	Shards    ShardCalls
 }
 
 // New builds the adapters over the clients; log receives malformed-tag
@@ -32,11 +36,13 @@ func New(clients awsclient.Clients, log *zap.Logger) AWS {
 	k := stream.New(clients.Kinesis, stream.WithTagWarnings(func(name string, problem error) {
 		log.Warn("ignoring malformed state tag", zap.String("stream", name), zap.Error(problem))
 	}))
-	return AWS{
+	a := AWS{
 		Load:    metrics.New(clients.CloudWatch),
 		Kinesis: k,
 		Streams: stream.NewCache(k, clients.Kinesis, stream.WithSweepErrors(func(err error) {
 			log.Warn("stream sweep failed; streams it did not list are described one by one", zap.Error(err))
 		})),
 	}
+	a.ShardLoad, a.Shards = ShardMetrics{CloudWatch: a.Load}, ShardCalls{Kinesis: k, Cache: a.Streams}
+	return a
 }

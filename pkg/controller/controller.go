@@ -5,6 +5,13 @@
 // pkg/metrics, pkg/stream and pkg/notify satisfy them, and so does the
 // simulator in pkg/sim, so that both run exactly this code.
 //
+// Every change to a stream's shards is made by one write-ahead executor
+// (execute.go): fenced by the lease term, recorded in the stream's record
+// (RecordStore, one read and one write) before the call, verified after an
+// ambiguous answer, taken back only when the stream says it did not land.
+// Each kind of change (UpdateShardCount, SplitShard, MergeShards, an
+// operator's Scale) supplies only its record, call and verification.
+//
 // With several replicas, only the one that holds the lease acts (Leadership):
 // the others run the same cycles — read, decide, log, report to the Observer —
 // but never reshard, never write a stream's history and never alert.
@@ -40,13 +47,6 @@ type Streams interface {
 	UpdateShardCount(ctx context.Context, stream string, target int) error
 }
 
-// HistoryStore keeps each stream's scaling history where it survives a
-// restart.
-type HistoryStore interface {
-	LoadHistory(ctx context.Context, stream string) (policy.History, error)
-	SaveHistory(ctx context.Context, stream string, h policy.History) error
-}
-
 // Notifier tells people about an alert.
 type Notifier interface {
 	Notify(ctx context.Context, a policy.Alert) error
@@ -65,6 +65,10 @@ type Leadership interface {
 	// lease is acquired anew, so that a replica that lost the lease and got
 	// it back knows that another may have acted in between.
 	Leading() (term uint64, ok bool)
+	// TimeLeft is how long this replica may still act in term: zero when
+	// it does not lead in that term (it lost the lease, even if it took it
+	// back since). Every change to a stream is fenced by it.
+	TimeLeft(term uint64) time.Duration
 }
 
 // Observer is told what every cycle saw and did, for example to export
@@ -112,9 +116,10 @@ type Options struct {
 // without a Leader the controller always acts, without an Observer nobody is
 // told.
 type Deps struct {
-	Load     LoadReader
-	Streams  Streams
-	History  HistoryStore
+	Load    LoadReader
+	Streams Streams
+	// History keeps each stream's record (RecordStore).
+	History  RecordStore
 	Notifier Notifier
 	Clock    Clock
 	Leader   Leadership
@@ -123,6 +128,10 @@ type Deps struct {
 	// Shards, none has it.
 	ShardLoad ShardLoadReader
 	Shards    ShardStreams
+	// Stopwatch is the wall clock a cycle's time for acting
+	// (ActBudgetShare) is measured by; nil means time.Now. The simulator's
+	// Clock does not measure it: a simulated cycle takes no time.
+	Stopwatch Clock
 }
 
 // Controller runs cycles over a set of streams. RunCycle and Run must not be
@@ -144,10 +153,8 @@ type Controller struct {
 	state map[string]*streamState
 	// term is the lease term of the last cycle this replica led.
 	term uint64
-	// cycleStarted is when the running cycle started, by the wall clock;
-	// elapsed, when set, replaces the time since then (tests).
+	// cycleStarted is when the running cycle started, by Deps.Stopwatch.
 	cycleStarted time.Time
-	elapsed      func() time.Duration
 	// daemon-wide alert episodes (failed metric reads)
 	daemon episodes
 	// shardLevel is what shard-level scaling keeps (shards.go).
@@ -235,6 +242,9 @@ type Outcome struct {
 	// when it was not read, because the decision would not act without it.
 	History     policy.History
 	HistoryRead bool
+	// Paused is when an operator paused the stream, as its record said when
+	// last read; zero when it is not paused (or the record was not read).
+	Paused time.Time
 	// Minutes are the metrics the decision saw, oldest first.
 	Minutes []policy.Minute
 	// Leading is true when this replica could act this cycle.
@@ -276,6 +286,9 @@ const (
 	// of the poll interval) before this stream's turn; the next cycle decides
 	// again.
 	ResultDeferred Result = "deferred"
+	// ResultPaused: an operator paused the stream (the pause command);
+	// nothing was changed.
+	ResultPaused Result = "paused"
 )
 
 // CycleReport is what a whole cycle did.
@@ -325,7 +338,7 @@ func (c *Controller) leading() (uint64, bool) {
 func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 	c.applyPending()
 	now := c.deps.Clock.Now()
-	started := time.Now()
+	started := c.wallNow()
 	term, leading := c.leading()
 	if leading && term != c.term {
 		// A new term starts from the tags: another replica may have acted
@@ -336,6 +349,7 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 		// (History.Reconcile).
 		for _, st := range c.state {
 			st.loaded, st.history, st.unsaved = false, policy.History{}, false
+			st.record, st.readAt = policy.Record{}, time.Time{}
 		}
 	}
 	if leading {
@@ -384,7 +398,7 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 		}
 		out = append(out, o)
 	}
-	report.Took = time.Since(started)
+	report.Took = c.wallNow().Sub(started)
 	if c.deps.Observer != nil {
 		c.deps.Observer.ObserveCycle(report)
 	}
@@ -424,6 +438,7 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		return o
 	}
 	st.observe(state, now)
+	c.reconcile(ctx, st, spec.Name, state, now, leading, log)
 
 	// Phase one: the policy's intent, from the observation alone. The
 	// history only ever holds an intent back (cooldowns, the quota), so it
@@ -435,7 +450,9 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		st.learned.Feed(ms, state.OpenShards, now)
 	}
 	d := c.decide(spec, st, state, ms, now)
-	if !st.loaded && state.Mode != policy.ModeOnDemand && (d.Direction != policy.DirectionNone || c.opts.ReadAllHistory) {
+	// A stream with shard-level scaling reads its record every term: its
+	// shard level needs it.
+	if !st.loaded && state.Mode != policy.ModeOnDemand && (d.Direction != policy.DirectionNone || c.opts.ReadAllHistory || c.shardLevelOn(spec)) {
 		if !c.opts.ReadAllHistory && c.overBudget() {
 			return c.deferred(c.observed(o, st, state, d, ms), log)
 		}
@@ -515,16 +532,21 @@ func (c *Controller) overBudget() bool {
 
 // cycleTook is how long the running cycle has run.
 func (c *Controller) cycleTook() time.Duration {
-	if c.elapsed != nil {
-		return c.elapsed()
+	return c.wallNow().Sub(c.cycleStarted)
+}
+
+// wallNow reads Deps.Stopwatch, or the wall clock.
+func (c *Controller) wallNow() time.Time {
+	if c.deps.Stopwatch != nil {
+		return c.deps.Stopwatch.Now()
 	}
-	return time.Since(c.cycleStarted)
+	return time.Now()
 }
 
 // observed fills the outcome of a stream whose state was read and decided.
 func (c *Controller) observed(o Outcome, st *streamState, state policy.StreamState, d policy.Decision, ms []policy.Minute) Outcome {
 	o.Observed, o.State, o.Decision, o.Minutes = true, state, d, ms
-	o.History, o.HistoryRead = st.history, st.loaded
+	o.History, o.HistoryRead, o.Paused = st.history, st.loaded, st.record.Paused
 	return o
 }
 
@@ -547,34 +569,20 @@ func (c *Controller) decide(spec StreamSpec, st *streamState, state policy.Strea
 	})
 }
 
-// loadHistory reads the stream's history from its tags and reconciles it
-// with the stream: a count that no recorded change explains is a reshard the
-// record missed (a call whose record failed before a restart, or another
-// tool's), counted as one call now and written back while leading.
+// loadHistory reads the stream's record from its tags and reconciles it
+// with the stream (reconcile).
 func (c *Controller) loadHistory(ctx context.Context, st *streamState, spec StreamSpec, state policy.StreamState, now time.Time, leading bool, log *zap.Logger) error {
 	callCtx, cancel := c.callContext(ctx, 4)
-	h, err := c.deps.History.LoadHistory(callCtx, spec.Name)
+	err := c.readRecord(callCtx, st, spec.Name)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("load scaling history of %q: %w", spec.Name, err)
+		return err
 	}
+	st.readAt = now
 	// The shard-count record is seeded from the recorded action, never from
 	// one inferred now.
-	st.seed(h, now, spec.Settings.Lookback())
-	if state.Status == policy.StatusActive {
-		var missed bool
-		if h, missed = h.Reconcile(state.OpenShards, now); missed {
-			log.Warn("stream has a shard count its recorded history does not explain: counting one UpdateShardCount call now, the latest it can have been",
-				zap.Int("recorded", h.LastAction.From), zap.Int("open_shards", state.OpenShards))
-			st.unsaved = true
-		}
-	}
-	st.history, st.loaded = h, true
-	if st.unsaved && leading {
-		callCtx, cancel := c.callContext(ctx, 4)
-		c.saveUnsaved(callCtx, st, spec.Name, log)
-		cancel()
-	}
+	st.seed(st.history, now, spec.Settings.Lookback())
+	c.reconcile(ctx, st, spec.Name, state, now, leading, log)
 	return nil
 }
 

@@ -65,6 +65,8 @@ type fakeStreams struct {
 	// afterFailedUpdate, when set, runs after an UpdateShardCount that
 	// returns updateErr: it changes what the next Describe sees.
 	afterFailedUpdate func()
+	// deadlines are how long each UpdateShardCount's context had left.
+	deadlines []time.Duration
 }
 
 type update struct {
@@ -79,8 +81,11 @@ func (f *fakeStreams) Describe(_ context.Context, name string) (policy.StreamSta
 	return f.state[name], nil
 }
 
-func (f *fakeStreams) UpdateShardCount(_ context.Context, name string, target int) error {
+func (f *fakeStreams) UpdateShardCount(ctx context.Context, name string, target int) error {
 	f.updates = append(f.updates, update{stream: name, target: target})
+	if d, ok := ctx.Deadline(); ok {
+		f.deadlines = append(f.deadlines, time.Until(d))
+	}
 	if f.updateErr != nil {
 		if f.afterFailedUpdate != nil {
 			f.afterFailedUpdate()
@@ -101,37 +106,54 @@ func (f *fakeStreams) finish() {
 	}
 }
 
-// memHistory is a HistoryStore in memory that outlives controllers.
+// memHistory is a RecordStore in memory that outlives controllers: the
+// stream-level parts in h, the shard-level ones in shards.
 type memHistory struct {
 	mu      sync.Mutex
 	h       map[string]policy.History
+	shards  map[string]policy.ShardLevelHistory
+	term    map[string]uint64
+	paused  map[string]time.Time
 	saves   int
 	loads   int
 	err     error
 	saveErr error
+	// onSave, when set, runs after each saved record.
+	onSave func()
 }
 
-func (m *memHistory) LoadHistory(_ context.Context, name string) (policy.History, error) {
+func (m *memHistory) LoadRecord(_ context.Context, name string) (policy.Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.loads++
 	if m.err != nil {
-		return policy.History{}, m.err
+		return policy.Record{}, m.err
 	}
-	return m.h[name], nil
+	return policy.Record{History: m.h[name], Shards: m.shards[name], Term: m.term[name], Paused: m.paused[name]}, nil
 }
 
-func (m *memHistory) SaveHistory(_ context.Context, name string, h policy.History) error {
+func (m *memHistory) SaveRecord(_ context.Context, name string, r policy.Record) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.saveErr != nil {
+		m.mu.Unlock()
 		return m.saveErr
 	}
 	if m.h == nil {
 		m.h = map[string]policy.History{}
 	}
+	if m.shards == nil {
+		m.shards = map[string]policy.ShardLevelHistory{}
+	}
+	if m.term == nil {
+		m.term = map[string]uint64{}
+	}
 	m.saves++
-	m.h[name] = h
+	m.h[name], m.shards[name], m.term[name] = r.History, r.Shards, r.Term
+	onSave := m.onSave
+	m.mu.Unlock()
+	if onSave != nil {
+		onSave()
+	}
 	return nil
 }
 
@@ -158,16 +180,33 @@ type fakeLeader struct {
 	ok     bool
 	script []bool
 	calls  int
+	// left is the time left to act while leading; a minute when zero.
+	left time.Duration
+	// onCall, when set, runs before each answer (to change hands).
+	onCall func(f *fakeLeader)
 }
 
 func (f *fakeLeader) Leading() (uint64, bool) {
 	f.calls++
+	if f.onCall != nil {
+		f.onCall(f)
+	}
 	if len(f.script) > 0 {
 		ok := f.script[0]
 		f.script = f.script[1:]
 		return f.term, ok
 	}
 	return f.term, f.ok
+}
+
+func (f *fakeLeader) TimeLeft(term uint64) time.Duration {
+	if t, ok := f.Leading(); !ok || t != term {
+		return 0
+	}
+	if f.left == 0 {
+		return time.Minute
+	}
+	return f.left
 }
 
 // minuteLoad serves minutes that a function makes, per stream and start.

@@ -12,7 +12,7 @@ import (
 // (ListTagsForStream is limited to 5 calls a second per account); one whose
 // decision would act reads it once and keeps it while leading.
 func TestHistoryReadOnlyWhenTheDecisionWouldAct(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"calm": 4, "hot": 2}, map[string]float64{"calm": 0.5, "hot": 1.2})
+	r := newRig(t, Options{}, map[string]int{"calm": 4, "hot": 2}, map[string]float64{"calm": 0.6, "hot": 1.2})
 	out := r.cycles(5)
 	if r.history.loads != 1 {
 		t.Fatalf("history loads = %d over 5 cycles, want 1 (the hot stream, once)", r.history.loads)
@@ -41,7 +41,7 @@ func TestReadAllHistory(t *testing.T) {
 // the record lands; a restart meanwhile recognises the unrecorded reshard by
 // the stream's shard count, counts the call and keeps the cooldown.
 func TestUnrecordedScaleUpIsNotForgotten(t *testing.T) {
-	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 0.95})
+	r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 	// The tags record the stream's count: an action of two days ago.
 	r.history.h = map[string]policy.History{"clicks": policy.History{}.Record(
 		policy.Action{At: start.Add(-48 * time.Hour), From: 1, To: 2, Direction: policy.DirectionUp})}
@@ -113,8 +113,8 @@ func TestScaleUpWithoutRecordedCountWaitsForItsRecord(t *testing.T) {
 // histories and makes no more reshards: the next cycle decides again.
 func TestCycleOutOfTimeDefersActions(t *testing.T) {
 	r := newRig(t, Options{}, map[string]int{"hot": 2}, map[string]float64{"hot": 1.2})
-	took := time.Duration(float64(time.Minute)*ActBudgetShare) + time.Second
-	r.c.elapsed = func() time.Duration { return took }
+	sw := &stopwatch{now: start, step: time.Duration(float64(time.Minute)*ActBudgetShare) + time.Second}
+	r.c.deps.Stopwatch = sw
 	out := r.cycles(1)
 	if out[0].Result != ResultDeferred || !out[0].Observed || out[0].Err != nil {
 		t.Fatalf("outcome %+v, want observed and deferred", out[0])
@@ -122,9 +122,20 @@ func TestCycleOutOfTimeDefersActions(t *testing.T) {
 	if len(r.streams.updates) != 0 || r.history.loads != 0 || r.history.saves != 0 {
 		t.Fatalf("updates %v, history loads %d, saves %d: a deferred stream made calls", r.streams.updates, r.history.loads, r.history.saves)
 	}
-	took = time.Second
+	sw.step = time.Second
 	out = r.cycles(1)
 	if !out[0].Acted || len(r.streams.updates) != 1 {
 		t.Fatalf("outcome %+v, updates %v: the next cycle with time left should act", out[0], r.streams.updates)
 	}
+}
+
+// stopwatch is a wall clock that moves on by step at every reading.
+type stopwatch struct {
+	now  time.Time
+	step time.Duration
+}
+
+func (s *stopwatch) Now() time.Time {
+	s.now = s.now.Add(s.step)
+	return s.now
 }

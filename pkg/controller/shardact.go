@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -14,10 +13,6 @@ import (
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 
-// maxSplitRecords bounds the splits remembered in memory; the tag keeps
-// fewer (the newest that fit).
-const maxSplitRecords = 32
-
 // cycleShards runs the shard level of one stream after its stream-level
 // cycle o: decides, and when leading reports hot keys and makes at most one
 // split or merge. It returns nil for a stream without shard-level scaling.
@@ -28,8 +23,8 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 	st := c.shardState(spec.Name)
 	settings := spec.Shards.Settings
 	out := &ShardOutcome{
-		Loads: st.loads(now), HotKeys: slices.Clone(st.history.HotKeys),
-		CallsLeft: max(settings.MaxCallsPerDay-policy.SplitMergeCallsUsed(st.history.Calls, now), 0),
+		Loads: st.loads(now), HotKeys: slices.Clone(st.level.History.HotKeys),
+		CallsLeft: max(settings.MaxCallsPerDay-policy.SplitMergeCallsUsed(st.level.History.Calls, now), 0),
 	}
 	log := c.log.With(zap.String("stream", spec.Name))
 	switch {
@@ -53,17 +48,20 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 		log.Debug("shard level waits", zap.String("why", out.Waiting))
 		return out
 	}
-	st.updateProfile(now, int(settings.ScaleUpAfter/time.Minute), settings.ScaleDownThreshold)
 	if st.unsaved && leading && !c.opts.DryRun {
-		c.saveShardHistory(ctx, spec.Name, st, log)
+		c.saveRecord(ctx, spec.Name, log)
 	}
 	// A uniform reshard spends an UpdateShardCount call: the decision sees
 	// the calls the stream's history counts, when it was read (lazily; it
 	// is read before such a call is made).
-	ss := c.state[spec.Name]
-	actions := policy.DecideShards(st.observation(spec.Name, o.State, ss.history.Calls, now), settings)
+	actions, learnt := st.level.Step(st.input(spec.Name, o.State, c.state[spec.Name].history.Calls, now), settings)
+	if learnt {
+		st.unsaved = true
+	}
+	if st.unsaved && leading && !c.opts.DryRun {
+		c.saveRecord(ctx, spec.Name, log)
+	}
 	out.Actions = actions
-	st.hot = slices.ContainsFunc(actions, func(a policy.ShardAction) bool { return a.Kind == policy.ShardSplit })
 	logShards(log, c.shardLineLevel(actions), out, leading, c.opts.DryRun)
 	if !leading {
 		return out
@@ -94,7 +92,7 @@ func (c *Controller) cycleShards(ctx context.Context, spec StreamSpec, o Outcome
 		st.alerts.end(policy.AlertWouldSplitShard)
 		st.alerts.end(policy.AlertWouldMergeShards)
 	}
-	out.HotKeys = slices.Clone(st.history.HotKeys)
+	out.HotKeys = slices.Clone(st.level.History.HotKeys)
 	return out
 }
 
@@ -128,13 +126,10 @@ func logShards(log *zap.Logger, level zapcore.Level, out *ShardOutcome, leading,
 // split for it again, and alerts once.
 func (c *Controller) hotKey(ctx context.Context, stream string, st *shardState, o Outcome, a policy.ShardAction, out *ShardOutcome,
 	perDay int, now time.Time, log *zap.Logger) {
-	if !slices.Contains(st.history.HotKeys, a.Range) {
-		st.history.HotKeys = policy.AddHotKey(st.history.HotKeys, a.Range)
-	}
 	log.Warn("hot partition key", zap.String("shard", a.ShardID), zap.Float64("key_share", round3(a.Range.Width())),
 		zap.Float64("util", round3(a.Utilisation)), zap.Float64("kept", round3(a.Share)))
 	if !c.opts.DryRun {
-		c.saveShardHistory(ctx, stream, st, log)
+		c.saveRecord(ctx, stream, log)
 	}
 	c.notify(ctx, policy.Alert{Kind: policy.AlertHotPartitionKey, Stream: stream, At: now, DryRun: c.opts.DryRun,
 		Decision: shardDecision(o, a, 0),
@@ -157,22 +152,24 @@ func shardDecision(o Outcome, a policy.ShardAction, delta int) policy.Decision {
 // and the calls the daily cap leaves, as the history now counts them.
 func shardAlert(st *shardState, a policy.ShardAction, out *ShardOutcome, perDay int, now time.Time) *policy.ShardAlert {
 	return &policy.ShardAlert{Action: a, Loads: alertLoads(out.Loads, a), CallsPerDay: perDay,
-		CallsLeft: max(perDay-policy.SplitMergeCallsUsed(st.history.Calls, now), 0)}
+		CallsLeft: max(perDay-policy.SplitMergeCallsUsed(st.level.History.Calls, now), 0)}
 }
 
-// changeShards makes one split or merge, the way act makes a reshard: the
-// call is recorded in the stream's tags first (the shard-level calls and,
-// for the stream's history, the open shard count it leaves), the lease is
-// checked before each write and the call, and a definite refusal takes the
-// record back. A merge whose record cannot be written waits; a split goes
-// ahead.
+// changeShards makes one split or merge through the write-ahead executor
+// (execute.go): recorded first (the shard-level call and split and, for the
+// stream's history, the open shard count it leaves), in the same record.
+// When the record cannot be written, a split (it relieves a hot shard) goes
+// ahead as a scale-up does, only when a restart could recognise it by the
+// stream's shard count (recognisable); a merge waits.
 func (c *Controller) changeShards(ctx context.Context, spec StreamSpec, st *shardState, o Outcome, a policy.ShardAction,
 	out *ShardOutcome, now time.Time, log *zap.Logger) Result {
 	stream, settings := spec.Name, spec.Shards.Settings
 	split := a.Kind == policy.ShardSplit
 	delta, done, would := 1, policy.AlertShardSplit, policy.AlertWouldSplitShard
+	what := fmt.Sprintf("split shard %s of %q", a.ShardID, stream)
 	if !split {
 		delta, done, would = -1, policy.AlertShardsMerged, policy.AlertWouldMergeShards
+		what = fmt.Sprintf("merge shards %s and %s of %q", a.ShardID, a.Adjacent, stream)
 	}
 	d := shardDecision(o, a, delta)
 	if c.opts.DryRun {
@@ -192,96 +189,47 @@ func (c *Controller) changeShards(ctx context.Context, spec StreamSpec, st *shar
 			return ResultFailed
 		}
 	}
-
 	ss := c.state[stream]
 	if !ss.loaded {
 		// The stream's history is read lazily; the count this change leaves
 		// is recorded in it, so that a restart recognises the change.
 		if err := c.loadHistory(ctx, ss, spec, o.State, now, true, log); err != nil {
-			log.Warn("shard change not made: the stream's history could not be read to record it; the next cycle tries again", zap.Error(err))
+			log.Warn("shard change not made: the stream's record could not be read to record it; the next cycle tries again", zap.Error(err))
 			return ResultNotRecorded
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), actTimeout)
-	defer cancel()
-	if !c.stillLeading() {
-		log.Warn("lease lost before splitting or merging: leaving the stream to the new leader", zap.String("shard", a.ShardID))
-		return ResultLeaseLost
-	}
-	before := st.history
-	st.history.Calls = append(slices.Clone(before.Calls), now)
-	st.history.Calls = slices.DeleteFunc(st.history.Calls, func(t time.Time) bool { return !t.After(now.Add(-policy.QuotaWindow)) })
-	if split {
-		st.history.Splits = append(slices.Clone(before.Splits), policy.SplitRecord{Parent: a.ShardID, Range: a.Range, Kept: a.Share})
-		st.history.Splits = st.history.Splits[max(len(st.history.Splits)-maxSplitRecords, 0):]
-	}
-	if err := c.deps.Shards.SaveShardHistory(ctx, stream, st.history); err != nil {
-		if !split {
-			st.history = before
-			log.Warn("merge not made: its record could not be written; the next cycle tries again", zap.Error(err))
-			return ResultNotRecorded
-		}
-		log.Warn("save shard-level history before the split; splitting all the same, and saving it again next cycle", zap.Error(err))
-		st.unsaved = true
-	} else {
-		st.unsaved = false
-	}
-	streamBefore := ss.history
-	ss.history.Shards = o.State.OpenShards + delta
-	c.saveStreamHistory(ctx, stream, ss, log)
-	if !c.stillLeading() {
-		log.Warn("lease lost before the call: not calling; the recorded call only counts against the daily cap", zap.String("shard", a.ShardID))
-		return ResultLeaseLost
-	}
-
-	var err error
-	if split {
-		err = c.deps.Shards.SplitShard(ctx, stream, a.ShardID, key)
-	} else {
-		err = c.deps.Shards.MergeShards(ctx, stream, a.ShardID, a.Adjacent)
-	}
-	if err == nil {
-		st.changedAt, st.stale = now, true
-		st.alerts.end(policy.AlertShardChangeFailed)
-		left := max(out.CallsLeft-1, 0)
-		log.Info("shard change requested", zap.String("action", string(a.Kind)), zap.String("shard", a.ShardID),
-			zap.String("adjacent", a.Adjacent), zap.Stringer("range", a.Range), zap.Float64("at", a.At))
-		c.send(ctx, policy.Alert{Kind: done, Stream: stream, At: now, Decision: d, Shard: shardAlert(st, a, out, settings.MaxCallsPerDay, now),
-			Next: fmt.Sprintf("the stream is UPDATING until AWS finishes (usually seconds to minutes); consumers drain the closed shard "+
-				"and lease its children; %d of %d split and merge calls are left in the rolling 24 h", left, settings.MaxCallsPerDay)})
-		return ResultRequested
-	}
-	what := "split shard " + a.ShardID
-	if !split {
-		what = "merge shards " + a.ShardID + " and " + a.Adjacent
-	}
-	err = fmt.Errorf("%s of %q: %w", what, stream, err)
-	log.Warn("shard change failed", zap.Error(err))
-	result := ResultFailed
-	switch {
-	case errors.Is(err, policy.ErrStreamBusy):
-		result = ResultBusy
-		fallthrough
-	case errors.Is(err, policy.ErrQuotaExceeded), errors.Is(err, policy.ErrInvalidTarget), errors.Is(err, policy.ErrStreamNotFound):
-		// Refused without effect: the record is taken back.
-		st.history, ss.history = before, streamBefore
-		if c.stillLeading() {
-			c.saveShardHistory(ctx, stream, st, log)
-			c.saveStreamHistory(ctx, stream, ss, log)
-		}
-		if errors.Is(err, policy.ErrQuotaExceeded) {
-			result = ResultQuotaExceeded
-		}
-		st.stale = true
-	default:
-		// An ambiguous failure may have reached AWS: the call stays counted
-		// and the shards are listed again.
+	result, err := c.execute(ctx, stream, change{
+		what: what, decision: d,
+		record: func(r policy.Record, now time.Time) policy.Record {
+			r.Shards = r.Shards.WithChange(a, now)
+			r.History.Shards = o.State.OpenShards + delta
+			return r
+		},
+		call: func(ctx context.Context) error {
+			if split {
+				return c.deps.Shards.SplitShard(ctx, stream, a.ShardID, key)
+			}
+			return c.deps.Shards.MergeShards(ctx, stream, a.ShardID, a.Adjacent)
+		},
+		verify:     byCount(o.State.OpenShards, o.State.OpenShards+delta),
+		unrecorded: func(before policy.Record, unsaved bool) bool { return split && recognisable(before, unsaved) },
+		done:       done, failed: policy.AlertShardChangeFailed,
+		doneNext: fmt.Sprintf("the stream is UPDATING until AWS finishes (usually seconds to minutes); consumers drain the closed shard "+
+			"and lease its children; %d of %d split and merge calls are left in the rolling 24 h", max(out.CallsLeft-1, 0), settings.MaxCallsPerDay),
+		failedNext:      "the shards are listed again and the next cycle decides again",
+		notRecordedNext: "no split or merge is made until it can be recorded in the stream's tags (check kinesis:AddTagsToStream)",
+		shard:           func() *policy.ShardAlert { return shardAlert(st, a, out, settings.MaxCallsPerDay, now) },
+		requested: func(now time.Time) {
+			log.Info("shard change requested", zap.String("action", string(a.Kind)), zap.String("shard", a.ShardID),
+				zap.String("adjacent", a.Adjacent), zap.Stringer("range", a.Range), zap.Float64("at", a.At))
+		},
+	}, now, log)
+	// Whatever AWS made of it, the shards are listed again.
+	if result != ResultPaused && result != ResultLeaseLost {
 		st.stale = true
 	}
-	if result != ResultBusy && st.alerts.start(policy.AlertShardChangeFailed, now, c.opts.DedupWindow) {
-		c.send(ctx, policy.Alert{Kind: policy.AlertShardChangeFailed, Stream: stream, At: now, Decision: d, Err: err.Error(),
-			Shard: shardAlert(st, a, out, settings.MaxCallsPerDay, now),
-			Next:  "the shards are listed again and the next cycle decides again"})
+	if err != nil {
+		log.Warn("shard change", zap.Error(err))
 	}
 	return result
 }
@@ -321,7 +269,7 @@ func (c *Controller) reshardUniform(ctx context.Context, spec StreamSpec, st *sh
 		log.Warn("uniform reshard", zap.Error(err))
 	}
 	if result == ResultRequested {
-		st.changedAt, st.stale = now, true
+		st.stale = true
 	}
 	return result
 }
@@ -342,32 +290,4 @@ func splitKey(shards []policy.OpenShard, a policy.ShardAction) (*big.Int, bool) 
 		key = new(big.Int).Set(s.EndingHashKey)
 	}
 	return key, true
-}
-
-// saveShardHistory writes the shard-level history while this replica leads.
-func (c *Controller) saveShardHistory(ctx context.Context, stream string, st *shardState, log *zap.Logger) {
-	if !c.stillLeading() {
-		return
-	}
-	if err := c.deps.Shards.SaveShardHistory(ctx, stream, st.history); err != nil {
-		st.unsaved = true
-		log.Warn("save shard-level history in the stream's tags; trying again next cycle", zap.Error(err))
-		return
-	}
-	st.unsaved = false
-}
-
-// saveStreamHistory writes the stream's history (its open shard count after
-// a split or merge) while this replica leads; when it cannot, the stream
-// level writes it again next cycle.
-func (c *Controller) saveStreamHistory(ctx context.Context, stream string, ss *streamState, log *zap.Logger) {
-	if !c.stillLeading() {
-		return
-	}
-	if err := c.deps.History.SaveHistory(ctx, stream, ss.history); err != nil {
-		ss.unsaved = true
-		log.Warn("save the stream's history after a split or merge; trying again next cycle", zap.Error(err))
-		return
-	}
-	ss.unsaved = false
 }

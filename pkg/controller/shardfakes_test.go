@@ -22,15 +22,11 @@ type fakeShards struct {
 	made       map[string]policy.OpenShard
 	born, died map[string]time.Time
 	next       map[string]int
-	history    map[string]policy.ShardLevelHistory
 
-	lists, monitors, historySaves int
-	splits                        []fakeSplit
-	merges                        [][2]string
-	splitErr, mergeErr, listErr   error
-	saveErr                       error
-	// onSave, when set, runs after each saved history.
-	onSave func()
+	lists, monitors             int
+	splits                      []fakeSplit
+	merges                      [][2]string
+	splitErr, mergeErr, listErr error
 }
 
 type fakeSplit struct {
@@ -41,7 +37,7 @@ type fakeSplit struct {
 // newFakeShards makes a stream of n even shards in streams and in the fake.
 func newFakeShards(streams *fakeStreams, clock *fakeClock, name string, n int) *fakeShards {
 	f := &fakeShards{streams: streams, clock: clock, open: map[string][]policy.OpenShard{}, next: map[string]int{},
-		history: map[string]policy.ShardLevelHistory{}, made: map[string]policy.OpenShard{}, born: map[string]time.Time{}, died: map[string]time.Time{}}
+		made: map[string]policy.OpenShard{}, born: map[string]time.Time{}, died: map[string]time.Time{}}
 	space := new(big.Int).Lsh(big.NewInt(1), 128)
 	for i := range n {
 		start := new(big.Int).Div(new(big.Int).Mul(space, big.NewInt(int64(i))), big.NewInt(int64(n)))
@@ -100,6 +96,9 @@ func (f *fakeShards) ListShards(_ context.Context, name string) ([]policy.OpenSh
 func (f *fakeShards) SplitShard(_ context.Context, name, id string, key *big.Int) error {
 	f.splits = append(f.splits, fakeSplit{shard: id, key: key})
 	if f.splitErr != nil {
+		if f.streams.afterFailedUpdate != nil {
+			f.streams.afterFailedUpdate()
+		}
 		return f.splitErr
 	}
 	p := f.remove(name, id)
@@ -123,22 +122,6 @@ func (f *fakeShards) MergeShards(_ context.Context, name, id, adjacent string) e
 func (f *fakeShards) EnableEnhancedMonitoring(context.Context, string) (bool, error) {
 	f.monitors++
 	return f.monitors == 1, nil
-}
-
-func (f *fakeShards) LoadShardHistory(_ context.Context, name string) (policy.ShardLevelHistory, error) {
-	return f.history[name], nil
-}
-
-func (f *fakeShards) SaveShardHistory(_ context.Context, name string, h policy.ShardLevelHistory) error {
-	if f.saveErr != nil {
-		return f.saveErr
-	}
-	f.historySaves++
-	f.history[name] = h
-	if f.onSave != nil {
-		f.onSave()
-	}
-	return nil
 }
 
 // shardLoad serves per-shard minutes of the shards of a fakeShards that

@@ -28,8 +28,8 @@ type ShardLoadReader interface {
 		map[string][]policy.Minute, map[string]map[string][]policy.ShardMinute, error)
 }
 
-// ShardStreams lists, splits and merges shards, turns on shard-level metrics
-// and keeps the shard-level history in the stream's tags. Errors of
+// ShardStreams lists, splits and merges shards and turns on shard-level
+// metrics. Errors of
 // SplitShard and MergeShards wrap the policy errors as
 // Streams.UpdateShardCount's do.
 type ShardStreams interface {
@@ -39,8 +39,13 @@ type ShardStreams interface {
 	// EnableEnhancedMonitoring turns on the shard-level metrics the decision
 	// reads unless they are on; it reports whether it turned any on.
 	EnableEnhancedMonitoring(ctx context.Context, stream string) (bool, error)
-	LoadShardHistory(ctx context.Context, stream string) (policy.ShardLevelHistory, error)
-	SaveShardHistory(ctx context.Context, stream string, h policy.ShardLevelHistory) error
+}
+
+// shardLevelOn reports whether the stream has shard-level scaling. Its
+// shard-level history is part of the stream's record (RecordStore), read
+// with the stream's history.
+func (c *Controller) shardLevelOn(spec StreamSpec) bool {
+	return spec.Shards != nil && c.deps.Shards != nil
 }
 
 // ShardLevel turns on shard-level scaling for a stream.
@@ -72,7 +77,10 @@ type ShardOutcome struct {
 	CallsLeft int
 }
 
-// shardState is what the loop keeps of a shard-level stream between cycles.
+// shardState is what the loop keeps of a shard-level stream between cycles:
+// what AWS showed (the listed shards, those retired since, this cycle's
+// minutes) and the policy's state machine, whose History it keeps in the
+// stream's tags.
 type shardState struct {
 	shards   []policy.OpenShard
 	listedAt time.Time
@@ -82,21 +90,15 @@ type shardState struct {
 	// lookback so that the minutes before a reshard stay explained.
 	retired []retiredShard
 	minutes map[string][]policy.ShardMinute
-	history policy.ShardLevelHistory
-	loaded  bool
+	// level is the shard-level state machine (policy.ShardLevelState);
+	// loaded is true once its History was read from the tags.
+	level  policy.ShardLevelState
+	loaded bool
 	// monitoringOn is true once enhanced monitoring was turned on or found
 	// on; monitoringTried is when that was last tried.
 	monitoringOn    bool
 	monitoringTried time.Time
-	// profile is where the load was last seen, profiled its newest minute.
-	profile  []policy.RangeLoad
-	profiled time.Time
-	need     float64
-	// changedAt is when the daemon last split or merged a shard; hot is true
-	// when the last decision found a shard to split.
-	changedAt time.Time
-	hot       bool
-	alerts    episodes
+	alerts          episodes
 	// unsaved is true while the history holds a change its tags lack.
 	unsaved bool
 }
@@ -150,7 +152,13 @@ func (c *Controller) prepareShards(ctx context.Context, now time.Time, term uint
 		keep[spec.Name] = true
 		st := c.shardState(spec.Name)
 		log := c.log.With(zap.String("stream", spec.Name))
-		if leading && !st.monitoringOn && now.Sub(st.monitoringTried) >= ShardListMaxAge {
+		switch {
+		case c.opts.DryRun && !st.monitoringOn && st.monitoringTried.IsZero():
+			// A dry run changes nothing, enhanced monitoring (billed) included:
+			// the shard level decides on whatever shard metrics there are.
+			st.monitoringTried = now
+			log.Info("dry run: enhanced shard-level monitoring is not turned on; the shard level sees shard metrics only if it is on already")
+		case leading && !c.opts.DryRun && !st.monitoringOn && now.Sub(st.monitoringTried) >= ShardListMaxAge:
 			st.monitoringTried = now
 			callCtx, cancel := c.callContext(ctx, 4)
 			enabled, err := c.deps.Shards.EnableEnhancedMonitoring(callCtx, spec.Name)
@@ -164,16 +172,6 @@ func (c *Controller) prepareShards(ctx context.Context, now time.Time, term uint
 			default:
 				st.monitoringOn = true
 				log.Info("enhanced shard-level monitoring already on")
-			}
-		}
-		if !st.loaded {
-			callCtx, cancel := c.callContext(ctx, 4)
-			h, err := c.deps.Shards.LoadShardHistory(callCtx, spec.Name)
-			cancel()
-			if err != nil {
-				log.Warn("load shard-level history; the shard level waits", zap.Error(err))
-			} else {
-				st.history, st.loaded = h, true
 			}
 		}
 		if st.stale || now.Sub(st.listedAt) >= ShardListMaxAge {
@@ -242,93 +240,13 @@ func (c *Controller) readLoad(ctx context.Context, names []string, shards map[st
 	return loads, nil
 }
 
-// updateProfile takes the load of the newest minute whose shards cover the
-// key space once as the stream's need, and folds the minute into the
-// profile when it is settled: no refused writes (a refused attempt is
-// counted again at every retry, so only clean minutes tell where the keys
-// are) and every one of its shards known for the settle minutes up to it.
-//
-// Settling keeps a new child of a split out of the profile until it has a
-// decision window of its own: the decision then judges it by its window
-// and the share of its parent's load it kept, which is how a hot key is
-// told from a slice of keys. Folded at its first minute, the profile would
-// predict the child hot and have it split again without that evidence,
-// over and over for a key below one shard's capacity.
-//
-// A folded minute also updates the ranges its layout shows divided
-// (policy.ObserveDivided, floor as its least load), which the history keeps.
-func (st *shardState) updateProfile(now time.Time, settle int, floor float64) {
-	figures := st.figures()
-	starts := make([]time.Time, 0, len(figures))
-	for t := range figures {
-		if t.After(st.profiled) && !t.Add(time.Minute).After(now) && now.Sub(t) <= policy.MaxMetricDelay+time.Minute {
-			starts = append(starts, t)
-		}
+// input is what the policy's state machine is fed this cycle.
+func (st *shardState) input(stream string, state policy.StreamState, updateCalls []time.Time, now time.Time) policy.ShardLevelInput {
+	in := policy.ShardLevelInput{Stream: stream, Now: now, Status: state.Status, Open: st.shards, Minutes: st.minutes, UpdateCalls: updateCalls}
+	for _, r := range st.retired {
+		in.Closed = append(in.Closed, r.shard)
 	}
-	slices.SortFunc(starts, func(a, b time.Time) int { return b.Compare(a) })
-	for _, t := range starts {
-		fs := figures[t]
-		if !layout(fs) {
-			continue
-		}
-		var total, refused float64
-		for _, f := range fs {
-			total += f.Minute.Accepted()
-			refused += f.Minute.WriteThrottled
-		}
-		st.profiled = t
-		if total <= 0 {
-			return
-		}
-		st.need = total
-		if refused > 0 || !settled(figures, t, fs, settle) {
-			return
-		}
-		loads := make([]policy.RangeLoad, len(fs))
-		for i, f := range fs {
-			loads[i] = policy.RangeLoad{Range: f.Range, Share: f.Minute.Accepted() / total}
-		}
-		st.profile = policy.ObserveLayout(st.profile, loads)
-		if divided := policy.ObserveDivided(st.history.Divided, loads, total, floor); !slices.Equal(divided, st.history.Divided) {
-			st.history.Divided, st.unsaved = divided, true
-		}
-		return
-	}
-}
-
-// settled reports whether every shard of the layout fs of minute t had
-// known minutes in the n-1 minutes before it too.
-func settled(figures map[time.Time][]shardFigure, t time.Time, fs []shardFigure, n int) bool {
-	for k := 1; k < n; k++ {
-		before := figures[t.Add(-time.Duration(k)*time.Minute)]
-		for _, f := range fs {
-			if !slices.ContainsFunc(before, func(b shardFigure) bool { return b.Range == f.Range }) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// observation is what DecideShards sees of the stream now.
-func (st *shardState) observation(stream string, state policy.StreamState, updateCalls []time.Time, now time.Time) policy.ShardsObservation {
-	obs := policy.ShardsObservation{
-		Stream: stream, Now: now, Status: state.Status, Profile: st.profile, StreamNeed: st.need,
-		HotKeys: st.history.HotKeys, Calls: st.history.Calls, Divided: st.history.Divided, UpdateCalls: updateCalls,
-	}
-	splits := map[string]policy.SplitRecord{}
-	for _, s := range st.history.Splits {
-		splits[s.Parent] = s
-	}
-	for _, s := range st.shards {
-		o := policy.ShardObservation{ShardID: s.ID, Range: s.Range, Minutes: st.minutes[s.ID]}
-		if rec, ok := splits[s.Parent]; ok && s.Parent != "" && s.AdjacentParent == "" && rec.Range.Contains(s.Range) {
-			r := rec.Range
-			o.SplitFrom, o.ParentKept = &r, rec.Kept
-		}
-		obs.Shards = append(obs.Shards, o)
-	}
-	return obs
+	return in
 }
 
 // loads are the open shards' latest known minutes.

@@ -10,6 +10,11 @@ import (
 type streamState struct {
 	loaded  bool
 	history policy.History
+	// record is the stream's record as last read or written (record.go);
+	// history is its stream-level part as the loop has it now. readAt is the
+	// cycle time of the last read.
+	record policy.Record
+	readAt time.Time
 	// pending is the reshard requested and not yet seen complete.
 	pending *policy.Action
 	// spans records the open shard count seen over time, so that a throttled

@@ -3,8 +3,8 @@ package faulttest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,6 +140,8 @@ type world struct {
 	opts    controller.Options
 	log     *zap.Logger
 	ctrl    *controller.Controller
+	// runCycle, when set, runs a cycle instead of ctrl (several replicas).
+	runCycle func(ctx context.Context) []controller.Outcome
 
 	streams  []*simStream
 	byName   map[string]*simStream
@@ -398,7 +400,12 @@ func (w *world) step(dataFault func(*simStream) bool) []controller.Outcome {
 	}
 	ctx, cancel := context.WithTimeout(w.ctx, time.Minute)
 	started := time.Now()
-	outs := w.ctrl.RunCycle(ctx)
+	var outs []controller.Outcome
+	if w.runCycle != nil {
+		outs = w.runCycle(ctx)
+	} else {
+		outs = w.ctrl.RunCycle(ctx)
+	}
 	w.cycleTimes = append(w.cycleTimes, time.Since(started))
 	cancel()
 
@@ -410,11 +417,16 @@ func (w *world) step(dataFault func(*simStream) bool) []controller.Outcome {
 	}
 	faulted := func(s *simStream) bool { return cwFaulted && dataFault != nil && dataFault(s) }
 	changed := map[*simStream]bool{}
+	counts := maps.Clone(before)
 	for _, c := range w.newCalls(w.kinesis) {
 		switch c.Request.Operation {
 		case "UpdateShardCount":
 			w.judge(now, c, before, faulted)
 			changed[w.byName[c.Request.Stream]] = true
+		case "SplitShard", "MergeShards":
+			if s := w.judgeShardChange(c, counts); s != nil {
+				changed[s] = true
+			}
 		case "AddTagsToStream", "RemoveTagsFromStream":
 			changed[w.byName[c.Request.Stream]] = true
 		}
@@ -503,6 +515,43 @@ func (w *world) judge(now time.Time, c faultproxy.Call, before map[string]int, f
 	}
 }
 
+// judgeShardChange counts a wrong action for a SplitShard or MergeShards
+// call that takes the stream beyond max_shards or below min_shards (a
+// split adds a shard, a merge removes one), or that is a second change of
+// the stream in one cycle; counts are the streams' shard counts with the
+// cycle's accepted changes so far. It returns the stream.
+func (w *world) judgeShardChange(c faultproxy.Call, counts map[string]int) *simStream {
+	var in struct{ StreamName string }
+	if err := c.Request.JSON(&in); err != nil {
+		w.t.Fatalf("%s body %q: %v", c.Request.Operation, c.Request.Body, err)
+	}
+	s := w.byName[in.StreamName]
+	if s == nil {
+		w.t.Fatalf("%s of unknown stream %q", c.Request.Operation, in.StreamName)
+	}
+	cur := counts[s.name]
+	next := cur + 1
+	if c.Request.Operation == "MergeShards" {
+		next = cur - 1
+	}
+	wrong := func(format string, args ...any) {
+		w.wrong = append(w.wrong, fmt.Sprintf("cycle %d, %s %s %d -> %d: %s", w.cycle, s.role, c.Request.Operation, cur, next, fmt.Sprintf(format, args...)))
+	}
+	switch {
+	case next > s.settings.MaxShards:
+		wrong("above max_shards %d", s.settings.MaxShards)
+	case next < s.settings.MinShards:
+		wrong("below min_shards %d", s.settings.MinShards)
+	}
+	if cur != s.shards {
+		wrong("a second change of the stream in one cycle")
+	}
+	if c.Accepted() {
+		counts[s.name] = next
+	}
+	return s
+}
+
 // checkTags compares the calls the stream's record counts in the quota
 // window with those AWS accepted: fewer is a wrong quota count, more is a
 // phantom call, counted to be safe. The record is what the daemon reads when
@@ -513,8 +562,8 @@ func (w *world) checkTags(s *simStream, now time.Time) {
 	if err != nil {
 		w.t.Fatalf("tags of %s: %v", s.name, err)
 	}
-	h, _ := stream.ParseHistory(tags, now)
-	read, _ := h.Reconcile(s.shards, now)
+	rec, _ := stream.ParseRecord(tags, now)
+	read, _ := rec.History.Reconcile(s.shards, now)
 	recorded := read.CallsUsed(now)
 	accepted := 0
 	for _, a := range s.accepted {
@@ -549,13 +598,4 @@ func (w *world) alertOf(c faultproxy.Call) alert {
 		a.role = s.role
 	}
 	return a
-}
-
-// roles names the roles of streams, for messages.
-func roles(ss []*simStream) string {
-	var out []string
-	for _, s := range ss {
-		out = append(out, s.role)
-	}
-	return strings.Join(out, ",")
 }

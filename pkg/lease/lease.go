@@ -10,13 +10,17 @@
 // it; it renews the lease only while the item still names it and carries the
 // version it last wrote.
 //
-// Fencing is by time. A holder counts its lease from the moment it sent the
-// write that took or renewed it and stops acting a quarter of the duration
-// before the end, so that it has stopped before any other replica's clock
-// sees the lease expire, as long as the replicas' clocks differ by less than
-// that quarter (Amazon Time Sync keeps EC2 and Fargate clocks within a
-// millisecond). Renewal runs every quarter of the duration: a holder that
-// dies or loses DynamoDB is replaced within one duration.
+// Fencing is by time and by term. A holder counts its lease from the moment
+// it sent the write that took or renewed it and stops acting a quarter of
+// the duration before the end, so that it has stopped before any other
+// replica's clock sees the lease expire, as long as the replicas' clocks
+// differ by less than that quarter (Amazon Time Sync keeps EC2 and Fargate
+// clocks within a millisecond). Each tenure has a term, the item's version
+// its acquisition wrote: distinct across replicas and larger for later
+// tenures, so that a replica that lost the lease and took it back knows its
+// earlier reads are stale, and the records it writes say which tenure wrote
+// them. Renewal runs every quarter of the duration: a holder that dies or
+// loses DynamoDB is replaced within one duration.
 package lease
 
 import (
@@ -93,7 +97,10 @@ type Lease struct {
 	// actUntil is when this replica stops acting: the send time of the last
 	// successful write, plus three quarters of the duration.
 	actUntil time.Time
-	// term counts the acquisitions.
+	// term is the item's version written by the acquisition that began
+	// this replica's tenure: every write increments the version, so terms
+	// of all replicas are distinct and later terms are larger (a fencing
+	// token the stream's record carries).
 	term uint64
 	// reached: the last attempt got an answer from DynamoDB.
 	reached bool
@@ -150,6 +157,18 @@ func (l *Lease) Leading() (uint64, bool) {
 	return l.term, l.leadingLocked()
 }
 
+// TimeLeft is how long this replica may still act in term: zero unless it
+// holds the lease in that very term (a replica that lost the lease and took
+// it back has a new term). It implements controller.Leadership.
+func (l *Lease) TimeLeft(term uint64) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.leadingLocked() || l.term != term {
+		return 0
+	}
+	return l.actUntil.Sub(l.now())
+}
+
 func (l *Lease) leadingLocked() bool {
 	return l.held && l.now().Before(l.actUntil)
 }
@@ -204,7 +223,7 @@ func (l *Lease) Attempt(ctx context.Context) error {
 		newVersion = version + 1
 	}
 	if !held {
-		l.term++
+		l.term = uint64(max(newVersion, 1))
 		l.log.Info("lease taken: this replica acts", zap.String("lease", l.cfg.Name), zap.String("holder", l.cfg.Holder),
 			zap.Uint64("term", l.term))
 	}

@@ -54,8 +54,8 @@ func (f *fakeDynamo) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*d
 }
 
 var (
-	taken    = &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
-	timedOut = errors.New("operation error DynamoDB: UpdateItem, request timeout")
+	taken       = &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
+	errTimedOut = errors.New("operation error DynamoDB: UpdateItem, request timeout")
 )
 
 func newTestLease(t *testing.T, db *fakeDynamo, clock *fakeClock) *Lease {
@@ -110,7 +110,7 @@ func TestTakeRenewAndFenceByTime(t *testing.T) {
 
 	// DynamoDB stops answering. The lease, renewed at t0+5s, runs to
 	// t0+25s in the table; this replica stops acting at t0+20s.
-	db.results = []result{{err: timedOut}}
+	db.results = []result{{err: errTimedOut}}
 	for _, at := range []time.Duration{10 * time.Second, 15 * time.Second} {
 		clock.now = t0.Add(at)
 		if err := l.Attempt(context.Background()); err == nil {
@@ -161,8 +161,16 @@ func TestLostAndRetaken(t *testing.T) {
 	clock.Advance(5 * time.Second)
 	attempt(t, l)
 	term, ok := l.Leading()
-	if !ok || term != 2 {
-		t.Fatalf("retaken: term %d leading %v, want term 2", term, ok)
+	if !ok || term != 7 {
+		t.Fatalf("retaken: term %d leading %v, want term 7, the version the retaking write made", term, ok)
+	}
+	// The first term's time to act ended with it, though the replica leads
+	// again: what it read then is stale.
+	if left := l.TimeLeft(1); left != 0 {
+		t.Errorf("time left in the lost term 1: %s, want 0", left)
+	}
+	if left := l.TimeLeft(7); left != 15*time.Second {
+		t.Errorf("time left in term 7: %s, want 15 s (three quarters of the lease)", left)
 	}
 	clock.Advance(5 * time.Second)
 	db.results = []result{{version: 8}}
@@ -180,7 +188,7 @@ func TestRelease(t *testing.T) {
 		t.Fatalf("release without the lease: %v, %d writes", err, len(db.inputs))
 	}
 	attempt(t, l)
-	db.results = []result{{err: timedOut}}
+	db.results = []result{{err: errTimedOut}}
 	if err := l.Release(context.Background()); err == nil {
 		t.Fatal("Release hid the error")
 	}

@@ -69,6 +69,8 @@ func subjectAction(a policy.Alert) string {
 		return "AWS calls failed"
 	case AlertConfigRejected:
 		return "configuration rejected, the old one stays in force"
+	case policy.AlertPaused:
+		return "paused, left at " + fmt.Sprintf("%d shards", d.Current)
 	}
 	if s := a.Shard; s != nil {
 		// Subjects name shards by number (#12 for shardId-000000000012);
@@ -208,6 +210,9 @@ func headline(a policy.Alert, stream string) string {
 		return fmt.Sprintf("AWS calls for %s failed.", stream)
 	case AlertConfigRejected:
 		return "A reloaded configuration was rejected; the configuration in force before stays in force."
+	case policy.AlertPaused:
+		return fmt.Sprintf("Stream %s is paused by an operator: the daemon would scale it %sfrom %d to %d shards and leaves it as it is.",
+			stream, direction(d), d.Current, d.Target)
 	}
 	if s := a.Shard; s != nil {
 		act := s.Action

@@ -79,11 +79,12 @@ func TestDecideHostileMinutes(t *testing.T) {
 			obs: obsWith(8, func() []Minute {
 				ms := minutesAt(t0, 15, 3*time.Minute, 8, 0.1)
 				hot := ms[len(ms)-4]
-				hot.IncomingRecords *= 6 // 60 %: 4.8 shards, 6 with the margin
+				hot.IncomingRecords *= 6 // 60 %: 4.8 shards, 7 at the threshold
 				return append(ms, hot)
 			}()),
-			// Counted low, the window's peak would let it go to half.
-			wantDir: DirectionDown, wantTarget: 6,
+			// Counted low, the window's peak would let it go to half; counted
+			// high, 7 shards is too small a step to spend a call on.
+			wantDir: DirectionNone, wantTarget: 8,
 		},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,10 @@ import (
 // as over quota is not asked again: AWS does not say when a call frees up.
 const QuotaRefusalBackoff = time.Hour
 
+// ScarceCalls is how few UpdateShardCount calls left in the rolling window
+// make a scale-up go straight to the recent peak (Decision.PeakShards).
+const ScarceCalls = 4
+
 // Gate is phase two of the default policy: it turns an intent (Decide) into
 // the call to make now, under the stream's history and AWS's rules:
 //   - at most double or half the open count per call, within min and max;
@@ -54,6 +58,12 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 			last.From, last.To, last.At.UTC().Format(time.RFC3339)))
 	}
 	if d.Direction == DirectionUp {
+		if d.CallsLeft <= ScarceCalls && d.PeakShards > d.Desired {
+			// Few calls left: straight to what carries the recent peak, not
+			// in steps the day can no longer pay for.
+			d.Desired = d.PeakShards
+			d.Reason += fmt.Sprintf("; %d calls left: aiming at the %d shards of the recent peak", d.CallsLeft, d.PeakShards)
+		}
 		target := min(d.Desired, 2*cur, s.MaxShards)
 		if target <= cur {
 			d.AtMax = true

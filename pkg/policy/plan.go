@@ -49,8 +49,8 @@ func (h Headroom) peakMargin() float64 {
 
 // PlanHorizon is how far ahead a scale-down must already carry what the
 // stream's own past expects: the new count must hold for at least that long,
-// or the call that makes it buys nothing.
-const PlanHorizon = time.Hour
+// or the call that makes it, and the one that undoes it, buy little.
+const PlanHorizon = 3 * time.Hour
 
 // PrescaleLead is how far ahead a rise the stream's past expects is met by
 // scaling up before it: the exposure window plus a cycle's margin.
@@ -109,30 +109,35 @@ func (p plan) burst(level float64) float64 {
 }
 
 // capacityFor is the least shard count that carries level: the level at
-// ScaleUpThreshold and, once the stream's bursts are learned, those (burst),
-// neither beyond the most the stream has needed within LearnHorizon unless
-// the level itself is. Below it, the stream scales up.
+// ScaleUpThreshold and, once the stream's bursts are learned, those (burst,
+// never beyond the most the stream has needed within LearnHorizon unless the
+// level itself is). Below it, the stream scales up.
 func (p plan) capacityFor(level float64) int {
 	if !p.env.Known {
 		return shardsForNeed(level, p.s.ScaleUpThreshold)
 	}
-	// The level at ScaleUpThreshold too, for rises the bursts have not
-	// shown, but never beyond the most the stream has needed.
-	atThreshold := math.Min(level/p.s.ScaleUpThreshold, math.Max(p.env.Peak*p.s.Headroom.peakMargin(), level*p.margin))
-	return shardsForNeed(math.Max(p.burst(level), atThreshold), 1)
+	// The level at ScaleUpThreshold too: the utilisation the operator set
+	// is never exceeded by the level, whatever the bursts say.
+	return max(shardsForNeed(p.burst(level), 1), shardsForNeed(level, p.s.ScaleUpThreshold))
 }
 
 // upTarget is the shard count a scale-up aims at when the stream's level is
 // level and it needs need (a minute's demand, or a forecast): what carries
-// its bursts over the level, and the need itself with the margin. A need
-// beyond anything learned (or before anything is) is new ground: the
-// scale-up then leaves room to grow, the need at the middle of the band,
-// so that the next call is not spent a few per cent later.
+// its bursts over the level, and the need itself with the margin. A need a
+// little above the most the stream has needed is aimed at ScaleUpThreshold;
+// one well beyond it (newGround), or any before anything is learned, is new
+// ground: the scale-up leaves room to grow, the need at the middle of the
+// band, so that a rising stream does not spend the day's calls a few per
+// cent at a time.
 func (p plan) upTarget(level, need float64) int {
 	t := p.capacityFor(math.Max(level, 0))
-	if !p.env.Known || need > p.env.Peak*p.s.Headroom.peakMargin() {
+	peak := p.env.Peak * p.s.Headroom.peakMargin()
+	if !p.env.Known || need > peak*newGround {
 		mid := (p.s.ScaleUpThreshold + p.s.ScaleDownThreshold) / 2
 		return max(t, shardsForNeed(need, mid))
+	}
+	if need > peak {
+		return max(t, shardsForNeed(need, p.s.ScaleUpThreshold))
 	}
 	return max(t, shardsForNeed(need*p.margin, 1))
 }
@@ -141,16 +146,34 @@ func (p plan) upTarget(level, need float64) int {
 // back from target shards to what carries the most the stream has needed
 // within LearnHorizon, or is expected to within a day.
 func (p plan) callsToReturn(target int) int {
-	peak := p.env.Peak
-	if e, ok := p.expectedWithin(24 * time.Hour); ok {
-		peak = math.Max(peak, e)
-	}
-	need := p.capacityFor(peak)
+	need := p.peakShards()
 	n := 0
 	for c := max(target, 1); c < need; c *= 2 {
 		n++
 	}
 	return n
+}
+
+// newGround is how far above the most the stream has needed a need is new
+// ground for upTarget: beyond the minute-to-minute noise of a peak.
+const newGround = 1.1
+
+// MinDownStep is the least share of the open shards a scale-down removes: a
+// smaller one saves less than the call it spends is worth, and is noise.
+const MinDownStep = 0.2
+
+// peakShards is the count that carries the most the stream has needed
+// within LearnHorizon, or is expected to need within a day; 0 when nothing
+// is learned.
+func (p plan) peakShards() int {
+	if !p.env.Known {
+		return 0
+	}
+	peak := p.env.Peak
+	if e, ok := p.expectedWithin(24 * time.Hour); ok {
+		peak = math.Max(peak, e)
+	}
+	return p.capacityFor(peak)
 }
 
 // spiky is true when the stream's learned bursts rise far above its level

@@ -382,13 +382,26 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 	}
 	if len(splits) > 0 {
 		slices.SortStableFunc(splits, func(a, b candidate) int { return cmp.Compare(b.peak, a.peak) })
+		room := len(splits)
+		if s.MaxShards > 0 {
+			// A split adds a shard: never beyond max_shards, or the stream
+			// level takes it back and the two undo each other.
+			room = s.MaxShards - len(obs.Shards)
+		}
+		if room <= 0 {
+			if a, ok := makeRoom(obs, s, splits[0].action, left, perCycle, touched(out)); ok {
+				return append(out, a)
+			}
+			return out
+		}
 		for _, c := range splits {
-			if left <= 0 || perCycle <= 0 {
+			if left <= 0 || perCycle <= 0 || room <= 0 {
 				break
 			}
 			out = append(out, c.action)
 			left--
 			perCycle--
+			room--
 		}
 		return out
 	}
@@ -403,13 +416,59 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 			return append(out, a)
 		}
 	}
-	reserve := s.MaxCallsPerDay / 4
+	merges := mergeCandidates(obs, s, nil)
+	used := touched(out)
+	shrink := len(obs.Shards) - max(s.MinShards, 1)
+	for _, c := range merges {
+		if left <= mergeReserve(s) || perCycle <= 0 || shrink <= 0 {
+			break
+		}
+		if used[c.action.ShardID] || used[c.action.Adjacent] {
+			continue
+		}
+		used[c.action.ShardID], used[c.action.Adjacent] = true, true
+		out = append(out, c.action)
+		left--
+		perCycle--
+		shrink--
+	}
+	return out
+}
+
+// mergeReserve is how many of the day's split and merge calls merges leave
+// to splits: a quarter.
+func mergeReserve(s ShardSettings) int { return s.MaxCallsPerDay / 4 }
+
+// touched are the shards the actions name.
+func touched(actions []ShardAction) map[string]bool {
+	out := map[string]bool{}
+	for _, a := range actions {
+		out[a.ShardID] = true
+		if a.Adjacent != "" {
+			out[a.Adjacent] = true
+		}
+	}
+	return out
+}
+
+// mergeCandidate is a merge with the peak utilisation of the merged shard.
+type mergeCandidate struct {
+	action ShardAction
+	peak   float64
+}
+
+// mergeCandidates are the adjacent pairs that both stayed below
+// ScaleDownThreshold for ScaleDownAfter, unthrottled, with their sum below
+// the middle of the band, neither holding a hot key nor in skip; coldest
+// first.
+func mergeCandidates(obs ShardsObservation, s ShardSettings, skip map[string]bool) []mergeCandidate {
 	downN := minutesIn(s.ScaleDownAfter)
 	mid := (s.ScaleUpThreshold + s.ScaleDownThreshold) / 2
-	var merges []candidate
+	var merges []mergeCandidate
 	for i := 0; i+1 < len(obs.Shards); i++ {
 		a, b := obs.Shards[i], obs.Shards[i+1]
-		if math.Abs(a.Range.Hi-b.Range.Lo) > 1e-12 || holdsHotKey(a.Range, obs.HotKeys) || holdsHotKey(b.Range, obs.HotKeys) {
+		if skip[a.ShardID] || skip[b.ShardID] ||
+			math.Abs(a.Range.Hi-b.Range.Lo) > 1e-12 || holdsHotKey(a.Range, obs.HotKeys) || holdsHotKey(b.Range, obs.HotKeys) {
 			continue
 		}
 		wa, wb := recentKnown(a.Minutes, obs.Now, downN), recentKnown(b.Minutes, obs.Now, downN)
@@ -430,27 +489,33 @@ func DecideShards(obs ShardsObservation, s ShardSettings) []ShardAction {
 			continue
 		}
 		r := KeyRange{Lo: a.Range.Lo, Hi: b.Range.Hi}
-		merges = append(merges, candidate{peak: peak, action: ShardAction{
+		merges = append(merges, mergeCandidate{peak: peak, action: ShardAction{
 			Kind: ShardMerge, ShardID: a.ShardID, Adjacent: b.ShardID, Range: r, Utilisation: peak,
 			Reason: fmt.Sprintf("shards %s and %s both below %s for %s, together at most %s: merging them into %s",
 				a.ShardID, b.ShardID, percent(s.ScaleDownThreshold), s.ScaleDownAfter, percent(peak), r),
 		}})
 	}
-	slices.SortStableFunc(merges, func(a, b candidate) int { return cmp.Compare(a.peak, b.peak) })
-	used := map[string]bool{}
-	for _, c := range merges {
-		if left <= reserve || perCycle <= 0 {
-			break
-		}
-		if used[c.action.ShardID] || used[c.action.Adjacent] {
-			continue
-		}
-		used[c.action.ShardID], used[c.action.Adjacent] = true, true
-		out = append(out, c.action)
-		left--
-		perCycle--
+	slices.SortStableFunc(merges, func(a, b mergeCandidate) int { return cmp.Compare(a.peak, b.peak) })
+	return merges
+}
+
+// makeRoom is the merge that makes room at max_shards for the split a
+// stream needs: the coldest pair that may be merged (mergeCandidates), the
+// shard to split and the shards the actions so far touch aside, within the
+// calls merges may use. The split follows at a later cycle, with the count
+// never above max_shards.
+func makeRoom(obs ShardsObservation, s ShardSettings, split ShardAction, left, perCycle int, skip map[string]bool) (ShardAction, bool) {
+	if perCycle <= 0 || left <= mergeReserve(s) || len(obs.Shards) > s.MaxShards || len(obs.Shards)-1 < max(s.MinShards, 1) {
+		return ShardAction{}, false
 	}
-	return out
+	skip[split.ShardID] = true
+	merges := mergeCandidates(obs, s, skip)
+	if len(merges) == 0 {
+		return ShardAction{}, false
+	}
+	a := merges[0].action
+	a.Reason = fmt.Sprintf("%s, to make room at max_shards %d for splitting the hot shard %s", a.Reason, s.MaxShards, split.ShardID)
+	return a, true
 }
 
 // recentKnown returns the last n minutes of ms that are known, ended by now

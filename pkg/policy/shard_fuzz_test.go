@@ -6,7 +6,8 @@ import (
 )
 
 // FuzzDecideShards checks the shard-level decision's invariants on random
-// layouts: it never splits a shard holding a known hot key, splits only
+// layouts: it never takes the stream beyond max_shards or below
+// min_shards, never splits a shard holding a known hot key, splits only
 // strictly inside the shard, merges only adjacent shards, touches a shard
 // at most once, and never goes beyond the daily or per-cycle cap; it
 // reports a hot key only in a child of a split with no divided range inside
@@ -64,6 +65,11 @@ func FuzzDecideShards(f *testing.F) {
 		if hotAt%2 == 1 {
 			s.UnevenRatio = 2 // uneven layouts here are up to 3 times wider
 		}
+		if used%4 != 0 {
+			// min_shards and max_shards around the open count.
+			s.MinShards, s.MaxShards = max(n-int(used)%3, 1), n+int(hotAt/4)%3-1
+			s.MaxShards = max(s.MaxShards, s.MinShards)
+		}
 
 		acts := DecideShards(obs, s)
 		byID := map[string]int{}
@@ -120,6 +126,18 @@ func FuzzDecideShards(f *testing.F) {
 			if a.Reason == "" {
 				t.Fatalf("action %s without a reason", a.Kind)
 			}
+		}
+		after := n
+		for _, a := range acts {
+			switch a.Kind {
+			case ShardSplit:
+				after++
+			case ShardMerge:
+				after--
+			}
+		}
+		if s.MaxShards > 0 && after > max(s.MaxShards, n) || after < min(max(s.MinShards, 1), n) {
+			t.Fatalf("%d shards to %d: outside min_shards %d, max_shards %d", n, after, s.MinShards, s.MaxShards)
 		}
 		if calls > s.MaxCallsPerCycle || (calls > 0 && SplitMergeCallsUsed(obs.Calls, now)+calls > s.MaxCallsPerDay) {
 			t.Fatalf("%d calls with %d used: over the caps %d a cycle, %d a day", calls, SplitMergeCallsUsed(obs.Calls, now), s.MaxCallsPerCycle, s.MaxCallsPerDay)

@@ -373,3 +373,141 @@ func TestRecentKnown(t *testing.T) {
 		})
 	}
 }
+
+// coldPairLayout is five shards whose mean is inside the band: a and b at
+// 0.3 of a shard, the child g of a split of [0.5, 0.625) that kept all of
+// its parent's load above the background, at 0.24 (cold, but dense: one
+// key), its sibling h nearly idle, and i at 0.45.
+func coldPairLayout(now time.Time) ShardsObservation {
+	g := shard("g", 0.5, 0.5625, 0.24, now)
+	parent := KeyRange{Lo: 0.5, Hi: 0.625}
+	g.SplitFrom = &parent
+	shards := []ShardObservation{
+		shard("a", 0, 0.25, 0.3, now), shard("b", 0.25, 0.5, 0.3, now), g,
+		shard("h", 0.5625, 0.625, 0.01, now), shard("i", 0.625, 1, 0.45, now),
+	}
+	return ShardsObservation{Now: now, Status: StatusActive, Shards: shards, StreamNeed: 1.3}
+}
+
+// A shard is named by one action at most: a child reported for a hot key
+// is not also merged (issue 13.3: FuzzDecideShards found "shard G in two
+// actions").
+func TestDecideShardsNamesAShardOnce(t *testing.T) {
+	now := shardT0.Add(30 * time.Second)
+	acts := DecideShards(coldPairLayout(now), shardSettings())
+	seen := map[string]ShardActionKind{}
+	for _, a := range acts {
+		for _, id := range []string{a.ShardID, a.Adjacent} {
+			if id == "" {
+				continue
+			}
+			if k, ok := seen[id]; ok {
+				t.Fatalf("shard %s in two actions, %s and %s: %+v", id, k, a.Kind, acts)
+			}
+			seen[id] = a.Kind
+		}
+	}
+	if seen["g"] != ShardHotKey {
+		t.Errorf("actions %+v: want g reported for a hot key", acts)
+	}
+}
+
+// Shard-level splits and merges keep the stream within min_shards and
+// max_shards (issue 13.2): at max_shards a hot shard is not split (the
+// stream level would take the extra shard back, 8 -> 9 -> 8 -> 9); a cold
+// pair is merged first to make room; at min_shards no pair is merged.
+func TestDecideShardsRespectsBounds(t *testing.T) {
+	now := shardT0.Add(30 * time.Second)
+	hot := func(us ...float64) ShardsObservation {
+		obs := ShardsObservation{Now: now, Status: StatusActive}
+		for i, u := range us {
+			obs.Shards = append(obs.Shards, shard(string(rune('a'+i)), float64(i)/float64(len(us)), float64(i+1)/float64(len(us)), u, now))
+			obs.StreamNeed += u
+		}
+		return obs
+	}
+	for _, tt := range []struct {
+		name     string
+		obs      ShardsObservation
+		min, max int
+		want     []ShardActionKind
+		// merged is the shard a merge must start from, if any.
+		merged string
+	}{
+		{name: "below max: split", obs: hot(0.9, 0.4, 0.4, 0.4), max: 5, want: []ShardActionKind{ShardSplit}},
+		{name: "at max, nothing cold: held", obs: hot(0.9, 0.4, 0.4, 0.4), max: 4},
+		{name: "above max: held", obs: hot(0.9, 0.4, 0.4, 0.4), max: 3},
+		{name: "at max with a cold pair: merge it to make room", obs: hot(0.9, 0.4, 0.1, 0.1), max: 4,
+			want: []ShardActionKind{ShardMerge}, merged: "c"},
+		{name: "at max, no cold pair: held", obs: hot(0.1, 0.9, 0.1, 0.4), max: 4},
+		{name: "above min: merge", obs: hot(0.1, 0.1, 0.4, 0.4), min: 3, want: []ShardActionKind{ShardMerge}, merged: "a"},
+		{name: "at min: no merge", obs: hot(0.1, 0.1, 0.4, 0.4), min: 4},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := shardSettings()
+			s.MinShards, s.MaxShards, s.MaxCallsPerCycle = tt.min, tt.max, 4
+			acts := DecideShards(tt.obs, s)
+			var kinds []ShardActionKind
+			for _, a := range acts {
+				kinds = append(kinds, a.Kind)
+				if a.Kind == ShardMerge && a.ShardID != tt.merged {
+					t.Errorf("merge of %s and %s, want from %s", a.ShardID, a.Adjacent, tt.merged)
+				}
+			}
+			if !slices.Equal(kinds, tt.want) {
+				t.Fatalf("actions %v, want %v: %+v", kinds, tt.want, acts)
+			}
+			n := len(tt.obs.Shards)
+			for _, a := range acts {
+				switch a.Kind {
+				case ShardSplit:
+					n++
+				case ShardMerge:
+					n--
+				}
+			}
+			if tt.max > 0 && n > max(tt.max, len(tt.obs.Shards)) || n < min(tt.min, len(tt.obs.Shards)) {
+				t.Errorf("%d shards after the actions, bounds [%d, %d]", n, tt.min, tt.max)
+			}
+		})
+	}
+}
+
+// Merges leave a quarter of the day's split and merge calls to splits
+// (issue 13.12: the mutation "merges may use the splits' reserve" survived
+// every test): with exactly the reserve left a cold pair is not merged,
+// with one more it is, and a hot shard is still split with the reserve.
+func TestDecideShardsMergesLeaveTheSplitsReserve(t *testing.T) {
+	now := shardT0.Add(30 * time.Second)
+	s := shardSettings()
+	reserve := s.MaxCallsPerDay / 4
+	cold := ShardsObservation{Now: now, Status: StatusActive, StreamNeed: 1.0, Shards: []ShardObservation{
+		shard("a", 0, 0.25, 0.1, now), shard("b", 0.25, 0.5, 0.1, now), shard("c", 0.5, 0.75, 0.4, now), shard("d", 0.75, 1, 0.4, now)}}
+	hot := ShardsObservation{Now: now, Status: StatusActive, StreamNeed: 2.1, Shards: []ShardObservation{
+		shard("a", 0, 0.25, 0.9, now), shard("b", 0.25, 0.5, 0.4, now), shard("c", 0.5, 0.75, 0.4, now), shard("d", 0.75, 1, 0.4, now)}}
+	for _, tt := range []struct {
+		name string
+		obs  ShardsObservation
+		left int
+		want ShardActionKind
+	}{
+		{name: "merge with the reserve left", obs: cold, left: reserve},
+		{name: "merge with one call over the reserve", obs: cold, left: reserve + 1, want: ShardMerge},
+		{name: "split with the reserve left", obs: hot, left: reserve, want: ShardSplit},
+		{name: "split with one call left", obs: hot, left: 1, want: ShardSplit},
+		{name: "split with none left", obs: hot, left: 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := tt.obs
+			obs.Calls = repeatCalls(now.Add(-time.Hour), s.MaxCallsPerDay-tt.left)
+			acts := DecideShards(obs, s)
+			var got ShardActionKind
+			if len(acts) > 0 {
+				got = acts[0].Kind
+			}
+			if len(acts) > 1 || got != tt.want {
+				t.Errorf("actions %+v, want %q", acts, tt.want)
+			}
+		})
+	}
+}

@@ -77,7 +77,7 @@ func Decide(obs Observation, s Settings) Decision {
 	fresh := latest != nil && isFresh(*latest, obs.Now)
 	if fresh {
 		if dd, ok := scaleUpWanted(obs, s, known, pl); ok {
-			d.Utilisation, d.Trigger = dd.Utilisation, dd.Trigger
+			d.Utilisation, d.Trigger, d.PeakShards = dd.Utilisation, dd.Trigger, pl.peakShards()
 			return intent(d, DirectionUp, dd.Desired, dd.Urgent, dd.Reason)
 		}
 	}
@@ -113,9 +113,10 @@ func Decide(obs Observation, s Settings) Decision {
 	}
 	peak := peakMinute(window, cur)
 	windowPeak := NeedOf(peak, shardsDuring(peak, cur))
-	// The new count carries every minute of the window, with the margin.
-	desired := max(pl.capacity(), shardsForNeed(windowPeak*pl.margin, 1), s.MinShards)
-	if desired >= cur {
+	// The new count carries every minute of the window below the threshold,
+	// so that a scale-down never lands where a scale-up would fire.
+	desired := max(pl.capacity(), shardsForNeed(windowPeak, s.ScaleUpThreshold), s.MinShards)
+	if float64(desired) > float64(cur)*(1-MinDownStep) {
 		d.Reason = steadyReason(d, s, pl)
 		return d
 	}
@@ -225,13 +226,6 @@ func peakMinute(ms []Minute, shards int) Minute {
 		}
 	}
 	return best
-}
-
-// shardsFor is the least shard count that brings utilisation u of cur shards
-// to the aim. A throttled minute counts at its floor: its true demand is
-// unknown and at least that.
-func shardsFor(u Utilisation, cur int, aim float64) int {
-	return shardsForNeed(u.Max()*float64(cur), aim)
 }
 
 func minutesIn(d time.Duration) int {

@@ -329,13 +329,6 @@ type Settings struct {
 	Headroom Headroom
 }
 
-// aim is the utilisation of the level that a change aims at: halfway
-// between the middle of the band and ScaleUpThreshold, so that a change
-// leaves room for growth before the next, without the middle's 2x.
-func (s Settings) aim() float64 {
-	return (s.ScaleUpThreshold + (s.ScaleUpThreshold+s.ScaleDownThreshold)/2) / 2
-}
-
 // Lookback is how far back the decision needs metrics for these settings.
 func (s Settings) Lookback() time.Duration {
 	return max(s.ScaleUpAfter, s.ScaleDownAfter) + MaxMetricDelay
@@ -368,6 +361,11 @@ type Decision struct {
 	// CallsLeft is how many UpdateShardCount calls remain in the rolling
 	// window; set by the gate.
 	CallsLeft int
+	// PeakShards is the count that carries the most the stream has needed
+	// within the learning horizon, or is expected to within a day (0 when
+	// nothing is learned): with few calls left, the gate takes a scale-up
+	// straight there rather than in steps it could not pay for.
+	PeakShards int
 	// CallsToReturn is, for a scale-down, how many UpdateShardCount calls
 	// (at most double each) it takes to come back to the most the stream
 	// has needed recently: the gate keeps that many, and one more for an

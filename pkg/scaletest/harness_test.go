@@ -192,7 +192,7 @@ func daemon(tb testing.TB, url string, specs []awsfake.StreamSpec, log *zap.Logg
 		cs[i] = controller.StreamSpec{Name: s.Name, Settings: settings()}
 	}
 	deps := controller.Deps{
-		Load: a.Load, Streams: a.Streams, History: a.Kinesis,
+		Load: a.Load, Streams: a.Streams, History: a.Kinesis, ShardLoad: a.ShardLoad, Shards: a.Shards,
 		Notifier: notify.New(clients.SNS, "arn:aws:sns:us-east-1:123456789012:alerts"), Clock: wallClock{},
 	}
 	w := &wired{cache: a.Streams, made: made, started: time.Now()}

@@ -168,7 +168,7 @@ func TestKSUStreamsFallback(t *testing.T) {
 		t.Errorf("%d splits and %d refused UpdateShardCount calls, want 4 and 1", splits, quota)
 	}
 	// Errors other than the quota and the limits are the utility's to see.
-	_ = s.SplitShard(0)
+	_ = s.SplitShardIndex(0)
 	if err := k.UpdateShardCount(ctx, StreamName, 4); !errors.Is(err, policy.ErrStreamBusy) {
 		t.Errorf("while UPDATING: %v", err)
 	}

@@ -85,28 +85,28 @@ func (cw *CloudWatch) read(streams []string, start, end time.Time) map[string][]
 	return out
 }
 
-// memoryHistory keeps scaling histories in memory; it satisfies
-// controller.HistoryStore.
+// memoryHistory keeps streams' records in memory; it satisfies
+// controller.RecordStore.
 type memoryHistory struct {
 	mu sync.Mutex
-	h  map[string]policy.History
+	r  map[string]policy.Record
 }
 
-// LoadHistory implements controller.HistoryStore.
-func (m *memoryHistory) LoadHistory(_ context.Context, stream string) (policy.History, error) {
+// LoadRecord implements controller.RecordStore.
+func (m *memoryHistory) LoadRecord(_ context.Context, stream string) (policy.Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.h[stream], nil
+	return m.r[stream], nil
 }
 
-// SaveHistory implements controller.HistoryStore.
-func (m *memoryHistory) SaveHistory(_ context.Context, stream string, h policy.History) error {
+// SaveRecord implements controller.RecordStore.
+func (m *memoryHistory) SaveRecord(_ context.Context, stream string, r policy.Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.h == nil {
-		m.h = map[string]policy.History{}
+	if m.r == nil {
+		m.r = map[string]policy.Record{}
 	}
-	m.h[stream] = h
+	m.r[stream] = r
 	return nil
 }
 
@@ -123,11 +123,4 @@ func (a *alertCounter) Notify(_ context.Context, al policy.Alert) error {
 	}
 	a.counts[al.Kind]++
 	return nil
-}
-
-func (a *alertCounter) count(kind string) {
-	if a.counts == nil {
-		a.counts = map[policy.AlertKind]int{}
-	}
-	a.counts[policy.AlertKind(kind)]++
 }

@@ -34,7 +34,10 @@
 // before skew existed. For the shard policy the stream also keeps each
 // shard's accepted, refused and throttled records per minute, which a
 // per-shard CloudWatch view (ShardCloudWatch) shows MetricDelay later, as
-// enhanced shard-level monitoring does.
+// enhanced shard-level monitoring does. The stream implements the
+// controller's ShardStreams and ShardCloudWatch its ShardLoadReader, so
+// that the shard policy is the daemon's controller with shard-level scaling
+// on: the simulator keeps no shard-level rule of its own.
 //
 // CloudWatch publishes each minute's accepted records and bytes and the
 // records refused (WriteProvisionedThroughputExceeded, which counts every

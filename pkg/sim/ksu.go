@@ -271,7 +271,7 @@ func (k *KSUStreams) Step() {
 				widest = i
 			}
 		}
-		_ = k.SplitShard(widest)
+		_ = k.SplitShardIndex(widest)
 	case len(w) > k.target:
 		best := 0
 		for i := 0; i+1 < len(w); i++ {
@@ -279,7 +279,7 @@ func (k *KSUStreams) Step() {
 				best = i
 			}
 		}
-		_ = k.MergeShards(best)
+		_ = k.MergeShardsIndex(best)
 	default:
 		k.target = 0
 	}

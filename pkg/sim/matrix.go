@@ -43,6 +43,11 @@ type MatrixOptions struct {
 	// Progress, when set, is called with the number of minutes simulated,
 	// from several goroutines at once.
 	Progress func(minutes int)
+	// HindsightCache, when set, keeps the hindsight bounds between matrices.
+	HindsightCache *HindsightCache
+	// Warn, when set, is told what went wrong with the cache (the matrix
+	// goes on without it), from several goroutines at once.
+	Warn func(error)
 }
 
 // MatrixRun is one trace at one peak and metric delay, replayed under
@@ -151,7 +156,9 @@ func RunMatrix(ctx context.Context, o MatrixOptions) ([]MatrixRun, error) {
 		wg.Go(func() {
 			for j := range next {
 				if j.policy < 0 {
-					scenarios[j.run].hindsightBounds()
+					if err := scenarios[j.run].cachedHindsightBounds(o.HindsightCache); err != nil && o.Warn != nil {
+						o.Warn(err)
+					}
 					continue
 				}
 				res, err := scenarios[j.run].Run(ctx, o.Policies[j.policy])

@@ -158,10 +158,14 @@ func verdict(vs []Violation) string {
 
 // pctFigure is n as a share of of, to three decimals.
 func pctFigure(n, of int64) string {
-	if n == 0 {
+	switch p := pct(n, of); {
+	case n == 0:
 		return "0"
+	case p < 0.001:
+		return "<0.001%"
+	default:
+		return fmt.Sprintf("%.3f%%", p)
 	}
-	return fmt.Sprintf("%.3f%%", pct(n, of))
 }
 
 func signedPct(p float64) string {

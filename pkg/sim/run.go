@@ -40,8 +40,8 @@ const (
 	PolicyAdvantage = "on-demand-advantage"
 	// PolicyFixed is the peak need, constant.
 	PolicyFixed = "fixed"
-	// PolicyShard is the default policy plus shard-level scaling (see
-	// shardLevel).
+	// PolicyShard is the default policy plus the daemon's shard-level
+	// scaling, both run by the daemon's controller (see shardLevel).
 	PolicyShard = "shard"
 )
 
@@ -466,9 +466,6 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 			if r.ksu != nil {
 				r.ksu.Step()
 			}
-			if r.shards != nil && s == cycleOffset {
-				r.shards.cycle()
-			}
 			if r.ctl != nil && s == cycleOffset {
 				for _, o := range r.ctl.RunCycle(ctx) {
 					if r.after != nil {
@@ -491,7 +488,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		r.stream.coalesce()
 		r.cw.Put(row.AcceptedRecords, accBytes, refused)
 		if r.shards != nil {
-			r.shards.cw.Put(r.stream.ShardMinutes())
+			r.shards.cw.PutShards(r.stream.ShardMinutes())
 		}
 		row.AcceptedBytes = accBytes
 		served.add(row.AcceptedRecords, size)
@@ -590,7 +587,8 @@ func (r *runner) bill(res Result) Bill {
 		b.Publishes += int64(n)
 	}
 	if r.shards != nil {
-		b.MetricsRequested += r.shards.metrics
+		// The shard-level metrics are counted with the stream's, read in
+		// the same calls (ShardCloudWatch.ReadShardLoad).
 		b.EnhancedMetricMonths = enhancedMetricMonths(res.ShardHours)
 	}
 	return b

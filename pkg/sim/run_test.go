@@ -104,6 +104,13 @@ func checkAccounting(t *testing.T, sc *Scenario, r Result) {
 		if lost > throttled {
 			t.Fatalf("%s minute %d: %d lost but only %d ever throttled", r.Policy, row.Minute, lost, throttled)
 		}
+		if daemon := r.Policy == PolicyDefault || r.Policy == PolicyShard; daemon &&
+			(row.OpenShards > sc.Settings.MaxShards || row.OpenShards < sc.Settings.MinShards) {
+			// The daemon's controller keeps both levels within the bounds
+			// (issue 13.2: splits took a stream with max_shards 8 to 9).
+			t.Fatalf("%s minute %d: %d shards, outside min_shards %d, max_shards %d",
+				r.Policy, row.Minute, row.OpenShards, sc.Settings.MinShards, sc.Settings.MaxShards)
+		}
 		if i > 0 {
 			a, b := r.Timeline[i-1].OpenShards, row.OpenShards
 			if b > 2*a || 2*b < a {

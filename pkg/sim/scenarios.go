@@ -87,9 +87,10 @@ func (g Generator) Trace(seed uint64) Trace {
 //   - outage-return: 4 days of web traffic (the built-in trace's day shape:
 //     night trough, morning ramp, evening peak); no records at all from
 //     10:00 on day 3 to 10:00 on day 4, then the normal load back at once.
-//   - diurnal-noise: 3 days of a day cycle from 15 % to 100 % of the peak
-//     with heavy noise (a slow random walk of about 10 % and 8 % of
-//     minute-to-minute noise) and record sizes that follow the day, 700
+//   - diurnal-noise: 3 days of a day cycle whose night is about a fifth of
+//     its afternoon, with heavy noise (a slow random walk of about 10 % and
+//     8 % of minute-to-minute noise, so that the noisiest afternoon minute
+//     sets the peak, about 1.4 times a typical afternoon) and record sizes that follow the day, 700
 //     bytes at night to 1,600 bytes by day, so that by day bytes, not
 //     records, set the need.
 //   - weekly: 14 days from a Monday of office traffic: weekdays low at night
@@ -123,7 +124,7 @@ func Scenarios() []Generator {
 			Description: "4 days of web traffic; no records from 10:00 on day 3 to 10:00 on day 4, then the normal load back at once",
 			records:     fromShape(outageReturn)},
 		{Name: "diurnal-noise", Minutes: 3 * day, Seed: 16, PeakShards: DefaultTracePeakShards,
-			Description: "3 days of a day cycle from 15% to 100% of the peak, heavy noise, records of 700 B at night to 1,600 B by day",
+			Description: "3 days of a day cycle, night at a fifth of the afternoon, heavy noise, records of 700 B at night to 1,600 B by day",
 			records:     diurnalNoise},
 		{Name: "weekly", Minutes: 14 * day, Seed: 17, PeakShards: DefaultTracePeakShards,
 			Description: "14 days from a Monday of office traffic: busy weekdays 08:00-18:00, quiet nights, weekends at a fifth",
@@ -321,7 +322,7 @@ func diurnalNoise(rng *rand.Rand, minutes, peak int) ([]int64, []int64) {
 		for i := range load {
 			// Lowest at 03:00, highest at 15:00.
 			daylight := 0.5 - 0.5*math.Cos(2*math.Pi*(hourOf(i)-3)/24)
-			load[i] = (0.15 + 0.7*daylight) * nz.next()
+			load[i] = (0.12 + 0.56*daylight) * nz.next()
 			sizes[i] = 700 + 900*daylight
 		}
 		return load, sizes

@@ -62,6 +62,12 @@ func TestScenarioLibrary(t *testing.T) {
 			if err := a.Validate(); err != nil {
 				t.Fatal(err)
 			}
+			// As it is, the trace needs about its documented peak.
+			m := DefaultModel()
+			m.PeakShards = 0
+			if p, err := PeakShards(a, m); err != nil || 10*p < 9*g.PeakShards || 10*p > 11*g.PeakShards+10 {
+				t.Errorf("as it is the busiest minute needs %d shards (%v), want about %d", p, err, g.PeakShards)
+			}
 		})
 	}
 	if _, err := LookupScenario("no-such"); err == nil || !strings.Contains(err.Error(), "short-bursts") {

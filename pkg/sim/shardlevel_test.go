@@ -47,7 +47,8 @@ func runSkewed(t *testing.T, base *Scenario, keys KeySkew, names ...string) map[
 //   - with a hotspot (10 % of the load on 2 % of the key space) the shard
 //     policy uses no more shard-hours than default, and of what the skew
 //     adds to default's lost and throttled records (over default with even
-//     keys) it keeps at most a quarter;
+//     keys) in the minutes it is below max_shards it keeps at most a
+//     quarter (at max_shards a split waits for room);
 //   - with one hot key of 5 % it reports the key after at most one split of
 //     the shard holding it and never splits that shard after the report;
 //     the hotspot is never reported as a hot key.
@@ -73,16 +74,29 @@ func TestShardLevelOnSharedTraces(t *testing.T) {
 			if s.ShardHours > d.ShardHours {
 				t.Errorf("shard used %.1f shard-hours, default %.1f", s.ShardHours, d.ShardHours)
 			}
+			// Where max_shards leaves the shard level room to split: at
+			// max_shards a hot shard waits for a cold pair to merge (issue
+			// 13.2), and the skew's records there are out of its reach.
+			room := func(r Result, field func(TimelineRow) int64) int64 {
+				var n int64
+				for i, row := range r.Timeline {
+					if s.Timeline[i].OpenShards < base.Settings.MaxShards {
+						n += field(row)
+					}
+				}
+				return n
+			}
 			for _, f := range []struct {
-				name              string
-				even, dflt, shard int64
+				name  string
+				field func(TimelineRow) int64
 			}{
-				{name: "lost", even: even.LostRecords, dflt: d.LostRecords, shard: s.LostRecords},
-				{name: "throttled", even: even.ThrottledRecords, dflt: d.ThrottledRecords, shard: s.ThrottledRecords},
+				{name: "lost", field: func(r TimelineRow) int64 { return r.LostRecords }},
+				{name: "throttled", field: func(r TimelineRow) int64 { return r.ThrottledRecords }},
 			} {
-				if 4*(f.shard-f.even) > f.dflt-f.even {
-					t.Errorf("%s: shard %d, default %d, default with even keys %d: over a quarter of what the skew adds",
-						f.name, f.shard, f.dflt, f.even)
+				ev, dflt, shard := room(even, f.field), room(d, f.field), room(s, f.field)
+				if 4*(shard-ev) > dflt-ev {
+					t.Errorf("%s below max_shards: shard %d, default %d, default with even keys %d: over a quarter of what the skew adds",
+						f.name, shard, dflt, ev)
 				}
 			}
 			if s.RefusedCalls > 0 {
@@ -129,10 +143,10 @@ func TestShardLevelBuiltinTrace(t *testing.T) {
 	}
 }
 
-// The simulator makes the shard level's uniform reshard: a stream split
-// unevenly earlier, now with nothing hot and its mean inside the band, is
-// resharded with one UpdateShardCount to fewer uniform shards, which the
-// controller makes as its decision and records in the stream's history.
+// The simulator runs the daemon's shard cycle, uniform reshard included: a
+// stream split unevenly earlier, now with nothing hot and its mean inside
+// the band, is resharded by the controller with one UpdateShardCount to
+// fewer uniform shards, recorded in the stream's history.
 func TestShardLevelReshardsUniformly(t *testing.T) {
 	sc := peak50(t, DefaultTrace())
 	r := sc.newRunner(PolicyShard)
@@ -162,10 +176,9 @@ func TestShardLevelReshardsUniformly(t *testing.T) {
 			rec := need * ranges[i].Width() * 60 * policy.ShardWriteRecordsPerSecond
 			ms = append(ms, ShardMinute{ShardID: id, Range: ranges[i], Records: rec, Bytes: rec * 1024})
 		}
-		sl.cw.Put(ms)
+		sl.cw.PutShards(ms)
 	}
 	r.clock.Set(45*60 + cycleOffset)
-	sl.cycle()
 	for _, o := range r.ctl.RunCycle(context.Background()) {
 		r.after(o)
 	}
@@ -179,7 +192,8 @@ func TestShardLevelReshardsUniformly(t *testing.T) {
 	if last.Kind != CallUpdateShardCount || last.Err != nil || last.From != n || last.To != want {
 		t.Errorf("last call %+v, want UpdateShardCount from %d to %d", last, n, want)
 	}
-	h, _ := r.deps.History.LoadHistory(context.Background(), StreamName)
+	rec, _ := r.deps.History.LoadRecord(context.Background(), StreamName)
+	h := rec.History
 	if len(h.Calls) != 1 || h.LastAction == nil || h.LastAction.To != want {
 		t.Errorf("history %+v: the uniform reshard is not recorded", h)
 	}

@@ -64,7 +64,7 @@ func TestStreamCapacity(t *testing.T) {
 // The widest shard of an uneven stream throttles first.
 func TestStreamUnevenAfterSplit(t *testing.T) {
 	s, c := newTestStream(2, 30*time.Second, time.Minute)
-	if err := s.SplitShard(0); err != nil {
+	if err := s.SplitShardIndex(0); err != nil {
 		t.Fatal(err)
 	}
 	c.Set(60)
@@ -81,7 +81,7 @@ func TestStreamUnevenAfterSplit(t *testing.T) {
 	if got := offer(s, 61, []int64{2400}, 10); got.Throttled != 200 || got.Accepted != 2200 {
 		t.Errorf("2400 records/s: accepted %d throttled %d, want 2200 and 200", got.Accepted, got.Throttled)
 	}
-	if err := s.MergeShards(1); err != nil {
+	if err := s.MergeShardsIndex(1); err != nil {
 		t.Fatal(err)
 	}
 	c.Set(200)
@@ -188,7 +188,7 @@ func TestUpdateShardCountRules(t *testing.T) {
 		{name: "split and merge are not under the quota", target: 6, want: policy.ErrQuotaExceeded,
 			prepare: func(s *Stream, c *Clock) {
 				calls(t, s, c, 10, 0)
-				if err := s.SplitShard(0); err != nil {
+				if err := s.SplitShardIndex(0); err != nil {
 					t.Errorf("split after 10 calls: %v", err)
 				}
 				c.Set(c.Second() + 60)
@@ -215,7 +215,7 @@ func TestUpdateShardCountRules(t *testing.T) {
 	if err := s.UpdateShardCount(ctx, "other", 2); !errors.Is(err, policy.ErrStreamNotFound) {
 		t.Errorf("unknown stream: %v", err)
 	}
-	if err := s.MergeShards(0); !errors.Is(err, policy.ErrInvalidTarget) {
+	if err := s.MergeShardsIndex(0); !errors.Is(err, policy.ErrInvalidTarget) {
 		t.Errorf("merge of a single shard: %v", err)
 	}
 }

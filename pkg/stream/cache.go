@@ -407,6 +407,11 @@ func (c *Cache) UpdateShardCount(ctx context.Context, name string, target int) e
 		return fmt.Errorf("%w: %q is %s %s with %d shards, the decision saw %s; deciding again next cycle",
 			policy.ErrStreamBusy, name, st.Status, st.Mode, st.OpenShards, saw)
 	}
+	if err := ctx.Err(); err != nil {
+		// The caller's time to act (its lease's) ran out during the read:
+		// a change asked for now could race the next leader's.
+		return fmt.Errorf("%w: after describing %q: %w", policy.ErrNotCalled, name, err)
+	}
 	err = c.k.UpdateShardCount(ctx, name, target)
 	c.mu.Lock()
 	if e := c.entries[name]; e != nil {

@@ -39,6 +39,8 @@ type accountFake struct {
 	namesOnly bool
 	// gate, when set, holds every ListStreams call until it is closed.
 	gate chan struct{}
+	// onDescribe, when set, runs in each DescribeStreamSummary.
+	onDescribe func()
 }
 
 type fakeAccountStream struct {
@@ -106,6 +108,9 @@ func (f *accountFake) DescribeStreamSummary(_ context.Context, in *kinesis.Descr
 	defer f.mu.Unlock()
 	if err := f.enter("DescribeStreamSummary"); err != nil {
 		return nil, err
+	}
+	if f.onDescribe != nil {
+		f.onDescribe()
 	}
 	s := f.streams[aws.ToString(in.StreamName)]
 	if s == nil {
@@ -504,6 +509,27 @@ func TestCacheRefusesReshardOnStaleState(t *testing.T) {
 				t.Errorf("after the refusal Describe returned %+v, want the fresh %+v", st, *want)
 			}
 		})
+	}
+}
+
+// The fence after the describe that precedes the call: when the caller's
+// time to act (its context, which the controller ends with the lease's)
+// runs out during that describe, nothing is called, and the error says so
+// (policy.ErrNotCalled), so that the caller takes its record back.
+func TestCacheCallsNothingWhenTimeRunsOutDuringTheDescribe(t *testing.T) {
+	f := newAccountFake()
+	f.add("a", 8)
+	c, _ := newTestCache(f)
+	mustSweep(t, c)
+	mustDescribe(t, c, "a")
+	ctx, cancel := context.WithCancel(t.Context())
+	f.onDescribe = cancel
+	err := c.UpdateShardCount(ctx, "a", 16)
+	if !errors.Is(err, policy.ErrNotCalled) {
+		t.Fatalf("error %v, want ErrNotCalled", err)
+	}
+	if n := f.count("UpdateShardCount"); n != 0 {
+		t.Fatalf("UpdateShardCount called %d times after the time to act ran out", n)
 	}
 }
 

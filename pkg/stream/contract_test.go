@@ -3,6 +3,6 @@ package stream
 import "github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/controller"
 
 var (
-	_ controller.Streams      = (*Kinesis)(nil)
-	_ controller.HistoryStore = (*Kinesis)(nil)
+	_ controller.Streams     = (*Kinesis)(nil)
+	_ controller.RecordStore = (*Kinesis)(nil)
 )

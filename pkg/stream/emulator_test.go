@@ -122,8 +122,8 @@ func TestEmulatorNotFound(t *testing.T) {
 	if err := k.UpdateShardCount(ctx, missing, 2); !errors.Is(err, policy.ErrStreamNotFound) {
 		t.Errorf("UpdateShardCount: %v", err)
 	}
-	if _, err := k.LoadHistory(ctx, missing); !errors.Is(err, policy.ErrStreamNotFound) {
-		t.Errorf("LoadHistory: %v", err)
+	if _, err := k.LoadRecord(ctx, missing); !errors.Is(err, policy.ErrStreamNotFound) {
+		t.Errorf("LoadRecord: %v", err)
 	}
 }
 
@@ -143,21 +143,28 @@ func TestEmulatorHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h, err := k.LoadHistory(ctx, name)
-	if err != nil || h.LastAction != nil || len(h.Calls) != 0 {
-		t.Fatalf("fresh stream: %s, %v", describe(h), err)
+	rec, err := k.LoadRecord(ctx, name)
+	if h := rec.History; err != nil || h.LastAction != nil || len(h.Calls) != 0 || rec.Term != 0 || !rec.Paused.IsZero() {
+		t.Fatalf("fresh stream: %+v, %v", rec, err)
 	}
 
 	want := policy.History{LastAction: &policy.Action{At: now.Add(-time.Minute), From: 1, To: 2, Direction: policy.DirectionUp}}
 	for i := 9; i >= 0; i-- {
 		want.Calls = append(want.Calls, now.Add(-time.Duration(i)*time.Hour-time.Minute))
 	}
-	if err := k.SaveHistory(ctx, name, want); err != nil {
+	shards := policy.ShardLevelHistory{
+		Calls:   []time.Time{now.Add(-time.Hour)},
+		HotKeys: []policy.KeyRange{{Lo: 0.25, Hi: 0.375}},
+		Splits:  []policy.SplitRecord{{Parent: "shardId-000000000000", Range: policy.KeyRange{Lo: 0, Hi: 1}, Kept: 0.9}},
+	}
+	if err := k.SaveRecord(ctx, name, policy.Record{History: want, Shards: shards, Term: 42}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := k.LoadHistory(ctx, name)
-	if err != nil || !historyEqual(got, want) {
-		t.Fatalf("round trip: %s (%v), want %s", describe(got), err, describe(want))
+	rec, err = k.LoadRecord(ctx, name)
+	if err != nil || !historyEqual(rec.History, want) || rec.Term != 42 || len(rec.Shards.HotKeys) != 1 ||
+		rec.Shards.HotKeys[0] != shards.HotKeys[0] || len(rec.Shards.Splits) != 1 || rec.Shards.Splits[0] != shards.Splits[0] ||
+		len(rec.Shards.Calls) != 1 {
+		t.Fatalf("round trip: %s %+v (%v), want %s", describe(rec.History), rec, err, describe(want))
 	}
 
 	// A value edited by hand into nonsense is ignored with a warning.
@@ -166,25 +173,46 @@ func TestEmulatorHistory(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	got, err = k.LoadHistory(ctx, name)
-	if err != nil || got.LastAction != nil || len(got.Calls) != 10 || len(warnings) != 1 {
+	rec, err = k.LoadRecord(ctx, name)
+	if got := rec.History; err != nil || got.LastAction != nil || len(got.Calls) != 10 || len(warnings) != 1 {
 		t.Errorf("malformed action: %s, %v, warnings %v", describe(got), err, warnings)
 	}
 
-	// An empty history removes our tags and keeps the others.
-	if err := k.SaveHistory(ctx, name, policy.History{}); err != nil {
+	// A pause is kept by saving a record, and taken away by resuming.
+	if err := k.SetPaused(ctx, name, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.SaveRecord(ctx, name, policy.Record{History: want}); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err = k.LoadRecord(ctx, name); err != nil || !rec.Paused.Equal(now) {
+		t.Errorf("paused at %v (%v) after saving a record, want %v", rec.Paused, err, now)
+	}
+	if err := k.SetPaused(ctx, name, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err = k.LoadRecord(ctx, name); err != nil || !rec.Paused.IsZero() {
+		t.Errorf("paused at %v (%v) after resuming", rec.Paused, err)
+	}
+
+	// An empty record empties our tags and keeps the others.
+	if err := k.SaveRecord(ctx, name, policy.Record{}); err != nil {
 		t.Fatal(err)
 	}
 	tags, err := k.ListTags(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tags) != 1 || tags["team"] != "data" {
-		t.Errorf("tags after saving an empty history: %v", tags)
+	for key, v := range tags {
+		if key != "team" && v != "" {
+			t.Errorf("tag %s=%q after saving an empty record", key, v)
+		}
 	}
-	// Removing tags that are not there is no error.
-	if err := k.SaveHistory(ctx, name, policy.History{}); err != nil {
-		t.Errorf("saving an empty history twice: %v", err)
+	if tags["team"] != "data" {
+		t.Errorf("tags after saving an empty record: %v", tags)
+	}
+	if rec, err = k.LoadRecord(ctx, name); err != nil || rec.History.Expected() != 0 || !rec.Shards.Empty() || rec.Term != 0 {
+		t.Errorf("empty record read back as %+v, %v", rec, err)
 	}
 }
 

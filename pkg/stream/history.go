@@ -34,9 +34,10 @@ const (
 var stateTags = []string{TagLastAction, TagCalls, TagShards}
 
 // IsStateTag reports whether key is a tag the daemon writes to keep its
-// state, as opposed to a setting a person wrote.
+// state (the stream's record, its pause), as opposed to a setting a person
+// wrote.
 func IsStateTag(key string) bool {
-	return slices.Contains(stateTags, key) || slices.Contains(shardStateTags, key)
+	return slices.Contains(recordTags, key) || key == TagPaused
 }
 
 // Limits that keep a malformed tag from yielding absurd values.
@@ -48,7 +49,7 @@ const (
 	maxClockSkew = policy.MaxClockSkew
 )
 
-// MalformedTagError describes a history tag LoadHistory ignored.
+// MalformedTagError describes a record tag LoadRecord ignored.
 type MalformedTagError struct {
 	Key, Value string
 	// Reason says what is wrong with the value.
@@ -58,65 +59,6 @@ type MalformedTagError struct {
 // Error implements error.
 func (e *MalformedTagError) Error() string {
 	return fmt.Sprintf("ignored tag %s=%q: %s", e.Key, e.Value, e.Reason)
-}
-
-// LoadHistory reads the stream's scaling history from its tags. A stream
-// without them has an empty history. Malformed values are left out of the
-// history and reported to the function set with WithTagWarnings; they are not
-// an error.
-func (k *Kinesis) LoadHistory(ctx context.Context, name string) (policy.History, error) {
-	return readTags(ctx, k, name, ParseHistory)
-}
-
-// readTags reads a record from the stream's tags with parse, reporting what
-// parse left out to the WithTagWarnings function.
-func readTags[H any](ctx context.Context, k *Kinesis, name string, parse func(map[string]string, time.Time) (H, []error)) (H, error) {
-	tags, err := k.ListTags(ctx, name)
-	if err != nil {
-		var none H
-		return none, err
-	}
-	h, problems := parse(tags, k.now())
-	for _, p := range problems {
-		k.warn(name, p)
-	}
-	return h, nil
-}
-
-// SaveHistory writes the history into the stream's tags, replacing what was
-// there, and removes the tags of parts the history does not have.
-func (k *Kinesis) SaveHistory(ctx context.Context, name string, h policy.History) error {
-	return k.writeTags(ctx, name, HistoryTags(h), stateTags)
-}
-
-// writeTags writes tags to the stream and removes those of keys that tags
-// lacks: the tags of one record are replaced as a whole.
-func (k *Kinesis) writeTags(ctx context.Context, name string, tags map[string]string, keys []string) error {
-	if len(tags) > 0 {
-		if err := k.pace(ctx, opAddTagsToStream); err != nil {
-			return err
-		}
-		in := &kinesis.AddTagsToStreamInput{StreamName: aws.String(name), Tags: tags}
-		if _, err := k.client.AddTagsToStream(ctx, in); err != nil {
-			return fmt.Errorf("add tags to stream %q: %w", name, classify(err, false))
-		}
-	}
-	var gone []string
-	for _, key := range keys {
-		if _, ok := tags[key]; !ok {
-			gone = append(gone, key)
-		}
-	}
-	if len(gone) > 0 {
-		if err := k.pace(ctx, opRemoveTagsFromStream); err != nil {
-			return err
-		}
-		in := &kinesis.RemoveTagsFromStreamInput{StreamName: aws.String(name), TagKeys: gone}
-		if _, err := k.client.RemoveTagsFromStream(ctx, in); err != nil {
-			return fmt.Errorf("remove tags from stream %q: %w", name, classify(err, false))
-		}
-	}
-	return nil
 }
 
 // ListTags returns every tag of the stream, following HasMoreTags.

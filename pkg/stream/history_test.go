@@ -161,7 +161,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 	}
 }
 
-func TestLoadHistoryPagesAndWarns(t *testing.T) {
+func TestLoadRecordPagesAndWarns(t *testing.T) {
 	fake := &fakeKinesis{}
 	tag := func(k, v string) types.Tag { return types.Tag{Key: aws.String(k), Value: aws.String(v)} }
 	fake.listTags.
@@ -171,10 +171,11 @@ func TestLoadHistoryPagesAndWarns(t *testing.T) {
 	k := New(fake, WithClock(func() time.Time { return now }), WithTagWarnings(func(stream string, problem error) {
 		warned = append(warned, stream+": "+problem.Error())
 	}))
-	h, err := k.LoadHistory(context.Background(), "clicks")
+	rec, err := k.LoadRecord(context.Background(), "clicks")
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := rec.History
 	if !historyEqual(h, policy.History{Calls: []time.Time{at(30)}}) {
 		t.Errorf("history %s", describe(h))
 	}
@@ -192,56 +193,65 @@ func TestLoadHistoryPagesAndWarns(t *testing.T) {
 	}
 }
 
-func TestLoadHistoryErrors(t *testing.T) {
+func TestLoadRecordErrors(t *testing.T) {
 	fake := &fakeKinesis{}
 	fake.listTags.returns(nil, &types.ResourceNotFoundException{})
-	_, err := New(fake).LoadHistory(context.Background(), "gone")
+	_, err := New(fake).LoadRecord(context.Background(), "gone")
 	if !errors.Is(err, policy.ErrStreamNotFound) {
 		t.Errorf("error %v", err)
 	}
 }
 
-func TestSaveHistory(t *testing.T) {
+// A record is written with one AddTagsToStream that sets every record tag,
+// empty for the parts it lacks, and never with RemoveTagsFromStream.
+func TestSaveRecord(t *testing.T) {
 	full := policy.History{LastAction: &policy.Action{At: now, From: 2, To: 4, Direction: policy.DirectionUp}, Calls: []time.Time{now}}
 	tests := []struct {
-		name    string
-		h       policy.History
-		added   []string
-		removed []string
+		name string
+		r    policy.Record
+		set  []string
 	}{
-		{name: "full", h: full, added: []string{TagCalls, TagLastAction, TagShards}},
-		{name: "empty removes all", h: policy.History{}, removed: []string{TagLastAction, TagCalls, TagShards}},
-		{name: "calls only", h: policy.History{Calls: []time.Time{now}}, added: []string{TagCalls}, removed: []string{TagLastAction, TagShards}},
+		{name: "full", r: policy.Record{History: full, Shards: policy.ShardLevelHistory{Calls: []time.Time{now}}, Term: 3},
+			set: []string{TagCalls, TagLastAction, TagShardCalls, TagShards, TagTerm}},
+		{name: "empty", r: policy.Record{}},
+		{name: "calls only", r: policy.Record{History: policy.History{Calls: []time.Time{now}}}, set: []string{TagCalls}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := &fakeKinesis{}
-			if err := New(fake).SaveHistory(context.Background(), "clicks", tt.h); err != nil {
+			if err := New(fake).SaveRecord(context.Background(), "clicks", tt.r); err != nil {
 				t.Fatal(err)
 			}
-			var added []string
-			if fake.addTags.calls() > 0 {
-				in := fake.addTags.inputs[0]
-				if aws.ToString(in.StreamName) != "clicks" {
-					t.Errorf("tagged %q", aws.ToString(in.StreamName))
+			if fake.addTags.calls() != 1 || fake.rmTags.calls() != 0 {
+				t.Fatalf("%d AddTagsToStream and %d RemoveTagsFromStream calls, want 1 and 0", fake.addTags.calls(), fake.rmTags.calls())
+			}
+			in := fake.addTags.inputs[0]
+			if aws.ToString(in.StreamName) != "clicks" {
+				t.Errorf("tagged %q", aws.ToString(in.StreamName))
+			}
+			if got := slices.Sorted(maps.Keys(in.Tags)); !slices.Equal(got, slices.Sorted(slices.Values(recordTags))) || len(got) > 10 {
+				t.Errorf("tags %v, want every record tag (at most 10 a call)", got)
+			}
+			var set []string
+			for key, v := range in.Tags {
+				if v != "" {
+					set = append(set, key)
 				}
-				added = slices.Sorted(maps.Keys(in.Tags))
 			}
-			var removed []string
-			if fake.rmTags.calls() > 0 {
-				removed = fake.rmTags.inputs[0].TagKeys
+			if slices.Sort(set); !slices.Equal(set, tt.set) {
+				t.Errorf("tags with values %v, want %v", set, tt.set)
 			}
-			if !slices.Equal(added, tt.added) || !slices.Equal(removed, tt.removed) {
-				t.Errorf("added %v removed %v, want %v and %v", added, removed, tt.added, tt.removed)
+			if _, ok := in.Tags[TagPaused]; ok {
+				t.Errorf("the record wrote the pause tag")
 			}
 		})
 	}
 }
 
-func TestSaveHistoryError(t *testing.T) {
+func TestSaveRecordError(t *testing.T) {
 	fake := &fakeKinesis{}
 	fake.addTags.returns(nil, &types.LimitExceededException{})
-	err := New(fake).SaveHistory(context.Background(), "clicks", policy.History{Calls: []time.Time{now}})
+	err := New(fake).SaveRecord(context.Background(), "clicks", policy.Record{History: policy.History{Calls: []time.Time{now}}})
 	if err == nil || errors.Is(err, policy.ErrQuotaExceeded) {
 		t.Errorf("error %v: want an error that is not a spent reshard quota", err)
 	}

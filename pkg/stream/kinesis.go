@@ -54,7 +54,7 @@ const (
 
 // Kinesis describes and reshards streams, lists them and their tags, and
 // keeps their scaling history in stream tags. It implements
-// controller.Streams and controller.HistoryStore.
+// controller.Streams and controller.RecordStore.
 //
 // It paces ListStreams and the tag calls under AWS's limits, so that
 // discovering hundreds of streams does not spend the account's allowance in
@@ -75,13 +75,13 @@ type Kinesis struct {
 // Option configures a Kinesis.
 type Option func(*Kinesis)
 
-// WithClock sets the clock LoadHistory uses to reject times in the future;
+// WithClock sets the clock LoadRecord uses to reject times in the future;
 // the default is time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(k *Kinesis) { k.now = now }
 }
 
-// WithTagWarnings sets a function that LoadHistory calls for each history tag
+// WithTagWarnings sets a function that LoadRecord calls for each record tag
 // it ignored as malformed, so that the caller can log it. Malformed tags are
 // never an error: the rest of the history is still used.
 func WithTagWarnings(warn func(stream string, problem error)) Option {

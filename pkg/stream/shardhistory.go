@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -43,19 +42,6 @@ const MaxShardCalls = 48
 
 // maxTagValue is Kinesis's limit on a tag value's length.
 const maxTagValue = 256
-
-// LoadShardHistory reads the stream's shard-level history from its tags.
-// Malformed values are left out and reported to the WithTagWarnings
-// function; they are not an error.
-func (k *Kinesis) LoadShardHistory(ctx context.Context, name string) (policy.ShardLevelHistory, error) {
-	return readTags(ctx, k, name, ParseShardHistory)
-}
-
-// SaveShardHistory writes the shard-level history into the stream's tags and
-// removes those of parts it does not have.
-func (k *Kinesis) SaveShardHistory(ctx context.Context, name string, h policy.ShardLevelHistory) error {
-	return k.writeTags(ctx, name, ShardHistoryTags(h), shardStateTags)
-}
 
 // ShardHistoryTags returns the tags that record h, each only when h has
 // something for it. Calls older than 24 h before the newest are left out,

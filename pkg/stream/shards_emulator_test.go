@@ -130,29 +130,3 @@ func TestEmulatorListShardsPages(t *testing.T) {
 		}
 	}
 }
-
-func TestEmulatorShardHistory(t *testing.T) {
-	t.Parallel()
-	ctx := emulatorContext(t)
-	client := kinesisMock.Get(t).Client()
-	k := New(client)
-	name := createStream(ctx, t, client, k, 1)
-	h := policy.ShardLevelHistory{
-		HotKeys: []policy.KeyRange{{Lo: 0.25, Hi: 0.375}},
-		Splits:  []policy.SplitRecord{{Parent: "shardId-000000000000", Range: policy.KeyRange{Lo: 0, Hi: 1}, Kept: 0.9}},
-	}
-	if err := k.SaveShardHistory(ctx, name, h); err != nil {
-		t.Fatal(err)
-	}
-	got, err := k.LoadShardHistory(ctx, name)
-	if err != nil || len(got.HotKeys) != 1 || got.HotKeys[0] != h.HotKeys[0] || len(got.Splits) != 1 || got.Splits[0] != h.Splits[0] {
-		t.Fatalf("round trip through kinesis-mock's tags: %+v, %v", got, err)
-	}
-	if err := k.SaveShardHistory(ctx, name, policy.ShardLevelHistory{}); err != nil {
-		t.Fatal(err)
-	}
-	tags, err := k.ListTags(ctx, name)
-	if err != nil || len(tags) != 0 {
-		t.Errorf("tags after saving an empty history: %v, %v", tags, err)
-	}
-}

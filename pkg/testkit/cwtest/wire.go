@@ -101,7 +101,7 @@ func decodeQuery(m cbor.Map) (query, error) {
 	if p, ok := stat["Period"]; ok {
 		v, err := cbor.AsInt64(p)
 		if err != nil {
-			return q, fmt.Errorf("Period: %w", err)
+			return q, fmt.Errorf("read Period: %w", err)
 		}
 		q.period = v
 	}
