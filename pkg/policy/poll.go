@@ -40,12 +40,16 @@ type PollSettings struct {
 	// RecentChange: a stream whose shard count changed within this is read
 	// every cycle.
 	RecentChange time.Duration
+	// Surge is the sudden jump any stream is assumed able to make from one
+	// minute to the next, seen before or not: a stream that Surge times its
+	// load would bring to scale_up_threshold is read every cycle.
+	Surge float64
 }
 
 // DefaultPollSettings are the poll rule's defaults.
 var DefaultPollSettings = PollSettings{
 	MaxInterval: 5 * time.Minute, ReshardTime: 3 * time.Minute, ConsumerRecheck: 15 * time.Minute, NearThreshold: 0.10,
-	RecentChange: 10 * time.Minute,
+	RecentChange: 10 * time.Minute, Surge: 1.5,
 }
 
 // OrDefault returns p with every zero field taken from DefaultPollSettings.
@@ -65,6 +69,9 @@ func (p PollSettings) OrDefault() PollSettings {
 	}
 	if p.RecentChange <= 0 {
 		p.RecentChange = d.RecentChange
+	}
+	if p.Surge <= 0 {
+		p.Surge = d.Surge
 	}
 	return p
 }
@@ -141,8 +148,9 @@ type PollPlan struct {
 // reads taught (mem) and now. Rules, in order:
 //   - every cycle while the stream is unknown, stale, throttled (write or
 //     read) in any minute read, resharded within RecentChange, seen for
-//     fewer than RiseHorizon minutes, or within NearThreshold of
-//     scale_up_threshold;
+//     fewer than RiseHorizon minutes, within NearThreshold of
+//     scale_up_threshold, or where a sudden jump of Surge times its load,
+//     seen before or not, would cross it;
 //   - otherwise the longest whole number of minutes, at most MaxInterval,
 //     over which the largest rises the stream has shown (PollMemory), or a
 //     rise under way at its rate over the last two minutes, bring its load,
@@ -181,7 +189,7 @@ func NextRead(ms []Minute, shards int, s Settings, p PollSettings, mem PollMemor
 		return plan
 	}
 	util := latest.UtilisationOf(shards).Max()
-	if util >= s.ScaleUpThreshold-p.NearThreshold {
+	if util >= s.ScaleUpThreshold-p.NearThreshold || util*p.Surge >= s.ScaleUpThreshold {
 		plan.Reason = fmt.Sprintf("utilisation %s, near scale_up_threshold %s: read every cycle", percent(util), percent(s.ScaleUpThreshold))
 		return plan
 	}

@@ -44,10 +44,12 @@ func TestNextRead(t *testing.T) {
 		{name: "near the threshold", ms: minutes(2.7, 2.7, 2.7), shards: 4, mem: learnt, want: 0, because: "near scale_up_threshold"},
 		{name: "throttled", ms: throttled, shards: 4, mem: learnt, want: 0, because: "throttled"},
 		{name: "resharded", ms: resharded, shards: 4, mem: learnt, want: 0, because: "resharded"},
-		// Rising 0.25 shards a minute to 2 of 4: the newest minute is a
-		// minute and a half old; 4 (full) after 8 more minutes, less 3 of
-		// reshard time and 1.5 of age: 3.
-		{name: "rising", ms: minutes(1.5, 1.75, 2), shards: 4, mem: learnt, want: 3 * time.Minute, because: "calm"},
+		// Rising 0.5 shards a minute to 1.5 of 6: the newest minute is a
+		// minute and a half old; 6 (full) after 9 more minutes, less 3 of
+		// reshard time and 1.5 of age: 4.
+		{name: "rising", ms: minutes(0.5, 1, 1.5), shards: 6, mem: learnt, want: 4 * time.Minute, because: "calm"},
+		// 55 % of 4: a sudden 1.5x (Surge) would cross 75 %.
+		{name: "a surge would cross", ms: minutes(2.2, 2.2, 2.2), shards: 4, mem: learnt, want: 0, because: "near scale_up_threshold"},
 		// Flat now, but rises of 3 shards seen before: 1 of 4 could be full
 		// before the reshard a later read asks for.
 		{name: "fast riser remembered", ms: minutes(1, 1, 1), shards: 4, mem: fast, want: 0, because: "rises it has shown"},
