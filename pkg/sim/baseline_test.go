@@ -96,7 +96,7 @@ func TestKSUDecisions(t *testing.T) {
 // from the moment the stream is ACTIVE again; cool-offs count from then too.
 func TestKSUTiming(t *testing.T) {
 	k := &KSU{Config: doubling(SampleKSUConfig(1, 64))}
-	k.Config.CheckInterval = time.Minute
+	k.Config.CheckInterval, k.Config.CheckDuration = time.Minute, 0
 	high := utilisation(0.9, 4)
 	at := func(min int) time.Time { return t0.Add(time.Duration(min)*time.Minute + 30*time.Second) }
 

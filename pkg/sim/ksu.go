@@ -24,12 +24,16 @@ type KSUConfig struct {
 	DownCoolOff                              time.Duration
 	// CheckInterval is the sleep between checks.
 	CheckInterval time.Duration
+	// CheckDuration is how long a check itself takes (its CloudWatch and
+	// Kinesis calls): the utility sleeps CheckInterval after it, so the
+	// second of the minute of its checks drifts by this much each time.
+	CheckDuration time.Duration
 }
 
 // SampleKSUConfig is the utility's sample configuration
 // (conf/configuration.json): 1-minute samples, up at 75 % for 2 minutes,
 // down below 25 % for 2 minutes by -50 %, cool-offs of 5 and 2 minutes, a
-// check every 300 s. The sample's 2..16 shard bounds are replaced by
+// sleep of 300 s after each check. The sample's 2..16 shard bounds are replaced by
 // minShards..maxShards so that every policy has the same bounds.
 //
 // The sample writes the scale-up as "scalePct": 100, which the utility's
@@ -42,9 +46,18 @@ func SampleKSUConfig(minShards, maxShards int) KSUConfig {
 		MinShards: minShards, MaxShards: maxShards,
 		UpThresholdPct: 75, UpAfterMins: 2, UpPct: 100, UpCoolOff: 5 * time.Minute,
 		DownThresholdPct: 25, DownAfterMins: 2, DownPct: 50, DownCoolOff: 2 * time.Minute,
-		CheckInterval: 300 * time.Second,
+		CheckInterval: 300 * time.Second, CheckDuration: ksuCheckDuration,
 	}
 }
+
+// ksuCheckDuration is how long the simulator takes one of the utility's
+// checks to last: six GetMetricStatistics requests and a ListShards, made
+// one after the other. It is a judgement, not a measurement; what matters is
+// that the checks' second of the minute drifts, as it does in production.
+const ksuCheckDuration = time.Second
+
+// DueAt is when the utility's next check is due; zero before the first.
+func (k *KSU) DueAt() time.Time { return k.nextCheck }
 
 // ReadmeKSUConfig is the example configuration of the utility's README:
 // up by +50 % after 5 minutes, down by -25 % after 15, cool-offs of 15 and
@@ -56,7 +69,7 @@ func ReadmeKSUConfig(maxShards int) KSUConfig {
 		MinShards: 2, MaxShards: max(maxShards, 2),
 		UpThresholdPct: 75, UpAfterMins: 5, UpPct: 50, UpCoolOff: 15 * time.Minute,
 		DownThresholdPct: 25, DownAfterMins: 15, DownPct: 25, DownCoolOff: 60 * time.Minute,
-		CheckInterval: 300 * time.Second,
+		CheckInterval: 300 * time.Second, CheckDuration: ksuCheckDuration,
 	}
 }
 
@@ -145,7 +158,7 @@ func (k *KSU) decide(obs policy.Observation) policy.Decision {
 		d.Reason = "sleeping until the next check at " + k.nextCheck.UTC().Format(time.RFC3339)
 		return d
 	}
-	k.nextCheck = obs.Now.Add(c.CheckInterval)
+	k.nextCheck = obs.Now.Add(c.CheckDuration + c.CheckInterval)
 	k.Checks++
 
 	window := max(c.UpAfterMins, c.DownAfterMins)

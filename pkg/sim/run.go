@@ -349,6 +349,9 @@ func (r *runner) runKSU(c KSUConfig) {
 	window := time.Duration(max(c.UpAfterMins, c.DownAfterMins)) * time.Minute
 	initial := min(max(sc.initialShards(0.5), c.MinShards), c.MaxShards)
 	r.control(controller.StreamSpec{Name: StreamName, Settings: sc.baselineLookback(window), Policy: k}, initial, nil)
+	// The utility checks when its sleep ends, at whatever second: the
+	// controller runs then too, besides its cycle each minute.
+	r.extraCycle = func() bool { due := k.DueAt(); return !due.IsZero() && !r.clock.Now().Before(due) }
 	r.notes = func() []string {
 		if k.BlindChecks == 0 {
 			return nil
@@ -398,6 +401,9 @@ type runner struct {
 	ctl    *controller.Controller
 	after  func(controller.Outcome)
 	notes  func() []string
+	// extraCycle, when set, runs the controller at a second besides
+	// cycleOffset when it says so (the utility's drifting checks).
+	extraCycle func() bool
 	// onDemand, when set, sizes the stream as on-demand mode does.
 	onDemand *onDemand
 	// trigger, when set, is the bill of a baseline's own trigger over hours;
@@ -466,7 +472,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 			if r.ksu != nil {
 				r.ksu.Step()
 			}
-			if r.ctl != nil && s == cycleOffset {
+			if r.ctl != nil && (s == cycleOffset || r.extraCycle != nil && r.extraCycle()) {
 				for _, o := range r.ctl.RunCycle(ctx) {
 					if r.after != nil {
 						r.after(o)
