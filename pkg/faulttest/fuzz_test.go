@@ -69,7 +69,7 @@ func FuzzDecideOnBadMetrics(f *testing.F) {
 		}
 		obs := policy.Observation{Stream: "s", Now: now, OpenShards: cur, Status: policy.StatusActive,
 			Mode: policy.ModeProvisioned, Minutes: ms}
-		d := policy.Decide(obs, s)
+		d := policy.Gate(policy.Decide(obs, s), policy.History{}, s, now)
 
 		var broken []string
 		if d.Scales() {

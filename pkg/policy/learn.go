@@ -102,11 +102,15 @@ func (e Envelope) Need(level float64) float64 {
 // demand is above what it accepted by an unknown amount (the refused count
 // repeats every retry of a record): it is taken as the accepted load plus
 // the refused records, at most half again the accepted load, and never less
-// than the shards that were full. A burst larger than that is learned in a
+// than the shards that were full, when their count was seen. A burst larger than that is learned in a
 // few steps, never overestimated by more than half.
 func NeedOf(m Minute, shards int) float64 {
 	u := m.UtilisationOf(shards)
 	need := u.Max() * float64(max(shards, 1))
+	if m.ShardsAssumed {
+		// The shards that were full are not known: only the load says.
+		need = u.accepted() * float64(max(shards, 1))
+	}
 	if m.WriteThrottled > 0 {
 		accepted := u.accepted() * float64(max(shards, 1))
 		refused := m.WriteThrottled / 60 / ShardWriteRecordsPerSecond

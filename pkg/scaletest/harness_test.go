@@ -121,14 +121,16 @@ func (f *remoteFake) stats(tb testing.TB) map[string]awsfake.OpStats {
 	return out
 }
 
-// streamSpecs are n streams with a fixed mix of loads: most inside the
-// band, 1 % that need more shards, 2 % that need fewer, from a fixed seed.
+// streamSpecs are n streams with a fixed mix of loads: most at what their
+// shards carry (60-74 % of capacity: below the scale-up threshold, and too
+// close to it for a scale-down to be worth a call), 1 % that need more
+// shards, 2 % that need fewer, from a fixed seed.
 func streamSpecs(n int) []awsfake.StreamSpec {
 	rng := rand.New(rand.NewPCG(uint64(n), 1))
 	specs := make([]awsfake.StreamSpec, n)
 	for i := range specs {
 		shards := 1 << rng.IntN(4)
-		u := 0.3 + 0.4*rng.Float64()
+		u := 0.6 + 0.14*rng.Float64()
 		switch r := rng.Float64(); {
 		case r < 0.01:
 			u = 0.9

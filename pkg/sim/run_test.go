@@ -196,8 +196,10 @@ func TestBuiltinTraceAccounting(t *testing.T) {
 	}
 	checkReferences(t, sc, rs)
 	for _, r := range rs {
-		if r.Policy == PolicyDefault && (r.LostRecords > 0 || r.ReshardCalls == 0) {
-			t.Errorf("default on the built-in trace: %d lost, %d calls", r.LostRecords, r.ReshardCalls)
+		// Issue 11's target: at most 0.05 % of the offered records lost (the
+		// first minutes of the flash crowd, never seen before, are).
+		if r.Policy == PolicyDefault && (float64(r.LostRecords) > 0.0005*float64(r.OfferedRecords) || r.ReshardCalls == 0) {
+			t.Errorf("default on the built-in trace: %d of %d records lost, %d calls", r.LostRecords, r.OfferedRecords, r.ReshardCalls)
 		}
 	}
 }
