@@ -160,9 +160,9 @@ func TestAcceptance(t *testing.T) {
 	hot := a.stream("hot", 2)
 	idle := a.stream("idle", 8)
 	capped := a.stream("capped", 2)
-	a.load(hot, 15, 2, 0.9)
+	a.load(hot, 15, 2, 1.2)
 	a.load(idle, 45, 8, 0.1)
-	a.load(capped, 15, 2, 0.9)
+	a.load(capped, 15, 2, 1.2)
 	cfg := a.config([]string{hot, idle, capped}, map[string]string{capped: "max_shards: 2"})
 
 	log := a.once("--config", cfg)
@@ -178,7 +178,7 @@ func TestAcceptance(t *testing.T) {
 	}
 
 	got := a.alerts(3)
-	checkAlert(t, got[hot], "scaled_up", []string{"scaled up 2 -> 4"}, []string{"2 -> 4", "write records", "90%"})
+	checkAlert(t, got[hot], "scaled_up", []string{"scaled up 2 -> 4"}, []string{"2 -> 4", "write records", "120%"})
 	checkAlert(t, got[idle], "scaled_down", []string{"scaled down 8 -> 4"}, []string{"8 -> 4", "10%"})
 	checkAlert(t, got[capped], "at_max_shards", []string{capped}, []string{"max_shards 2"})
 
@@ -205,7 +205,7 @@ func TestAcceptance(t *testing.T) {
 
 	t.Run("dry run changes nothing and says what it would do", func(t *testing.T) {
 		stream := a.stream("dry", 2)
-		a.load(stream, 15, 2, 0.9)
+		a.load(stream, 15, 2, 1.2)
 		a.once("--config", a.config([]string{stream}, nil), "--dry-run")
 		got := a.alerts(1)
 		checkAlert(t, got[stream], "would_scale", []string{"DRY RUN", "would scale up 2 -> 4"}, []string{"2 -> 4"})

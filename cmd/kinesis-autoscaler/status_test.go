@@ -20,7 +20,7 @@ import (
 func TestStatusCommand(t *testing.T) {
 	a := newAcceptance(t)
 	hot := a.stream("status-hot", 2)
-	a.load(hot, 15, 2, 0.9)
+	a.load(hot, 15, 2, 1.2)
 	kin := stream.New(a.kinesis)
 	at := time.Now().Add(-40 * time.Minute).UTC().Truncate(time.Second)
 	history := policy.History{LastAction: &policy.Action{At: at, From: 1, To: 2, Direction: policy.DirectionUp}, Calls: []time.Time{at}}
@@ -38,9 +38,9 @@ func TestStatusCommand(t *testing.T) {
 	for _, want := range []string{
 		"lease: kinesis-autoscaler in table " + table + ": nobody holds it",
 		"STREAM", "MODE", "WRITE RECORDS", "LAST ACTION", "CALLS LEFT", "POLICY NOW",
-		hot, "PROVISIONED", "ACTIVE", "90%", "up 1->2", at.Format(time.RFC3339) + " (40m ago)", "scale up to 4",
+		hot, "PROVISIONED", "ACTIVE", "120%", "up 1->2", at.Format(time.RFC3339) + " (40m ago)", "scale up to 4",
 		missing, "unreadable",
-		"Why:", hot + ": write records at 90% of 2 shards",
+		"Why:", hot + ": write records at 120% of 2 shards",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("status lacks %q:\n%s", want, stdout)

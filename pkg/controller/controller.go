@@ -140,6 +140,9 @@ type Deps struct {
 type Controller struct {
 	deps Deps
 	log  *zap.Logger
+	// warmups counts the streams whose learning the running cycle rebuilt
+	// from CloudWatch (MaxWarmUpsPerCycle).
+	warmups int
 
 	// mu guards the next specs and options, which SetStreams and SetOptions
 	// leave for the next cycle.
@@ -337,6 +340,7 @@ func (c *Controller) leading() (uint64, bool) {
 // RunCycle runs one cycle over every stream and reports what it did.
 func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 	c.applyPending()
+	c.warmups = 0
 	now := c.deps.Clock.Now()
 	started := c.wallNow()
 	term, leading := c.leading()
@@ -447,6 +451,7 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	// this replica leads. Phase two, the gate, applies it.
 	ms := st.withShards(minutes)
 	if state.Mode != policy.ModeOnDemand {
+		c.warmUp(ctx, st, spec.Name, state, now, log)
 		st.learned.Feed(ms, state.OpenShards, now)
 	}
 	d := c.decide(spec, st, state, ms, now)
@@ -511,6 +516,37 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	o.Result, o.Err = c.act(ctx, st, d, now, log)
 	o.Acted = o.Result == ResultRequested
 	return o
+}
+
+// MaxWarmUpsPerCycle bounds how many streams a cycle rebuilds what the
+// policy learned from CloudWatch (one GetMetricData read of
+// policy.WarmUpSpan each), so that a start over thousands of streams spreads
+// the reads over its first cycles.
+const MaxWarmUpsPerCycle = 20
+
+// warmUp rebuilds, once a process, what the policy learned of a stream (its
+// bursts, its peak, its hours) from the stream's own CloudWatch history of
+// policy.WarmUpSpan: what was learned survives a restart because CloudWatch
+// keeps what it was learned from. A failed read is not retried: the learner
+// then learns from the cycles' own minutes.
+func (c *Controller) warmUp(ctx context.Context, st *streamState, stream string, state policy.StreamState, now time.Time, log *zap.Logger) {
+	if st.warmed || c.warmups >= MaxWarmUpsPerCycle {
+		return
+	}
+	st.warmed = true
+	c.warmups++
+	end := now.Truncate(time.Minute)
+	callCtx, cancel := c.callContext(ctx, 4)
+	ms, err := c.deps.Load.ReadLoad(callCtx, []string{stream}, end.Add(-policy.WarmUpSpan), end)
+	cancel()
+	if err != nil {
+		log.Warn("read the stream's CloudWatch history to rebuild what the policy learned; learning from the cycles instead", zap.Error(err))
+		return
+	}
+	st.learned.Feed(st.withShards(ms[stream]), state.OpenShards, now)
+	e := st.learned.Envelope(now)
+	log.Debug("rebuilt what the policy learned from CloudWatch", zap.Int("minutes", len(ms[stream])),
+		zap.Bool("bursts_known", e.Known), zap.Float64("burst_ratio", round3(e.Ratio)), zap.Float64("peak_shards", round3(e.Peak)))
 }
 
 // ActBudgetShare is the share of the poll interval after which a cycle

@@ -1,9 +1,12 @@
 package controller
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
+
+	"go.uber.org/zap/zaptest"
 
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
@@ -138,4 +141,48 @@ type stopwatch struct {
 func (s *stopwatch) Now() time.Time {
 	s.now = s.now.Add(s.step)
 	return s.now
+}
+
+// A (re)started controller rebuilds what the policy learned of a stream from
+// the stream's CloudWatch history, once: a stream that bursts to four times
+// its level for 3 minutes an hour has its bursts known at the first cycle,
+// so that the first burst after a restart is not a new regime.
+func TestLearningRebuiltFromCloudWatchOnce(t *testing.T) {
+	clock := &fakeClock{now: start}
+	reads := map[time.Duration]int{}
+	load := &minuteLoad{minute: func(_ string, at time.Time) policy.Minute {
+		need := 2.0
+		if at.Minute() < 3 {
+			need = 8
+		}
+		return policy.Minute{Start: at, Known: !at.After(clock.now.Add(-3 * time.Minute)), IncomingRecords: need * 60 * policy.ShardWriteRecordsPerSecond}
+	}}
+	counting := readCounter{LoadReader: load, spans: reads}
+	streams := &fakeStreams{state: map[string]policy.StreamState{"clicks": {OpenShards: 4, Status: policy.StatusActive, Mode: policy.ModeProvisioned}},
+		describeErr: map[string]error{}}
+	c := New([]StreamSpec{{Name: "clicks", Settings: settings()}}, Deps{Load: counting, Streams: streams, History: &memHistory{},
+		Notifier: &recorder{}, Clock: clock}, Options{PollInterval: time.Minute, DedupWindow: time.Hour}, zaptest.NewLogger(t))
+	c.RunCycle(context.Background())
+	e := c.state["clicks"].learned.Envelope(clock.now)
+	if !e.Known || e.Ratio < 3.9 || e.Peak < 8 {
+		t.Fatalf("after the first cycle the bursts are %+v, want known at about x4 with a peak of 8 shards", e)
+	}
+	for range 3 {
+		clock.Advance(time.Minute)
+		c.RunCycle(context.Background())
+	}
+	if reads[policy.WarmUpSpan] != 1 {
+		t.Errorf("CloudWatch history read %d times over 4 cycles, want once (reads by span: %v)", reads[policy.WarmUpSpan], reads)
+	}
+}
+
+// readCounter counts the reads of a LoadReader by the span they ask for.
+type readCounter struct {
+	LoadReader
+	spans map[time.Duration]int
+}
+
+func (r readCounter) ReadLoad(ctx context.Context, streams []string, start, end time.Time) (map[string][]policy.Minute, error) {
+	r.spans[end.Sub(start)]++
+	return r.LoadReader.ReadLoad(ctx, streams, start, end)
 }

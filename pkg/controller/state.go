@@ -31,8 +31,10 @@ type streamState struct {
 	readsSeen time.Time
 	alerts    episodes
 	// learned is what the policy has learned of the stream's traffic,
-	// fed every cycle and rebuilt from CloudWatch after a restart.
+	// fed every cycle and rebuilt from CloudWatch after a restart (warmed
+	// is true once that was tried).
 	learned policy.Learned
+	warmed  bool
 	// poll is the poll scheduler's (poll.go).
 	poll pollState
 }

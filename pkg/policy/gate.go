@@ -50,15 +50,6 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 		return d
 	}
 	last := h.LastAction
-	if last != nil && d.Trigger != nil && d.Trigger.WriteThrottled > 0 && (d.Trigger.Shards == 0 || d.Trigger.ShardsAssumed) &&
-		d.Trigger.Start.Before(last.At.Add(ReshardAllowance)) {
-		// Restarted in the middle of a change, the intent may rest on a
-		// throttled minute whose shard count is not known, its floor judged
-		// against the new count when the old one was full. (A minute's need
-		// is otherwise its load, whatever the count.)
-		return hold(fmt.Sprintf("the minutes behind this predate the last change (%d to %d shards at %s) taking effect: waiting for minutes of the new count",
-			last.From, last.To, last.At.UTC().Format(time.RFC3339)))
-	}
 	if d.Direction == DirectionUp {
 		if d.CallsLeft <= ScarceCalls && d.PeakShards > d.Desired {
 			// Few calls left: straight to what carries the recent peak, not
@@ -73,6 +64,15 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 		}
 		if last != nil && now.Before(last.At.Add(s.CooldownUp)) {
 			return hold(fmt.Sprintf("in cooldown_up until %s", last.At.Add(s.CooldownUp).UTC().Format(time.RFC3339)))
+		}
+		if last != nil && d.Trigger != nil && d.Trigger.WriteThrottled > 0 && (d.Trigger.Shards == 0 || d.Trigger.ShardsAssumed) &&
+			d.Trigger.Start.Before(last.At.Add(ReshardAllowance)) {
+			// Restarted in the middle of a change, the intent may rest on a
+			// throttled minute whose shard count is not known, its floor judged
+			// against the new count when the old one was full. (A minute's need
+			// is otherwise its load, whatever the count.)
+			return hold(fmt.Sprintf("the minutes behind this predate the last change (%d to %d shards at %s) taking effect: waiting for minutes of the new count",
+				last.From, last.To, last.At.UTC().Format(time.RFC3339)))
 		}
 		if refused {
 			d.QuotaExhausted = true

@@ -34,6 +34,10 @@ const (
 	// ProfileDays is how many days of hourly levels the learner keeps, so that
 	// the same hour yesterday and a week ago are known.
 	ProfileDays = 8
+	// WarmUpSpan is how much of a stream's CloudWatch history a restarted
+	// daemon reads to rebuild what it learned: the learning horizon, the
+	// windows that measure its first hours, and yesterday's hours.
+	WarmUpSpan = LearnHorizon + 12*time.Hour
 	// minLevel is the least level (in shards) a burst is measured against, so
 	// that a burst out of silence is not an infinite ratio.
 	minLevel = 0.01
@@ -179,7 +183,8 @@ func (l *Learned) Feed(ms []Minute, fallback int, now time.Time) {
 		if m.Known && m.Valid() {
 			shards := m.Shards
 			if shards <= 0 {
-				shards = fallback
+				// The count is not known: only the minute's load says.
+				shards, m.ShardsAssumed = max(fallback, 1), true
 			}
 			need = NeedOf(m, shards)
 		}
