@@ -13,9 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/sim"
@@ -226,27 +224,9 @@ func matrixTraceFiles(dir string, named bool, stderr io.Writer) ([]sim.Trace, er
 
 // matrixProgress draws a progress bar on stderr when it is a terminal.
 func matrixProgress(o *sim.MatrixOptions, minutes int, stderr io.Writer) func() {
-	file, ok := stderr.(*os.File)
-	if !ok || !term.IsTerminal(int(file.Fd())) {
-		return func() {}
+	add, done := progressBar(stderr, minutes, "matrix")
+	if add != nil {
+		o.Progress = add
 	}
-	bar := progressbar.NewOptions64(int64(minutes),
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription("matrix"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetItsString("minutes"),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
-	var mu sync.Mutex
-	o.Progress = func(n int) {
-		mu.Lock()
-		defer mu.Unlock()
-		_ = bar.Add(n)
-	}
-	return func() {
-		mu.Lock()
-		defer mu.Unlock()
-		_ = bar.Finish()
-	}
+	return done
 }

@@ -496,25 +496,39 @@ func writeFile(path string, write func(io.Writer) error) (err error) {
 // showProgress draws a progress bar on stderr for long replays when stderr
 // is a terminal; the returned function removes it.
 func showProgress(sc *sim.Scenario, minutes int, stderr io.Writer) func() {
-	file, ok := stderr.(*os.File)
-	if !ok || minutes < progressMinutes || !term.IsTerminal(int(file.Fd())) {
+	if minutes < progressMinutes {
 		return func() {}
+	}
+	add, done := progressBar(stderr, minutes, "simulating")
+	if add != nil {
+		sc.Progress = add
+	}
+	return done
+}
+
+// progressBar draws a bar of minutes on stderr when it is a terminal: add
+// (nil when there is no bar) counts minutes from any goroutine, done removes
+// the bar.
+func progressBar(stderr io.Writer, minutes int, what string) (add func(int), done func()) {
+	file, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(file.Fd())) {
+		return nil, func() {}
 	}
 	bar := progressbar.NewOptions64(int64(minutes),
 		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription("simulating"),
+		progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetItsString("minutes"),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)
 	var mu sync.Mutex
-	sc.Progress = func(n int) {
+	add = func(n int) {
 		mu.Lock()
 		defer mu.Unlock()
 		_ = bar.Add(n)
 	}
-	return func() {
+	return add, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		_ = bar.Finish()

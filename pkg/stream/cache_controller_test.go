@@ -21,7 +21,10 @@ func (l steadyLoad) ReadLoad(_ context.Context, streams []string, start, end tim
 	out := map[string][]policy.Minute{}
 	for _, s := range streams {
 		for m := start.Truncate(time.Minute); m.Before(end); m = m.Add(time.Minute) {
-			out[s] = append(out[s], policy.Minute{Start: m, Known: true, IncomingRecords: l[s] * 60, IncomingBytes: l[s] * 60 * 100})
+			// The streams are new: no history older than 40 minutes, so that
+			// the daemon's rebuilt learning does not expect yesterday's load.
+			known := !m.Before(end.Add(-40 * time.Minute))
+			out[s] = append(out[s], policy.Minute{Start: m, Known: known, IncomingRecords: l[s] * 60, IncomingBytes: l[s] * 60 * 100})
 		}
 	}
 	return out, nil
