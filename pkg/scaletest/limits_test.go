@@ -51,9 +51,10 @@ func TestDaemonStaysUnderLimits(t *testing.T) {
 		}
 		// The packed reads of every stream, and one read of its history for
 		// each stream whose learning a cycle rebuilds (at most
-		// controller.MaxWarmUpsPerCycle a cycle).
+		// controller.MaxWarmUpsPerCycle a cycle); a steady cycle reads calm
+		// streams less often (the poll schedule), so it may make fewer.
 		if want := (n*metrics.MetricsPerStream+metrics.MaxQueriesPerCall-1)/metrics.MaxQueriesPerCall +
-			min(n, controller.MaxWarmUpsPerCycle); f.made["GetMetricData"] != want {
+			min(n, controller.MaxWarmUpsPerCycle); f.made["GetMetricData"] > want || c.name == "cold" && f.made["GetMetricData"] != want {
 			t.Errorf("%s: %d GetMetricData calls made, want %d", c.name, f.made["GetMetricData"], want)
 		}
 	}

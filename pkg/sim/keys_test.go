@@ -32,7 +32,8 @@ func sameFigures(a, b figures) bool {
 
 // With even keys the skew model changes nothing: every policy gives the
 // figures it gave before the model existed (testdata/even_keys_figures.json,
-// from the commit before it), and the shard policy gives the default's.
+// from the commit before it; default's from the two-phase policy, with its
+// own bill), and the shard policy gives the default's.
 func TestEvenKeysReproduceFigures(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "even_keys_figures.json"))
 	if err != nil {
