@@ -4,6 +4,15 @@
 // stream's recorded history, settings and the time passed in. It does no I/O,
 // knows no AWS types and keeps no clock, so that the same decision runs in the
 // daemon, in the simulator and in table tests.
+//
+// A stream-level decision has two phases, each asked once a cycle: Decide
+// turns an Observation (the minutes, the stream's state and what was Learned
+// of its traffic) into an intent; Gate turns an intent that acts into the call
+// to make now, under the stream's History and AWS's rules. Learned is the
+// bounded state the default policy learns (bursts, peak, hours of the last
+// days), fed and kept by the controller. The shard level is a second pure
+// machine (ShardLevelState, DecideShards) of the same kind, and Record is the
+// one record of a stream that the controller keeps in its tags.
 package policy
 
 import (
