@@ -493,8 +493,11 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 
 	c.conditionAlert(ctx, st, d, d.Throttled, policy.AlertThrottling, now,
 		"the policy treats throttled minutes as at least 100 % utilisation and scales up when the threshold rules allow")
-	c.conditionAlert(ctx, st, d, d.AtMax, policy.AlertAtMaxShards, now,
-		"raise max_shards for this stream if the load is expected; the daemon will not exceed it")
+	next := "raise max_shards for this stream if the load is expected; the daemon will not exceed it"
+	if d.HeldAboveMax {
+		next = "the stream is held above max_shards because its load would not fit fewer shards; raise max_shards, or lower it only once the load allows"
+	}
+	c.conditionAlert(ctx, st, d, d.AtMax || d.HeldAboveMax, policy.AlertAtMaxShards, now, next)
 	c.conditionAlert(ctx, st, d, d.QuotaExhausted, policy.AlertQuotaExhausted, now,
 		"the daemon scales up again as soon as a call is free; SplitShard is not under this quota if you must act by hand")
 

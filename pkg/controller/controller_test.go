@@ -322,3 +322,19 @@ func TestMissingReadsOfAKnownReaderBlockScaleDown(t *testing.T) {
 		t.Fatalf("reason = %q", out[0].Decision.Reason)
 	}
 }
+
+// A stream above max_shards whose load would not fit fewer shards (a
+// lowered bound, a tag) is held and reported once, never halved onto its
+// load (issue 13.1).
+func TestLoadedStreamAboveMaxIsHeldAndAlerted(t *testing.T) {
+	// 16 shards at 55 %: 8.8 shards of load, 17.6 at the middle of the band,
+	// above max_shards 8 and the open count.
+	r := newRig(t, Options{}, map[string]int{"clicks": 16}, map[string]float64{"clicks": 0.55})
+	r.cycles(40)
+	if len(r.streams.updates) != 0 {
+		t.Fatalf("a loaded stream above max_shards was resharded: %v", r.streams.updates)
+	}
+	if n := countKind(r.alerts.kinds(), policy.AlertAtMaxShards); n != 1 {
+		t.Errorf("%d at_max_shards alerts, want 1: %v", n, r.alerts.kinds())
+	}
+}

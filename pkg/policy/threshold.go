@@ -97,7 +97,7 @@ func Decide(obs Observation, s Settings) Decision {
 		// middle of the band.
 		floor := shardsForNeed(pl.recentPeak, mid)
 		if floor >= cur {
-			d.AtMax = true
+			d.HeldAboveMax = true
 			d.Reason = fmt.Sprintf("stream has %d shards, above max_shards %d, but its recent peak needs %.1f shards: held, not scaled down onto its load",
 				cur, s.MaxShards, pl.recentPeak)
 			return d

@@ -290,7 +290,7 @@ func TestDecide(t *testing.T) {
 			name:     "a loaded stream above max shards is held, not halved onto its load",
 			obs:      obsWith(20, minutesAt(t0, 15, 3*time.Minute, 20, 0.5)),
 			settings: func(s *Settings) { s.MaxShards = 1 },
-			wantDir:  DirectionNone, wantTarget: 20, wantAtMax: true, reason: "held, not scaled down onto its load",
+			wantDir:  DirectionNone, wantTarget: 20, reason: "held, not scaled down onto its load",
 		},
 		{
 			name: "updating stream is left alone",

@@ -364,6 +364,10 @@ type Decision struct {
 	// AtMax is true when load calls for more shards but the stream is held at
 	// max_shards.
 	AtMax bool
+	// HeldAboveMax is true when the stream has more shards than max_shards
+	// but its recent load would be above the middle of the band on fewer:
+	// it is held where it is, and reported, rather than halved onto its load.
+	HeldAboveMax bool
 	// QuotaExhausted is true when a scale-up was wanted but the rolling
 	// UpdateShardCount quota is spent.
 	QuotaExhausted bool
