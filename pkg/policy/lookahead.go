@@ -45,7 +45,7 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 	cur := obs.OpenShards
 	latest := known[len(known)-1]
 	lu := latest.UtilisationOf(cur)
-	mid := (s.ScaleUpThreshold + s.ScaleDownThreshold) / 2
+	mid := s.mid()
 	allowed := pl.burst(pl.level)
 	n := minutesIn(s.ScaleUpAfter)
 

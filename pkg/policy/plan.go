@@ -133,8 +133,7 @@ func (p plan) upTarget(level, need float64) int {
 	t := p.capacityFor(math.Max(level, 0))
 	peak := p.env.Peak * p.s.Headroom.peakMargin()
 	if !p.env.Known || need > peak*newGround {
-		mid := (p.s.ScaleUpThreshold + p.s.ScaleDownThreshold) / 2
-		return max(t, shardsForNeed(need, mid))
+		return max(t, shardsForNeed(need, p.s.mid()))
 	}
 	if need > peak {
 		return max(t, shardsForNeed(need, p.s.ScaleUpThreshold))

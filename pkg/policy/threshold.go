@@ -67,7 +67,7 @@ func Decide(obs Observation, s Settings) Decision {
 		d.Trigger = latest
 	}
 	pl := newPlan(obs, s, known)
-	mid := (s.ScaleUpThreshold + s.ScaleDownThreshold) / 2
+	mid := s.mid()
 
 	// Bounds first: a stream outside [min, max] is brought inside.
 	if cur < s.MinShards {

@@ -338,6 +338,11 @@ type Settings struct {
 	Headroom Headroom
 }
 
+// mid is the middle of the utilisation band.
+func (s Settings) mid() float64 {
+	return (s.ScaleUpThreshold + s.ScaleDownThreshold) / 2
+}
+
 // Lookback is how far back the decision needs metrics for these settings.
 func (s Settings) Lookback() time.Duration {
 	return max(s.ScaleUpAfter, s.ScaleDownAfter) + MaxMetricDelay
