@@ -2,12 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"regexp"
 	"slices"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/observe"
 )
@@ -33,14 +30,7 @@ type cwDashboard struct {
 // writes, the daemon writes them (metrics.emf on), and the alarm watches
 // completed cycles and notifies the alert topic, missing data included.
 func TestCloudFormationDashboardAndAlarm(t *testing.T) {
-	data, err := os.ReadFile("../../config/cloudformation.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tpl cfnTemplate
-	if err := yaml.Unmarshal(data, &tpl); err != nil {
-		t.Fatalf("not YAML: %v", err)
-	}
+	tpl := readCloudFormation(t)
 	emfNames := []string{
 		observe.EMFCyclesCompleted, observe.EMFCycleDuration, observe.EMFManagedStreams, observe.EMFActions,
 		observe.EMFDeferred, observe.EMFStreamErrors, observe.EMFMetricsReadFail, observe.EMFLeader,

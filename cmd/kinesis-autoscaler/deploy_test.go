@@ -131,7 +131,9 @@ type cfnTemplate struct {
 	} `yaml:"Resources"`
 }
 
-func TestCloudFormationTemplate(t *testing.T) {
+// readCloudFormation reads and parses config/cloudformation.yaml.
+func readCloudFormation(t *testing.T) cfnTemplate {
+	t.Helper()
 	data, err := os.ReadFile("../../config/cloudformation.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +142,11 @@ func TestCloudFormationTemplate(t *testing.T) {
 	if err := yaml.Unmarshal(data, &tpl); err != nil {
 		t.Fatalf("not YAML: %v", err)
 	}
+	return tpl
+}
+
+func TestCloudFormationTemplate(t *testing.T) {
+	tpl := readCloudFormation(t)
 	types := map[string]int{}
 	for _, r := range tpl.Resources {
 		types[r.Type]++
