@@ -57,7 +57,12 @@ type Learned struct {
 	// 100 %) of the ringMinutes minutes up to it, NaN where unknown.
 	through time.Time
 	ring    [ringMinutes]float64
-	filled  int
+	// measured holds the same minutes' measured need (needBounds): below
+	// ring's only where a minute was throttled.
+	measured [ringMinutes]float64
+	filled   int
+	// recent are the newest minutes taken, for Drains.
+	recent [DrainMinutes]Minute
 	// slots are per-hour burst figures, oldest first.
 	slots []learnSlot
 	// profile holds the mean need of each of the last ProfileDays*24 hours,
@@ -76,6 +81,17 @@ type learnSlot struct {
 	ratio, add float32
 	// peak is the highest need of a minute in this hour.
 	peak float32
+	// The same figures from measured needs only: they differ from the
+	// above where a throttled minute's demand was estimated.
+	mRatio, mAdd, mPeak float32
+	// clean is the highest need of a minute of this hour that refused
+	// nothing: a measurement, not an estimate.
+	clean float32
+	// estFloor, when above zero, is the highest measured need of a
+	// throttled minute whose estimate raised this hour's figures: the
+	// estimate stands until a later hour measures at least that much
+	// without refusing anything.
+	estFloor float32
 }
 
 // Envelope is what the learned bursts say about the stream now.
@@ -109,18 +125,58 @@ func (e Envelope) Need(level float64) float64 {
 // than the shards that were full, when their count was seen. A burst larger than that is learned in a
 // few steps, never overestimated by more than half.
 func NeedOf(m Minute, shards int) float64 {
+	_, est := needBounds(m, shards)
+	return est
+}
+
+// needBounds is a minute's need measured and estimated, in shards at 100 %:
+// what it carried (its accepted load, and the shards that were full when
+// their count was seen), a lower bound of its demand, and NeedOf's estimate,
+// which adds the refused records of a throttled minute. They are equal for
+// a minute that refused nothing.
+func needBounds(m Minute, shards int) (measured, estimated float64) {
 	u := m.UtilisationOf(shards)
 	need := u.Max() * float64(max(shards, 1))
 	if m.ShardsAssumed {
 		// The shards that were full are not known: only the load says.
 		need = u.accepted() * float64(max(shards, 1))
 	}
+	measured = need
 	if m.WriteThrottled > 0 {
 		accepted := u.accepted() * float64(max(shards, 1))
 		refused := m.WriteThrottled / 60 / ShardWriteRecordsPerSecond
 		need = math.Max(need, accepted+math.Min(refused, accepted/2))
 	}
-	return clampNeed(need)
+	return clampNeed(measured), clampNeed(need)
+}
+
+// DrainMinutes is how long after a throttled minute the load a larger
+// shard count accepts may be the producers' backlog of refused records
+// coming through (producers retry a refused record for about 30 s), not the
+// stream's demand.
+const DrainMinutes = 2
+
+// Drains is true when m refused writes within DrainMinutes of a throttled
+// minute on fewer shards, by at least a scale-up's least step (MinUpStep;
+// a split's one more shard beside a hot one is not a reshard that took a
+// backlog). prev holds the minutes before m, oldest first:
+// the new shards carry the producers' backlog as well as the demand, so
+// what m accepted and refused says nothing reliable of the demand. Such a
+// minute is not learned, nor counted in the level: a backlog taken for a
+// burst would be held for LearnHorizon. (It still counts as throttled for
+// the scale-up rules: from one minute's figures a backlog cannot be told
+// from demand still above the new count, and waiting for the next minute
+// was measured to lose more than the occasional extra doubling costs.)
+func Drains(m Minute, prev []Minute) bool {
+	if m.WriteThrottled <= 0 || m.Shards <= 0 {
+		return false
+	}
+	for _, p := range prev {
+		if m.Start.Sub(p.Start) <= DrainMinutes*time.Minute && p.WriteThrottled > 0 && p.Shards > 0 && m.Shards >= minUp(p.Shards) {
+			return true
+		}
+	}
+	return false
 }
 
 // clampNeed keeps a need finite and within what any stream can have.
@@ -175,45 +231,49 @@ func (l *Learned) Feed(ms []Minute, fallback int, now time.Time) {
 				l.filled = 0
 			} else {
 				for range gap {
-					l.push(l.through.Add(time.Minute), math.NaN())
+					l.push(l.through.Add(time.Minute), math.NaN(), math.NaN())
 				}
 			}
 		}
-		need := math.NaN()
-		if m.Known && m.Valid() {
+		measured, need := math.NaN(), math.NaN()
+		if m.Known && m.Valid() && !Drains(m, l.recent[:]) {
 			shards := m.Shards
 			if shards <= 0 {
 				// The count is not known: only the minute's load says.
 				shards, m.ShardsAssumed = max(fallback, 1), true
 			}
-			need = NeedOf(m, shards)
+			measured, need = needBounds(m, shards)
 		}
-		l.push(start, need)
+		copy(l.recent[:], l.recent[1:])
+		l.recent[len(l.recent)-1] = m
+		l.push(start, measured, need)
 	}
 }
 
-// push appends the need of the minute at start and measures the exposure
-// window whose after-level it completes.
-func (l *Learned) push(start time.Time, need float64) {
+// push appends the measured and estimated need of the minute at start and
+// measures the exposure window whose after-level it completes.
+func (l *Learned) push(start time.Time, measured, need float64) {
 	copy(l.ring[:], l.ring[1:])
-	l.ring[ringMinutes-1] = need
+	copy(l.measured[:], l.measured[1:])
+	l.ring[ringMinutes-1], l.measured[ringMinutes-1] = need, measured
 	l.filled = min(l.filled+1, ringMinutes)
 	l.through = start
 	if !math.IsNaN(need) {
 		s := l.slot(start)
 		s.peak = max(s.peak, float32(need))
+		s.mPeak = max(s.mPeak, float32(measured))
+		if need > measured {
+			s.estFloor = max(s.estFloor, float32(measured))
+		} else {
+			s.clean = max(s.clean, float32(need))
+		}
 		l.addProfile(start, need)
 	}
 	if l.filled < ringMinutes {
 		return
 	}
 	before := median(l.ring[:LevelMinutes])
-	peak := math.NaN()
-	for _, n := range l.ring[LevelMinutes : LevelMinutes+ExposureMinutes] {
-		if !math.IsNaN(n) && (math.IsNaN(peak) || n > peak) {
-			peak = n
-		}
-	}
+	peak, mPeak := windowPeak(l.ring[LevelMinutes:LevelMinutes+ExposureMinutes]), windowPeak(l.measured[LevelMinutes:LevelMinutes+ExposureMinutes])
 	if math.IsNaN(peak) || countKnown(l.ring[:LevelMinutes]) < LevelMinutes/2 ||
 		countKnown(l.ring[LevelMinutes+ExposureMinutes:]) < afterMinutes/2 {
 		return
@@ -226,6 +286,22 @@ func (l *Learned) push(start time.Time, need float64) {
 	s := l.slot(at)
 	s.ratio = max(s.ratio, float32(math.Max(peak/level, 1)))
 	s.add = max(s.add, float32(math.Max(peak-level, 0)))
+	s.mRatio = max(s.mRatio, float32(math.Max(mPeak/level, 1)))
+	s.mAdd = max(s.mAdd, float32(math.Max(mPeak-level, 0)))
+	if peak > mPeak {
+		s.estFloor = max(s.estFloor, float32(mPeak))
+	}
+}
+
+// windowPeak is the highest known need of ns; NaN when none is known.
+func windowPeak(ns []float64) float64 {
+	peak := math.NaN()
+	for _, n := range ns {
+		if !math.IsNaN(n) && (math.IsNaN(peak) || n > peak) {
+			peak = n
+		}
+	}
+	return peak
 }
 
 func countKnown(xs []float64) int {
@@ -286,21 +362,32 @@ func (l *Learned) HourLevel(t time.Time) (float64, bool) {
 }
 
 // Envelope is what the bursts learned within LearnHorizon before now say.
+// A throttled minute's estimated demand (NeedOf) counts until a later hour
+// measures, without refusing anything, at least what that minute carried:
+// the burst has come back and been seen whole, and the measurement replaces
+// the estimate, which may be up to half too high.
 func (l *Learned) Envelope(now time.Time) Envelope {
 	e := Envelope{Ratio: 1}
 	if l == nil {
 		return e
 	}
 	from := now.Add(-LearnHorizon).Unix() / 3600
-	for _, s := range l.slots {
+	newerClean := float32(0)
+	for i := len(l.slots) - 1; i >= 0; i-- {
+		s := l.slots[i]
 		if s.hour < from {
-			continue
+			break
 		}
-		e.Peak = max(e.Peak, float64(s.peak))
-		if s.ratio > 0 {
+		ratio, add, peak := s.ratio, s.add, s.peak
+		if s.estFloor > 0 && newerClean >= s.estFloor {
+			ratio, add, peak = s.mRatio, s.mAdd, s.mPeak
+		}
+		newerClean = max(newerClean, s.clean)
+		e.Peak = max(e.Peak, float64(peak))
+		if ratio > 0 {
 			e.Known = true
-			e.Ratio = max(e.Ratio, float64(s.ratio))
-			e.Add = max(e.Add, float64(s.add))
+			e.Ratio = max(e.Ratio, float64(ratio))
+			e.Add = max(e.Add, float64(add))
 		}
 	}
 	return e

@@ -37,7 +37,9 @@ const (
 //   - the load forecast for when new shards would arrive (the data's age
 //     plus a cycle plus the reshard time, from the trend of the newest
 //     minutes) above the current count and beyond the learned bursts, while
-//     the newest minute is already above the middle of the band (urgent);
+//     the newest minute is already above the middle of the band (urgent).
+//     A spiky stream's trend is not extrapolated: its rises are most likely
+//     bursts, and the rules above aim at the need it shows;
 //   - the capacity the stream needs for its learned bursts over its level,
 //     or for what its past expects within PrescaleLead, above the current
 //     count: planned, not urgent.
@@ -75,6 +77,12 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 
 	n = minutesIn(s.ScaleUpAfter)
 	forecast, horizon := forecastNeed(known, cur, obs.Now)
+	if pl.spiky() {
+		// A spiky stream's rise is most likely a burst: its trend says
+		// nothing of where it stops. The need it shows is aimed at, not an
+		// extrapolation of it.
+		forecast = latest.UtilisationOf(cur).Max() * float64(cur)
+	}
 	if upMinutes, ok := lastKnown(known, n); ok && allAbove(upMinutes, cur, s.ScaleUpThreshold) && allNeedAbove(upMinutes, cur, allowed) {
 		peak := peakMinute(upMinutes, cur)
 		u := peak.UtilisationOf(cur)

@@ -72,21 +72,60 @@ type plan struct {
 	env        Envelope
 	learned    *Learned
 	margin     float64
+	// today is how today's last hour compares with the same hour in the
+	// stream's past days (at most 1): the past is expected at that scale.
+	today float64
 }
 
 func newPlan(obs Observation, s Settings, known []Minute) plan {
 	needs := make([]float64, len(known))
 	for i, m := range known {
 		needs[i] = NeedOf(m, shardsDuring(m, obs.OpenShards))
+		if Drains(m, known[max(i-DrainMinutes, 0):i]) {
+			needs[i] = math.NaN() // the producers' backlog, not demand
+		}
 	}
 	p := plan{now: obs.Now, s: s, cur: obs.OpenShards, level: Level(needs), learned: obs.Learned, margin: s.Headroom.margin()}
 	recent := needs[max(len(needs)-LevelMinutes, 0):]
 	for _, n := range recent {
-		p.recentPeak = math.Max(p.recentPeak, n)
+		if !math.IsNaN(n) {
+			p.recentPeak = math.Max(p.recentPeak, n)
+		}
 	}
 	p.env = obs.Learned.Envelope(obs.Now)
+	p.today = p.todayScale()
 	return p
 }
+
+// silentShare is the share of its past load under which a stream is silent
+// (an outage upstream, not a new level): its usual load is expected back.
+const silentShare = 0.05
+
+// todayScale compares the last hour with the same hour of the stream's past
+// days: a stream running at a quarter of its usual load today (a step down,
+// a holiday, a weekend after weekdays) expects a quarter of its usual day,
+// not all of it. A day within otherDay of its past is the usual day; a
+// busier day than usual is met by its own level. A silent hour (below
+// silentShare of the past) is an outage, after which the usual load is
+// expected back whole.
+func (p plan) todayScale() float64 {
+	if p.learned == nil {
+		return 1
+	}
+	prev := p.now.Add(-time.Hour)
+	got, ok := p.learned.HourLevel(prev)
+	past, seen := p.pastLevel(prev)
+	if !ok || !seen || past <= 0 || got < silentShare*past || got >= otherDay*past {
+		return 1
+	}
+	return got / past
+}
+
+// otherDay is the share of its past load under which a stream's day is
+// unlike its past days (a step down, a weekend after weekdays) and its past
+// is expected at today's scale. Above it, the difference is taken as the
+// day's noise, and the past is expected whole.
+const otherDay = 0.5
 
 // shardsDuring is the shard count in effect during m, or cur when unknown.
 func shardsDuring(m Minute, cur int) int {
@@ -161,6 +200,17 @@ const newGround = 1.1
 // smaller one saves less than the call it spends is worth, and is noise.
 const MinDownStep = 0.2
 
+// MinUpStep is the least share of the open shards a scale-up adds: a
+// stream that needs more than it has is most often still rising, and a
+// call that adds a shard or two is followed by another (one of the day's
+// ten) minutes later.
+const MinUpStep = 0.2
+
+// minUp is the least count a scale-up from cur asks for.
+func minUp(cur int) int {
+	return max(int(math.Ceil(float64(cur)*(1+MinUpStep)-1e-9)), cur+1)
+}
+
 // peakShards is the count that carries the most the stream has needed
 // within LearnHorizon, or is expected to need within a day; 0 when nothing
 // is learned.
@@ -185,11 +235,17 @@ func (p plan) spiky() bool {
 // spikyRatio is the learned burst ratio from which a stream is spiky.
 const spikyRatio = 1.5
 
-// expected is the level the stream's own past expects in the hour of t: the
-// highest of the same hour yesterday, the day before and a week ago, so that
-// a silence does not make the usual load's return a surprise. false when the
-// past has none of them.
+// expected is the level the stream's own past expects in the hour of t:
+// pastLevel at today's scale.
 func (p plan) expected(t time.Time) (float64, bool) {
+	v, ok := p.pastLevel(t)
+	return v * p.today, ok
+}
+
+// pastLevel is the highest level of the hour of t the same hour yesterday,
+// the day before and a week ago, so that a silence does not make the usual
+// load's return a surprise. false when the past has none of them.
+func (p plan) pastLevel(t time.Time) (float64, bool) {
 	if p.learned == nil {
 		return 0, false
 	}

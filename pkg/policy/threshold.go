@@ -78,7 +78,7 @@ func Decide(obs Observation, s Settings) Decision {
 	if fresh {
 		if dd, ok := scaleUpWanted(obs, s, known, pl); ok {
 			d.Utilisation, d.Trigger, d.PeakShards = dd.Utilisation, dd.Trigger, pl.peakShards()
-			return intent(d, DirectionUp, dd.Desired, dd.Urgent, dd.Reason)
+			return intent(d, DirectionUp, max(dd.Desired, minUp(cur)), dd.Urgent, dd.Reason)
 		}
 	}
 	window, why := downWindow(obs, s, known, latest)

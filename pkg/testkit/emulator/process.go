@@ -99,6 +99,11 @@ func (p *process) waitReady(url string, timeout time.Duration) error {
 		case <-deadline.C:
 			return fmt.Errorf("%s did not answer %s within %s; output:\n%s", p.name, url, timeout, p.outputTail())
 		case <-tick.C:
+			// A port taken between freePorts and the emulator's listen: no
+			// need to wait out the timeout for it (launch tries again).
+			if out := p.outputTail(); isPortTaken(out) {
+				return fmt.Errorf("%s could not listen: a port was taken; output:\n%s", p.name, out)
+			}
 		}
 	}
 }
@@ -200,8 +205,10 @@ func launch(name string, portCount int, command func(workDir string, ports []int
 		}
 		errs = append(errs, err)
 		// Another process may have taken a port between freePorts and the emulator's
-		// listen: only that failure is worth another try.
-		portTaken := p.hasExited() && isPortTaken(p.outputTail())
+		// listen: only that failure is worth another try. kinesis-mock does not
+		// always exit when its second (TLS) port is taken: it keeps running,
+		// never ready, so its output is what says so.
+		portTaken := isPortTaken(p.outputTail())
 		if termErr := p.terminate(); termErr != nil {
 			errs = append(errs, termErr)
 		}

@@ -1,0 +1,165 @@
+package policy
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// throttledAt makes m a minute that carried shards at 100 % and had refused
+// records each retried many times: NeedOf estimates its demand at half again
+// what it carried.
+func throttledAt(m Minute, shards int) Minute {
+	m.Shards = shards
+	m.IncomingRecords = float64(shards) * 60 * ShardWriteRecordsPerSecond
+	m.IncomingBytes = float64(shards) * 60 * 100
+	m.WriteThrottled = 10 * m.IncomingRecords
+	return m
+}
+
+func TestEnvelopeEstimateStandsUntilMeasured(t *testing.T) {
+	start := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		// later is the need of a burst two hours after the throttled one,
+		// carried without refusing anything.
+		later     float64
+		wantPeak  float64
+		wantRatio float64
+	}{
+		// The burst came back, at least as large as what the throttled
+		// minutes carried, and was measured whole: the estimate (45) is
+		// replaced by what was measured.
+		{name: "a later burst measured whole replaces the estimate", later: 35, wantPeak: 35, wantRatio: 3.5},
+		// A smaller burst says nothing of the throttled one: its estimate
+		// stands.
+		{name: "a smaller later burst leaves the estimate", later: 25, wantPeak: 45, wantRatio: 4.5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			needs := bursty(360, 10, 10, 90, 4)
+			for i := 240; i < 244; i++ {
+				needs[i] = tt.later
+			}
+			ms := needMinutes(start, needs, 30)
+			for i := 120; i < 124; i++ {
+				ms[i] = throttledAt(ms[i], 30)
+			}
+			var l Learned
+			now := feedAll(&l, ms, 30)
+			e := l.Envelope(now)
+			if math.Abs(e.Peak-tt.wantPeak) > 1e-6 || math.Abs(e.Ratio-tt.wantRatio) > 1e-6 {
+				t.Fatalf("envelope %+v, want peak %v and ratio %v", e, tt.wantPeak, tt.wantRatio)
+			}
+		})
+	}
+}
+
+func TestDrains(t *testing.T) {
+	at := func(min, shards int, throttled bool) Minute {
+		m := Minute{Start: t0.Add(time.Duration(min) * time.Minute), Known: true, Shards: shards,
+			IncomingRecords: float64(shards) * 60 * ShardWriteRecordsPerSecond}
+		if throttled {
+			m.WriteThrottled = m.IncomingRecords
+		}
+		return m
+	}
+	tests := []struct {
+		name string
+		m    Minute
+		prev []Minute
+		want bool
+	}{
+		{name: "throttled right after a doubling that landed on a throttled stream", m: at(1, 28, true), prev: []Minute{at(0, 14, true)}, want: true},
+		{name: "two minutes after", m: at(2, 28, true), prev: []Minute{at(0, 14, true), at(1, 28, true)}, want: true},
+		{name: "three minutes after: demand, not backlog", m: at(3, 28, true), prev: []Minute{at(0, 14, true)}, want: false},
+		{name: "one split beside a hot shard is not a reshard that took a backlog", m: at(1, 28, true), prev: []Minute{at(0, 27, true)}, want: false},
+		{name: "no backlog before the scale-up", m: at(1, 28, true), prev: []Minute{at(0, 14, false)}, want: false},
+		{name: "a minute that refused nothing", m: at(1, 28, false), prev: []Minute{at(0, 14, true)}, want: false},
+		{name: "shards not seen", m: at(1, 0, true), prev: []Minute{at(0, 14, true)}, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Drains(tt.m, tt.prev); got != tt.want {
+				t.Fatalf("Drains = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// A backlog drained into new shards is not learned as a burst.
+func TestLearnedSkipsDrainingMinutes(t *testing.T) {
+	start := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	ms := needMinutes(start, bursty(240, 10, 10, 90, 4), 14)
+	for i := 100; i < 104; i++ {
+		ms[i] = throttledAt(ms[i], 14) // a surge on 14 shards
+	}
+	for i := 104; i < 106; i++ {
+		ms[i] = throttledAt(ms[i], 28) // the doubling lands: the backlog comes through
+	}
+	var l Learned
+	now := feedAll(&l, ms, 14)
+	if e := l.Envelope(now); e.Peak > 21+1e-6 {
+		t.Fatalf("envelope %+v: the backlog drained on 28 shards was learned (want the surge's estimate, 21)", e)
+	}
+}
+
+func TestMinUp(t *testing.T) {
+	for _, tt := range []struct{ cur, want int }{{1, 2}, {4, 5}, {5, 6}, {10, 12}, {12, 15}, {100, 120}} {
+		if got := minUp(tt.cur); got != tt.want {
+			t.Errorf("minUp(%d) = %d, want %d", tt.cur, got, tt.want)
+		}
+	}
+}
+
+func TestTodayScale(t *testing.T) {
+	// Yesterday at 40 shards all day; today's last hours at level.
+	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		level float64
+		want  float64
+	}{
+		{name: "a day at a quarter of the usual is expected at a quarter", level: 10, want: 0.25},
+		{name: "a day within half of the usual is the usual day", level: 30, want: 1},
+		{name: "a silence is an outage: the usual load is expected back", level: 0, want: 1},
+		{name: "a busier day is met by its own level", level: 60, want: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			needs := make([]float64, 24*60+12*60)
+			for i := range needs {
+				needs[i] = 40
+				if i >= 24*60 {
+					needs[i] = tt.level
+				}
+			}
+			var l Learned
+			now := feedAll(&l, needMinutes(day, needs, 80), 80)
+			p := plan{now: now, learned: &l}
+			p.today = p.todayScale()
+			if math.Abs(p.today-tt.want) > 1e-6 {
+				t.Fatalf("today's scale %v, want %v", p.today, tt.want)
+			}
+			if e, ok := p.expected(now.Add(2 * time.Hour)); !ok || math.Abs(e-40*tt.want) > 1e-3 {
+				t.Fatalf("expected %v (%v) in 2 h, want %v", e, ok, 40*tt.want)
+			}
+		})
+	}
+}
+
+// A spiky stream's steep rise within its learned peak is a burst: its
+// trend is not extrapolated into a scale-up.
+func TestDecideDoesNotExtrapolateBursts(t *testing.T) {
+	s := testSettings()
+	s.MaxShards = 100
+	var l Learned
+	feedAll(&l, needMinutes(t0.Add(-12*time.Hour), bursty(12*60-20, 10, 40, 90, 4), 44), 44)
+	needs := bursty(38, 10, 10, 90, 4)
+	copy(needs[35:], []float64{26, 30, 34})
+	obs := obsWith(44, needMinutes(t0.Add(-40*time.Minute), needs, 44))
+	obs.Learned = &l
+	if d := Decide(obs, s); d.Direction == DirectionUp {
+		t.Fatalf("a burst within the learned peak of a spiky stream was extrapolated: %s to %d; %s", d.Direction, d.Desired, d.Reason)
+	}
+}
