@@ -105,7 +105,7 @@ func TestLearnedSkipsDrainingMinutes(t *testing.T) {
 }
 
 func TestMinUp(t *testing.T) {
-	for _, tt := range []struct{ cur, want int }{{1, 2}, {4, 5}, {5, 6}, {10, 12}, {12, 15}, {100, 120}} {
+	for _, tt := range []struct{ cur, want int }{{1, 2}, {4, 5}, {5, 6}, {6, 7}, {10, 12}, {12, 14}, {64, 76}, {100, 120}} {
 		if got := minUp(tt.cur); got != tt.want {
 			t.Errorf("minUp(%d) = %d, want %d", tt.cur, got, tt.want)
 		}
@@ -161,5 +161,34 @@ func TestDecideDoesNotExtrapolateBursts(t *testing.T) {
 	obs.Learned = &l
 	if d := Decide(obs, s); d.Direction == DirectionUp {
 		t.Fatalf("a burst within the learned peak of a spiky stream was extrapolated: %s to %d; %s", d.Direction, d.Desired, d.Reason)
+	}
+}
+
+// The minute a scale-up landed in, counted at its old count, carried more
+// than that count can: the backlog came through, and it is not learned.
+func TestDrainsOnTheLandingMinute(t *testing.T) {
+	m := Minute{Start: t0, Known: true, Shards: 46, IncomingRecords: 55.7 * 60 * ShardWriteRecordsPerSecond, WriteThrottled: 1}
+	if !Drains(m, nil) {
+		t.Fatal("a throttled minute that accepted 121 % of its count is not a drain")
+	}
+	m.IncomingRecords = 46 * 60 * ShardWriteRecordsPerSecond
+	if Drains(m, nil) {
+		t.Fatal("a throttled minute at 100 % of its count, with nothing before it, is a drain")
+	}
+}
+
+// A stream a shard short of its level's capacity is at its threshold's
+// noise: no call is spent on it (a scale-up adds at least MinUpStep).
+func TestDecideSkipsSmallPlannedScaleUps(t *testing.T) {
+	s := testSettings()
+	s.MaxShards = 200
+	obs := obsWith(64, minutesAt(t0, 40, 2*time.Minute, 64, 0.755))
+	if d := Decide(obs, s); d.Direction == DirectionUp {
+		t.Fatalf("a planned scale-up of one shard was made: %s to %d; %s", d.Direction, d.Desired, d.Reason)
+	}
+	// Well short of it, the scale-up is made, and adds at least MinUpStep.
+	obs = obsWith(40, minutesAt(t0, 40, 2*time.Minute, 52, 0.74))
+	if d := Decide(obs, s); d.Direction != DirectionUp || d.Desired < minUp(40) {
+		t.Fatalf("a stream needing 52 shards on 40: %s to %d; %s", d.Direction, d.Desired, d.Reason)
 	}
 }

@@ -150,6 +150,12 @@ func needBounds(m Minute, shards int) (measured, estimated float64) {
 	return clampNeed(measured), clampNeed(need)
 }
 
+// landedShare is the utilisation of its own shard count above which a
+// minute carried more than those shards can: more were open for part of it
+// (a scale-up landed), beyond the few per cent a shard may accept over its
+// limit.
+const landedShare = 1.05
+
 // DrainMinutes is how long after a throttled minute the load a larger
 // shard count accepts may be the producers' backlog of refused records
 // coming through (producers retry a refused record for about 30 s), not the
@@ -159,7 +165,9 @@ const DrainMinutes = 2
 // Drains is true when m refused writes within DrainMinutes of a throttled
 // minute on fewer shards, by at least a scale-up's least step (MinUpStep;
 // a split's one more shard beside a hot one is not a reshard that took a
-// backlog). prev holds the minutes before m, oldest first:
+// backlog), or accepted more than its own count can carry (the minute a
+// scale-up landed in, counted at its old count). prev holds the minutes
+// before m, oldest first:
 // the new shards carry the producers' backlog as well as the demand, so
 // what m accepted and refused says nothing reliable of the demand. Such a
 // minute is not learned, nor counted in the level: a backlog taken for a
@@ -170,6 +178,11 @@ const DrainMinutes = 2
 func Drains(m Minute, prev []Minute) bool {
 	if m.WriteThrottled <= 0 || m.Shards <= 0 {
 		return false
+	}
+	if m.UtilisationOf(m.Shards).accepted() > landedShare {
+		// More accepted than its count can carry: the count rose within
+		// the minute, and the backlog came through.
+		return true
 	}
 	for _, p := range prev {
 		if m.Start.Sub(p.Start) <= DrainMinutes*time.Minute && p.WriteThrottled > 0 && p.Shards > 0 && m.Shards >= minUp(p.Shards) {

@@ -105,6 +105,7 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 	}
 
 	need, want := pl.capacityFor(pl.level), pl.capacityFor(pl.level)
+	prescale := false
 	why := fmt.Sprintf("level %.1f shards", pl.level)
 	if pl.env.Known {
 		why += fmt.Sprintf(" with bursts learned up to x%.2f / +%.1f shards within %s", pl.env.Ratio, pl.env.Add, time.Duration(ExposureMinutes)*time.Minute)
@@ -113,14 +114,29 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 		// One call for the ramp ahead: what the past expects over the next
 		// hours, not the next minutes.
 		ahead, _ := pl.expectedWithin(PrescaleAhead)
-		need, want = pl.capacityFor(e), max(want, pl.capacityFor(math.Max(e, ahead)))
+		need, want, prescale = pl.capacityFor(e), max(want, pl.capacityFor(math.Max(e, ahead))), true
 		why = fmt.Sprintf("the stream's past days expect a level of %.1f shards within %s (now %.1f)", e, PrescaleLead, pl.level)
 	}
-	if need > cur {
+	// A few shards short of the level's capacity, refusing nothing, is the
+	// level's noise around the threshold, not worth one of the day's calls
+	// (the urgent rules above stand guard); a ramp the past expects, or a
+	// stream that refused writes within the level's minutes, is met at once.
+	if need > cur && (prescale || want >= minUp(cur) || throttledWithin(known, LevelMinutes)) {
 		return Decision{Desired: want, Utilisation: lu, Trigger: &latest,
 			Reason: fmt.Sprintf("%s at %s of %d shards; %s: %d shards needed; scaling up ahead of the load", lu.Dimension(), percent(lu.Max()), cur, why, want)}, true
 	}
 	return Decision{}, false
+}
+
+// throttledWithin is true when one of the newest n known minutes refused
+// writes.
+func throttledWithin(known []Minute, n int) bool {
+	for _, m := range known[max(len(known)-n, 0):] {
+		if m.WriteThrottled > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // allThrottled is true when every minute refused writes at or beyond the
