@@ -31,8 +31,14 @@ func TestEnvelopeEstimateStandsUntilMeasured(t *testing.T) {
 		// minutes carried, and was measured whole: the estimate (45) is
 		// replaced by what was measured.
 		{name: "a later burst measured whole replaces the estimate", later: 35, wantPeak: 35, wantRatio: 3.5},
-		// A smaller burst says nothing of the throttled one: its estimate
-		// stands.
+		// The burst came back a few per cent smaller than what the
+		// throttled minutes carried (30): within a peak's minute-to-minute
+		// noise it is the same burst, measured whole: what the throttled
+		// minutes carried (30, ratio 3), a peak's noise above, replaces
+		// their estimate.
+		{name: "a later burst within a peak's noise replaces the estimate", later: 28, wantPeak: 33, wantRatio: 3.3},
+		// A much smaller burst says nothing of the throttled one: its
+		// estimate stands.
 		{name: "a smaller later burst leaves the estimate", later: 25, wantPeak: 45, wantRatio: 4.5},
 	}
 	for _, tt := range tests {

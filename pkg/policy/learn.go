@@ -376,9 +376,15 @@ func (l *Learned) HourLevel(t time.Time) (float64, bool) {
 
 // Envelope is what the bursts learned within LearnHorizon before now say.
 // A throttled minute's estimated demand (NeedOf) counts until a later hour
-// measures, without refusing anything, at least what that minute carried:
-// the burst has come back and been seen whole, and the measurement replaces
-// the estimate, which may be up to half too high.
+// measures, without refusing anything, what that minute carried, within the
+// minute-to-minute noise of a peak (newGround): the burst has come back and
+// been seen whole, and the estimate, which may be up to half too high (the
+// refused count repeats every retry of a record), gives way to what the
+// throttled minutes carried, a peak's noise above it (they refused some of
+// the burst: held at exactly what they carried, it would overflow again).
+// Without that noise allowance a burst that overflowed its shards by a few
+// per cent, and comes back a few per cent smaller, keeps its estimate for
+// LearnHorizon.
 func (l *Learned) Envelope(now time.Time) Envelope {
 	e := Envelope{Ratio: 1}
 	if l == nil {
@@ -392,8 +398,13 @@ func (l *Learned) Envelope(now time.Time) Envelope {
 			break
 		}
 		ratio, add, peak := s.ratio, s.add, s.peak
-		if s.estFloor > 0 && newerClean >= s.estFloor {
-			ratio, add, peak = s.mRatio, s.mAdd, s.mPeak
+		if s.estFloor > 0 && newerClean*newGround >= s.estFloor {
+			// What the throttled minutes carried is a floor of that
+			// burst, which was larger: held at exactly that floor it
+			// would overflow again. It is taken a peak's noise above.
+			ratio = min(ratio, s.mRatio*newGround)
+			add = min(add, s.mAdd+(newGround-1)*s.mPeak)
+			peak = min(peak, s.mPeak*newGround)
 		}
 		newerClean = max(newerClean, s.clean)
 		e.Peak = max(e.Peak, float64(peak))

@@ -13,10 +13,12 @@ type Headroom string
 
 // Headroom settings.
 const (
-	// HeadroomLossless keeps 15 % over the learned bursts and remembers them
-	// twice as long: for streams where a lost record costs more than shards.
+	// HeadroomLossless keeps 20 % over the learned bursts and 10 % over the
+	// most the stream has needed: for streams where a lost record costs more
+	// than shards.
 	HeadroomLossless Headroom = "lossless"
-	// HeadroomBalanced keeps 5 % over the learned bursts (the default).
+	// HeadroomBalanced keeps 10 % over the learned bursts, never beyond the
+	// most the stream has needed (the default).
 	HeadroomBalanced Headroom = "balanced"
 	// HeadroomEconomy holds the learned bursts at exactly 100 %: cheapest,
 	// and a burst a little larger than any seen is throttled.
