@@ -82,7 +82,7 @@ var settings = []setting{
 	},
 	{
 		name: "scale_down_threshold", kind: kindFloat, def: 0.25, lo: 0.05,
-		meaning: "scale down when utilisation stays below this; must be below scale_up_threshold - 0.1",
+		meaning: "the low end of the utilisation band: shard_level streams merge shards that stay below it, and the simulator's threshold baselines scale down below it; the default policy scales down to what the stream's level and learned bursts need, whatever the utilisation (docs/policy.md); must be below scale_up_threshold - 0.1",
 		field:   func(s *StreamSettings) any { return &s.ScaleDownThreshold },
 		tagMay:  tagLowers,
 	},
@@ -94,7 +94,7 @@ var settings = []setting{
 	},
 	{
 		name: "scale_down_after", kind: kindDuration, def: 30 * time.Minute, lo: 5 * time.Minute, hi: 24 * time.Hour,
-		meaning: "how long utilisation must stay below scale_down_threshold before a scale-down",
+		meaning: "the window a scale-down is judged on: every minute of it known, fresh and unthrottled, consumers keeping up, and the new count carrying each of its minutes below scale_up_threshold",
 		field:   func(s *StreamSettings) any { return &s.ScaleDownAfter },
 		tagMay:  tagRaises,
 	},
