@@ -82,7 +82,7 @@ var settings = []setting{
 	},
 	{
 		name: "scale_down_threshold", kind: kindFloat, def: 0.25, lo: 0.05,
-		meaning: "the low end of the utilisation band: shard_level streams merge shards that stay below it, and the simulator's threshold baselines scale down below it; the default policy scales down to what the stream's level and learned bursts need, whatever the utilisation (docs/policy.md); must be below scale_up_threshold - 0.1",
+		meaning: "the low end of the utilisation band: shard_level streams merge shards that stay below it, and the simulator's threshold baselines scale down below it; the default policy scales down to what the stream's level and learned bursts need, whatever the utilisation (docs/policy.md), and reads a stream below it every cycle (docs/costs.md); must be below scale_up_threshold - 0.1",
 		field:   func(s *StreamSettings) any { return &s.ScaleDownThreshold },
 		tagMay:  tagLowers,
 	},

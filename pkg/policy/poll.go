@@ -193,6 +193,10 @@ func NextRead(ms []Minute, shards int, s Settings, p PollSettings, mem PollMemor
 		plan.Reason = fmt.Sprintf("utilisation %s, near scale_up_threshold %s: read every cycle", percent(util), percent(s.ScaleUpThreshold))
 		return plan
 	}
+	if util < s.ScaleDownThreshold && shards > s.MinShards {
+		plan.Reason = fmt.Sprintf("utilisation %s, below scale_down_threshold %s: read every cycle, so that a scale-down comes when it would", percent(util), percent(s.ScaleDownThreshold))
+		return plan
+	}
 	// The newest minute ended age ago: the load may have risen since. A
 	// rise under way goes on at its rate over the last known minutes, or
 	// as the largest rises seen, whichever brings more.

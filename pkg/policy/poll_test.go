@@ -40,10 +40,7 @@ func TestNextRead(t *testing.T) {
 		{name: "no metrics", shards: 4, mem: learnt, want: 0, because: "no metrics"},
 		{name: "still learning", ms: minutes(1, 1, 1, 1), shards: 4, want: 0, because: "still learning"},
 		{name: "calm and flat", ms: minutes(1, 1, 1, 1), shards: 4, mem: learnt, want: 5 * time.Minute, because: "calm"},
-		// Under scale_down_threshold is no reason to read every cycle: the
-		// default policy's scale-down judges a 30-minute window, which a
-		// read every few minutes sees whole.
-		{name: "below scale_down_threshold", ms: minutes(0.5, 0.5), shards: 4, mem: learnt, want: 5 * time.Minute, because: "calm"},
+		{name: "below scale_down_threshold", ms: minutes(0.5, 0.5), shards: 4, mem: learnt, want: 0, because: "below scale_down_threshold"},
 		{name: "near the threshold", ms: minutes(2.7, 2.7, 2.7), shards: 4, mem: learnt, want: 0, because: "near scale_up_threshold"},
 		{name: "throttled", ms: throttled, shards: 4, mem: learnt, want: 0, because: "throttled"},
 		{name: "resharded", ms: resharded, shards: 4, mem: learnt, want: 0, because: "resharded"},
