@@ -109,6 +109,7 @@ func Load(ctx context.Context, region string, ep Endpoints, opts ...Option) (Cli
 	if cfg.Region == "" {
 		return Clients{}, ErrNoRegion
 	}
+	cfg.HTTPClient = OwnBodies(cfg.HTTPClient)
 	observed := func(service string) []func(*middleware.Stack) error {
 		if o.observe == nil {
 			return nil
