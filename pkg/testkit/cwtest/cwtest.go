@@ -31,6 +31,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/smithy-go/encoding/cbor"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/awsclient"
 )
 
 const (
@@ -116,6 +118,7 @@ func (s *Server) Client() *cloudwatch.Client {
 		Credentials:               credentials.NewStaticCredentialsProvider("AKIDCWTEST", "secret", ""),
 		DisableRequestCompression: true,
 		Retryer:                   retry.NewStandard(func(o *retry.StandardOptions) { o.Backoff = noBackoff{} }),
+		HTTPClient:                awsclient.OwnBodies(nil),
 	})
 }
 

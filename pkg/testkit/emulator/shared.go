@@ -15,6 +15,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/awsclient"
 )
 
 // Region is the AWS region of every client this package builds.
@@ -32,6 +34,8 @@ func AWSConfig() aws.Config {
 	return aws.Config{
 		Region:      Region,
 		Credentials: credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		// The daemon's HTTP client (awsclient.Load uses it too).
+		HTTPClient: awsclient.OwnBodies(nil),
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
 
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/awsclient"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/cwtest"
 )
 
@@ -42,7 +43,7 @@ func kinesisUpstream(t *testing.T) (string, *int) {
 
 func kinesisClient(url string) *kinesis.Client {
 	return kinesis.New(kinesis.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(url),
-		Retryer: aws.NopRetryer{}})
+		Retryer: aws.NopRetryer{}, HTTPClient: awsclient.OwnBodies(nil)})
 }
 
 func describe(ctx context.Context, c *kinesis.Client) (int32, error) {
@@ -186,7 +187,7 @@ func TestCloudWatchFaults(t *testing.T) {
 	}
 	p := New(t, cw.URL)
 	client := cloudwatch.New(cloudwatch.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(p.URL),
-		DisableRequestCompression: true, Retryer: aws.NopRetryer{}})
+		DisableRequestCompression: true, Retryer: aws.NopRetryer{}, HTTPClient: awsclient.OwnBodies(nil)})
 	query := func(stream string) cwtypes.MetricDataQuery {
 		return cwtypes.MetricDataQuery{Id: aws.String("q" + stream), MetricStat: &cwtypes.MetricStat{
 			Metric: &cwtypes.Metric{Namespace: aws.String("AWS/Kinesis"), MetricName: aws.String("IncomingBytes"),
@@ -240,7 +241,8 @@ func TestSNSErrorsDecode(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 	p := New(t, up.URL)
-	client := sns.New(sns.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(p.URL), Retryer: aws.NopRetryer{}})
+	client := sns.New(sns.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(p.URL), Retryer: aws.NopRetryer{},
+		HTTPClient: awsclient.OwnBodies(nil)})
 	publish := func() error {
 		_, err := client.Publish(t.Context(), &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:us-east-1:123456789012:t"), Message: aws.String("hi")})
 		return err
