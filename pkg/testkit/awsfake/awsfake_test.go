@@ -158,9 +158,9 @@ func TestMetricsFromLoad(t *testing.T) {
 		names = append(names, name)
 		s.AddStream(StreamSpec{Name: name, Shards: 2, RecordsPerSecond: 3000, ReadBytesPerSecond: float64(i)})
 	}
-	// The calls are counted, so none may be retried: the client is the
-	// daemon's (awsclient.OwnBodies), without which the SDK's body race
-	// failed about one read in twenty under load.
+	// The calls are counted, so none may be retried: the client wraps its
+	// transport as the daemon's does (awsclient.OwnBodies), without which
+	// the SDK's request-body race failed about one run in fifteen under load.
 	cw := cloudwatch.New(cloudwatch.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(s.URL),
 		DisableRequestCompression: true, Retryer: aws.NopRetryer{}, HTTPClient: awsclient.OwnBodies(nil)})
 	m := metrics.New(cw)
