@@ -158,6 +158,9 @@ type Controller struct {
 	term uint64
 	// cycleStarted is when the running cycle started, by Deps.Stopwatch.
 	cycleStarted time.Time
+	// readFrom and readTo are the running cycle's metrics window, for a
+	// stream read again before it scales down (readFresh).
+	readFrom, readTo time.Time
 	// daemon-wide alert episodes (failed metric reads)
 	daemon episodes
 	// shardLevel is what shard-level scaling keeps (shards.go).
@@ -372,7 +375,8 @@ func (c *Controller) RunCycle(ctx context.Context) []Outcome {
 		end := now.Truncate(time.Minute)
 		shards := c.prepareShards(ctx, now, term, leading, lookback)
 		callCtx, cancel := c.callContext(ctx, 2)
-		loads, report.LoadErr = c.readScheduled(callCtx, names, shards, end.Add(-lookback), end, now)
+		c.readFrom, c.readTo = end.Add(-lookback), end
+		loads, report.LoadErr = c.readScheduled(callCtx, names, shards, c.readFrom, c.readTo, now)
 		cancel()
 	}
 	if err := report.LoadErr; err != nil {
@@ -443,6 +447,11 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	}
 	st.observe(state, now)
 	c.reconcile(ctx, st, spec.Name, state, now, leading, log)
+	if state.Status != policy.StatusActive || state.OpenShards != st.poll.shards {
+		// The schedule's last plan assumed an active stream of another
+		// count: a reshard under way or just done. Read the next cycle.
+		st.poll.next = time.Time{}
+	}
 
 	// Phase one: the policy's intent, from the observation alone. The
 	// history only ever holds an intent back (cooldowns, the quota), so it
@@ -452,7 +461,7 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	ms := st.withShards(minutes)
 	if state.Mode != policy.ModeOnDemand {
 		c.warmUp(ctx, st, spec.Name, state, now, log)
-		st.learned.Feed(ms, state.OpenShards, now)
+		st.learned.Feed(ms, state.OpenShards, st.poll.readTime(now))
 	}
 	d := c.decide(spec, st, state, ms, now)
 	// A stream with shard-level scaling reads its record every term: its
@@ -472,6 +481,21 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	h := st.history
 	h.QuotaRefusedAt = st.quotaRefusedAt
 	d = spec.Policy.Gate(d, h, now)
+	if d.Scales() && d.Direction == policy.DirectionDown && leading {
+		// A scale-down is decided on the newest minutes, as with one read a
+		// minute: a stream the poll schedule left unread is read now.
+		fresh, read, err := c.readFresh(ctx, spec.Name, now)
+		if err != nil {
+			o.Err = fmt.Errorf("read the metrics of %q before scaling down: %w", spec.Name, err)
+			c.awsError(ctx, st, spec.Name, now, o.Err, leading, log)
+			return o
+		}
+		if read {
+			minutes, ms = fresh, st.withShards(fresh)
+			st.learned.Feed(ms, state.OpenShards, now)
+			d = spec.Policy.Gate(c.decide(spec, st, state, ms, now), h, now)
+		}
+	}
 	o = c.observed(o, st, state, d, ms)
 	if leading {
 		st.alerts.end(policy.AlertAWSError)
@@ -518,6 +542,11 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	}
 	o.Result, o.Err = c.act(ctx, st, d, now, log)
 	o.Acted = o.Result == ResultRequested
+	if o.Acted {
+		// The stream's count changes: read it every cycle until the
+		// minutes read show it (policy.NextRead).
+		st.poll.next = time.Time{}
+	}
 	return o
 }
 

@@ -16,6 +16,16 @@ type WriteLoadReader interface {
 	ReadWriteLoad(ctx context.Context, streams []string, start, end time.Time) (map[string][]policy.Minute, error)
 }
 
+// WatchLoadReader is a LoadReader that can also make watch reads
+// (policy.WatchMetricsPerStream per stream): one load metric, IncomingRecords
+// when records is true, else IncomingBytes, and the write refusals; the
+// minutes' other load metric is left at 0. The controller uses it when Load
+// has it, for streams whose consumers were never seen and whose record size
+// a full read measured recently (policy.PollMemory.Watch).
+type WatchLoadReader interface {
+	ReadWatchLoad(ctx context.Context, streams []string, records bool, start, end time.Time) (map[string][]policy.Minute, error)
+}
+
 // pollState is what the poll scheduler keeps of a stream: the minutes of its
 // last read, which the cycles until its next read decide on, and when the
 // rule (policy.NextRead) says it must be read again.
@@ -26,23 +36,32 @@ type pollState struct {
 	readSideAt time.Time
 	memory     policy.PollMemory
 	reason     string
+	// readAt is the cycle time of the last read, and shards the open shards
+	// its plan assumed.
+	readAt time.Time
+	shards int
 }
 
 // readScheduled is the cycle's metrics read under the poll schedule: it
 // reads the streams that are due (policy.NextRead; every shard-level stream,
 // whose shard metrics are read every cycle), the read-side metrics only of
-// streams whose consumers were seen or whose recheck is due, and gives the
-// others the minutes of their last read. GetMetricData bills per metric
-// asked for, whatever the window, so a stream read every 5 minutes costs a
-// fifth and misses no minute: each read asks for the whole window. With
-// PollEveryCycle it is readLoad.
+// streams whose consumers were seen or whose recheck is due, one load metric
+// only (a watch read, policy.PollMemory.Watch) where the stream's record size
+// was measured recently, and gives the others the minutes of their last read.
+// GetMetricData bills per metric asked for, whatever the window, so a stream
+// read every 5 minutes costs a fifth and misses no minute: each read asks for
+// the whole window. With PollEveryCycle it is readLoad.
 func (c *Controller) readScheduled(ctx context.Context, names []string, shards map[string][]string, start, end, now time.Time) (map[string][]policy.Minute, error) {
 	if c.opts.PollEveryCycle {
 		return c.readLoad(ctx, names, shards, start, end)
 	}
 	poll := c.opts.Poll.OrDefault()
 	partial, canPartial := c.deps.Load.(WriteLoadReader)
+	watcher, canWatch := c.deps.Load.(WatchLoadReader)
 	var full, writeOnly []string
+	// watch[true] are the streams whose watch read asks for IncomingRecords,
+	// watch[false] those asking for IncomingBytes.
+	watch := map[bool][]string{}
 	for _, name := range names {
 		st := c.state[name]
 		if st == nil {
@@ -55,9 +74,13 @@ func (c *Controller) readScheduled(ctx context.Context, names []string, shards m
 		readSide := !canPartial || st.consumersSeen(nil, now) || now.Sub(p.readSideAt) >= poll.ConsumerRecheck
 		if _, shardLevel := shards[name]; readSide || shardLevel {
 			full = append(full, name)
-		} else {
-			writeOnly = append(writeOnly, name)
+			continue
 		}
+		if ok, records := p.memory.Watch(poll, now); ok && canWatch {
+			watch[records] = append(watch[records], name)
+			continue
+		}
+		writeOnly = append(writeOnly, name)
 	}
 	read := map[string][]policy.Minute{}
 	if len(full) > 0 || len(shards) > 0 {
@@ -66,7 +89,9 @@ func (c *Controller) readScheduled(ctx context.Context, names []string, shards m
 			return nil, err
 		}
 		for _, name := range full {
-			c.state[name].poll.readSideAt = now
+			p := &c.state[name].poll
+			p.readSideAt = now
+			p.memory.Measure(loads[name], now)
 			read[name] = loads[name]
 		}
 	}
@@ -76,7 +101,20 @@ func (c *Controller) readScheduled(ctx context.Context, names []string, shards m
 			return nil, err
 		}
 		for _, name := range writeOnly {
+			c.state[name].poll.memory.Measure(loads[name], now)
 			read[name] = loads[name]
+		}
+	}
+	for _, records := range []bool{false, true} {
+		if len(watch[records]) == 0 {
+			continue
+		}
+		loads, err := watcher.ReadWatchLoad(ctx, watch[records], records, start, end)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range watch[records] {
+			read[name] = policy.FillWatched(loads[name], c.state[name].poll.memory, records)
 		}
 	}
 	settings := map[string]policy.Settings{}
@@ -91,14 +129,45 @@ func (c *Controller) readScheduled(ctx context.Context, names []string, shards m
 		}
 		p := &st.poll
 		if ms, ok := read[name]; ok {
-			p.minutes = ms
-			plan := policy.NextRead(st.withShards(ms), st.lastShards(), settings[name], poll, p.memory, now)
+			p.minutes, p.readAt, p.shards = ms, now, st.lastShards()
+			plan := policy.NextRead(st.withShards(ms), p.shards, settings[name], poll, p.memory, now)
 			p.next, p.memory, p.reason = plan.Next, plan.Memory, plan.Reason
 			c.log.Debug("metrics read", zap.String("stream", name), zap.String("next_read", plan.Reason))
 		}
 		out[name] = window(p.minutes, start, end)
 	}
 	return out, nil
+}
+
+// readTime is when the minutes the cycle at now decides on were read: the
+// learner (policy.Learned.Feed) takes only minutes settled by then, so that a
+// minute CloudWatch had not yet published at that read is learnt from a
+// later read, not taken as unknown. Without a read of the schedule's
+// (PollEveryCycle) it is now.
+func (p *pollState) readTime(now time.Time) time.Time {
+	if p.readAt.IsZero() || p.readAt.After(now) {
+		return now
+	}
+	return p.readAt
+}
+
+// readFresh reads a stream that the poll schedule left unread this cycle
+// (its decision saw the minutes of an earlier read), for a decision to scale
+// it down: a scale-down is decided on the newest minutes, as with one read a
+// minute, never on minutes up to MaxInterval old. It reports whether it read.
+func (c *Controller) readFresh(ctx context.Context, name string, now time.Time) ([]policy.Minute, bool, error) {
+	st := c.state[name]
+	if c.opts.PollEveryCycle || st == nil || st.poll.readAt.Equal(now) || !c.readTo.After(c.readFrom) {
+		return nil, false, nil
+	}
+	st.poll.next = time.Time{}
+	callCtx, cancel := c.callContext(ctx, 4)
+	defer cancel()
+	loads, err := c.readScheduled(callCtx, []string{name}, nil, c.readFrom, c.readTo, now)
+	if err != nil {
+		return nil, false, err
+	}
+	return loads[name], true, nil
 }
 
 // window is the minutes of [start, end) from those of an earlier read:
@@ -135,9 +204,10 @@ type ReadPlan struct {
 	// Interval is the time to the next read, at least the poll interval.
 	Interval time.Duration
 	Reason   string
-	// Metrics is how many metrics a read of the stream asks for:
+	// Metrics is how many metrics the next read of the stream asks for:
 	// policy.WriteMetricsPerStream, plus policy.ReadMetricsPerStream where
-	// consumers were seen (or the reader cannot leave them out).
+	// consumers were seen or their recheck is due (or the reader cannot leave
+	// them out), or policy.WatchMetricsPerStream for a watch read.
 	Metrics int
 }
 
@@ -160,8 +230,14 @@ func (c *Controller) PlanRead(stream string, now time.Time) (plan ReadPlan, ok b
 	if c.opts.PollEveryCycle {
 		plan.Interval, plan.Reason = c.opts.PollInterval, "every cycle (poll every cycle is on)"
 	}
-	if _, partial := c.deps.Load.(WriteLoadReader); partial && !st.consumersSeen(nil, now) {
+	poll, at := c.opts.Poll.OrDefault(), now.Add(plan.Interval)
+	if _, partial := c.deps.Load.(WriteLoadReader); partial && !st.consumersSeen(nil, at) && at.Sub(st.poll.readSideAt) < poll.ConsumerRecheck {
 		plan.Metrics = policy.WriteMetricsPerStream
+		if _, watch := c.deps.Load.(WatchLoadReader); watch {
+			if ok, _ := st.poll.memory.Watch(poll, at); ok {
+				plan.Metrics = policy.WatchMetricsPerStream
+			}
+		}
 	}
 	return plan, true
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -75,6 +76,93 @@ func TestPollScheduleReadsCalmStreamsLessOften(t *testing.T) {
 			// Between reads the decision sees the minutes of the last read.
 			if known := slices.ContainsFunc(out[0].Minutes, func(m policy.Minute) bool { return m.Known }); !known {
 				t.Errorf("the last cycle's decision saw no known minute: %+v", out[0].Minutes)
+			}
+		})
+	}
+}
+
+// watchLoad is writeOnlyLoad that also makes watch reads, counting the
+// streams asked for.
+type watchLoad struct {
+	*writeOnlyLoad
+	watched []string
+	// records are the load metrics the watch reads asked for, in order.
+	records []bool
+}
+
+func (w *watchLoad) ReadWatchLoad(ctx context.Context, streams []string, records bool, start, end time.Time) (map[string][]policy.Minute, error) {
+	w.watched = append(w.watched, streams...)
+	w.records = append(w.records, records)
+	ms, err := w.fakeLoad.ReadLoad(ctx, streams, start, end)
+	for _, s := range ms {
+		for i := range s {
+			s[i].ReadBytes, s[i].HasReadBytes = 0, false
+			if records {
+				s[i].IncomingBytes = 0
+			} else {
+				s[i].IncomingRecords = 0
+			}
+		}
+	}
+	return ms, err
+}
+
+func TestPollScheduleWatchesBetweenFullReads(t *testing.T) {
+	tests := []struct {
+		name        string
+		fullRecheck time.Duration
+		// The warm-up's read of the history (warmUp) is one more full read.
+		wantFull, wantWriteOnly, wantWatched int
+	}{
+		// Every cycle (the stream is near scale_up_threshold): the read side
+		// at the first read and at 15 minutes (ConsumerRecheck), each of them
+		// measuring the record size, and watch reads between them.
+		{name: "default", wantFull: 2 + 1, wantWriteOnly: 0, wantWatched: 28},
+		// A write-side read at 5, 10, 20 and 25 minutes measures it as well.
+		{name: "full recheck 5m", fullRecheck: 5 * time.Minute, wantFull: 2 + 1, wantWriteOnly: 4, wantWatched: 24},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, Options{}, map[string]int{"clicks": 4}, map[string]float64{"clicks": 0.7})
+			load := &watchLoad{writeOnlyLoad: &writeOnlyLoad{fakeLoad: r.load}}
+			s := settings()
+			s.MinShards = 4
+			r.c = New([]StreamSpec{{Name: "clicks", Settings: s}},
+				Deps{Load: load, Streams: r.streams, History: r.history, Notifier: r.alerts, Clock: r.clock},
+				Options{PollInterval: time.Minute, DedupWindow: time.Hour, Poll: policy.PollSettings{FullRecheck: tt.fullRecheck}},
+				zaptest.NewLogger(t))
+			out := r.cycles(30)
+			if len(load.full) != tt.wantFull || len(load.writeOnly) != tt.wantWriteOnly || len(load.watched) != tt.wantWatched {
+				t.Errorf("%d full, %d write-side and %d watch reads in 30 cycles, want %d, %d and %d",
+					len(load.full), len(load.writeOnly), len(load.watched), tt.wantFull, tt.wantWriteOnly, tt.wantWatched)
+			}
+			// Records of 100 bytes reach their limit first: the watch reads
+			// ask for IncomingRecords.
+			if slices.Contains(load.records, false) {
+				t.Errorf("a watch read asked for IncomingBytes: %v", load.records)
+			}
+			// The last cycle (a watch read) decided on the bytes estimated
+			// from the record size measured.
+			known := 0
+			for _, m := range out[0].Minutes {
+				if !m.Known {
+					continue
+				}
+				known++
+				if m.IncomingRecords == 0 || math.Abs(m.IncomingBytes-100*m.IncomingRecords) > 1e-6*m.IncomingBytes {
+					t.Errorf("minute %s: %.0f bytes for %.0f records, want 100 bytes a record", m.Start.Format("15:04"), m.IncomingBytes, m.IncomingRecords)
+				}
+			}
+			if known == 0 {
+				t.Errorf("the last cycle's decision saw no known minute: %+v", out[0].Minutes)
+			}
+			// Asked at 20 minutes, the next read is a watch read; at 30, the
+			// read side's recheck (15 minutes after the last) is due.
+			if plan, ok := r.c.PlanRead("clicks", r.clock.Now().Add(-10*time.Minute)); !ok || plan.Metrics != policy.WatchMetricsPerStream {
+				t.Errorf("PlanRead at 20m = %+v, %v; want a watch read of %d metrics", plan, ok, policy.WatchMetricsPerStream)
+			}
+			if plan, ok := r.c.PlanRead("clicks", r.clock.Now()); !ok || plan.Metrics != policy.MetricsPerStream {
+				t.Errorf("PlanRead at 30m = %+v, %v; want a full read of %d metrics", plan, ok, policy.MetricsPerStream)
 			}
 		})
 	}

@@ -7,7 +7,8 @@
 // GetRecords.Bytes and ReadProvisionedThroughputExceeded and the Maximum of
 // GetRecords.IteratorAgeMilliseconds, which ReadWriteLoad leaves out for
 // streams without consumers (policy.WriteMetricsPerStream and
-// policy.ReadMetricsPerStream count them). Shards asked for have
+// policy.ReadMetricsPerStream count them). ReadWatchLoad asks for one load
+// metric and the write refusals alone (policy.WatchMetricsPerStream). Shards asked for have
 // three enhanced shard-level metrics (dimensions StreamName and ShardId): the
 // Sum of IncomingBytes, IncomingRecords and WriteProvisionedThroughputExceeded.
 // All queries of a read are packed into calls of CloudWatch's limit per call,
@@ -88,6 +89,10 @@ var streamMetrics = [MetricsPerStream]metricSpec{
 var (
 	allStreamMetrics   = []int{0, 1, 2, 3, 4, 5}
 	writeStreamMetrics = [policy.WriteMetricsPerStream]int{0, 1, 3}
+	// watchBytes and watchRecords are a watch read's metrics
+	// (policy.WatchMetricsPerStream): one load metric and the refusals.
+	watchBytes   = [policy.WatchMetricsPerStream]int{0, 3}
+	watchRecords = [policy.WatchMetricsPerStream]int{1, 3}
 )
 
 // shardMetrics are the enhanced shard-level metrics read per shard, in the
@@ -232,6 +237,29 @@ func (c *CloudWatch) ReadWriteLoad(ctx context.Context, streams []string, start,
 	return out, nil
 }
 
+// ReadWatchLoad is a watch read (policy.WatchMetricsPerStream queries per
+// stream): IncomingRecords when records is true, else IncomingBytes, and
+// WriteProvisionedThroughputExceeded. A minute is Known when the load metric
+// asked for had a datapoint; the other load metric is left at 0, for the
+// caller to estimate (policy.FillWatched). GetMetricData bills per metric
+// asked for, so this costs two thirds of ReadWriteLoad.
+func (c *CloudWatch) ReadWatchLoad(ctx context.Context, streams []string, records bool, start, end time.Time) (map[string][]policy.Minute, error) {
+	start, end = start.Truncate(time.Minute), end.Truncate(time.Minute)
+	r := newRead(dedupe(streams), nil, start, end)
+	r.perStream, r.metrics, r.needs = policy.WatchMetricsPerStream, watchBytes[:], seenBytes
+	if records {
+		r.metrics, r.needs = watchRecords[:], seenRecords
+	}
+	if err := r.run(ctx, c); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]policy.Minute, len(r.streams))
+	for i, name := range r.streams {
+		out[name] = r.streamGrid[i]
+	}
+	return out, nil
+}
+
 // ReadHistory returns one stream's minutes in [start, end) like ReadLoad,
 // for windows of any length: it splits the window so that no call returns
 // more than MaxDatapointsPerCall datapoints. CloudWatch keeps 1-minute data
@@ -270,8 +298,12 @@ type read struct {
 	streams []string
 	// perStream is how many of streamMetrics each stream has, and metrics
 	// which (indexes into streamMetrics): all, or the write side's alone.
-	perStream  int
-	metrics    []int
+	perStream int
+	metrics   []int
+	// needs are the flags that make a stream's minute Known: both load
+	// metrics, or on a watch read the one asked for. A shard's minute
+	// always needs both.
+	needs      uint8
 	shards     []shardKey
 	start, end time.Time
 	minutes    int
@@ -283,7 +315,7 @@ type read struct {
 }
 
 func newRead(streams []string, shards []shardKey, start, end time.Time) *read {
-	r := &read{streams: streams, perStream: MetricsPerStream, metrics: allStreamMetrics, shards: shards, start: start, end: end}
+	r := &read{streams: streams, perStream: MetricsPerStream, metrics: allStreamMetrics, needs: seenBytes | seenRecords, shards: shards, start: start, end: end}
 	if end.After(start) {
 		r.minutes = int(end.Sub(start) / time.Minute)
 	}
@@ -414,11 +446,10 @@ func (r *read) run(ctx context.Context, c *CloudWatch) error {
 	}
 	for row, flags := range r.flags {
 		for j, f := range flags {
-			known := f&seenBytes != 0 && f&seenRecords != 0 && f&invalid == 0
 			if row < len(r.streams) {
-				r.streamGrid[row][j].Known = known
+				r.streamGrid[row][j].Known = f&r.needs == r.needs && f&invalid == 0
 			} else {
-				r.shardGrid[row-len(r.streams)][j].Known = known
+				r.shardGrid[row-len(r.streams)][j].Known = f&seenBytes != 0 && f&seenRecords != 0 && f&invalid == 0
 			}
 		}
 	}

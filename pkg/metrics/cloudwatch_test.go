@@ -520,3 +520,41 @@ func TestReadWriteLoadAsksForTheWriteSideAlone(t *testing.T) {
 		t.Errorf("b: %+v", b)
 	}
 }
+
+func TestReadWatchLoadAsksForOneLoadMetric(t *testing.T) {
+	for _, records := range []bool{false, true} {
+		fake := &fakeCloudWatch{}
+		fake.returns(&cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
+			result(queryID(0), map[time.Time]float64{minute(0): 1000}),
+			result(queryID(1), map[time.Time]float64{minute(0): 7}),
+			// Stream b has no load datapoint: its minute is not known.
+			result(queryID(3), map[time.Time]float64{minute(0): 2}),
+		}}, nil)
+		got, err := New(fake, unlimited).ReadWatchLoad(context.Background(), []string{"a", "b"}, records, minute(0), minute(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		queries := fake.inputs[0].MetricDataQueries
+		if len(queries) != 2*policy.WatchMetricsPerStream {
+			t.Fatalf("%d queries for 2 streams, want %d", len(queries), 2*policy.WatchMetricsPerStream)
+		}
+		var names []string
+		for _, q := range queries[:policy.WatchMetricsPerStream] {
+			names = append(names, aws.ToString(q.MetricStat.Metric.MetricName))
+		}
+		load := "IncomingBytes"
+		if records {
+			load = "IncomingRecords"
+		}
+		if want := "[" + load + " WriteProvisionedThroughputExceeded]"; fmt.Sprint(names) != want {
+			t.Errorf("metrics %v, want %s", names, want)
+		}
+		a, b := got["a"][0], got["b"][0]
+		if !a.Known || a.IncomingBytes+a.IncomingRecords != 1000 || (a.IncomingRecords == 1000) != records || a.WriteThrottled != 7 {
+			t.Errorf("records %v, a: %+v", records, a)
+		}
+		if b.Known || b.WriteThrottled != 2 {
+			t.Errorf("records %v, b: %+v", records, b)
+		}
+	}
+}

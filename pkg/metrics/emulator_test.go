@@ -87,6 +87,38 @@ func TestEmulatorReadLoad(t *testing.T) {
 	}
 }
 
+func TestEmulatorReadWatchLoad(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	client := kumo.Get(t).CloudWatch()
+
+	name := emulator.UniqueName("watched")
+	put(ctx, t, client, name, map[string]float64{"IncomingBytes": 1000, "IncomingRecords": 10, "WriteProvisionedThroughputExceeded": 3})
+	start, end := window()
+	for _, records := range []bool{false, true} {
+		got, err := New(client).ReadWatchLoad(ctx, []string{name}, records, start, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bytes, recs, throttled float64
+		known := 0
+		for _, m := range got[name] {
+			bytes, recs, throttled = bytes+m.IncomingBytes, recs+m.IncomingRecords, throttled+m.WriteThrottled
+			if m.Known {
+				known++
+			}
+		}
+		// The load metric not asked for is not read.
+		wantBytes, wantRecords := 1000.0, 0.0
+		if records {
+			wantBytes, wantRecords = 0, 10
+		}
+		if bytes != wantBytes || recs != wantRecords || throttled != 3 || known != 1 {
+			t.Errorf("records %v: bytes %v records %v throttled %v known %d in %+v", records, bytes, recs, throttled, known, got[name])
+		}
+	}
+}
+
 func TestEmulatorBatches(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -20,6 +21,11 @@ const (
 	ReadMetricsPerStream = 3
 	// MetricsPerStream are both sides.
 	MetricsPerStream = WriteMetricsPerStream + ReadMetricsPerStream
+	// WatchMetricsPerStream are a watch read's metrics (PollMemory.Watch):
+	// one load metric, IncomingBytes or IncomingRecords, whichever is nearer
+	// its limit at the stream's record size, and
+	// WriteProvisionedThroughputExceeded.
+	WatchMetricsPerStream = 2
 	// MetricsPerShard are the enhanced shard-level metrics of one shard:
 	// IncomingBytes, IncomingRecords, WriteProvisionedThroughputExceeded.
 	MetricsPerShard = 3
@@ -44,12 +50,16 @@ type PollSettings struct {
 	// minute to the next, seen before or not: a stream that Surge times its
 	// load would bring to scale_up_threshold is read every cycle.
 	Surge float64
+	// FullRecheck is how long watch reads may stand in for full ones: a
+	// stream's write side is read in full (both load metrics) at least this
+	// often, to measure its record size again (PollMemory.Watch).
+	FullRecheck time.Duration
 }
 
 // DefaultPollSettings are the poll rule's defaults.
 var DefaultPollSettings = PollSettings{
 	MaxInterval: 5 * time.Minute, ReshardTime: 3 * time.Minute, ConsumerRecheck: 15 * time.Minute, NearThreshold: 0.10,
-	RecentChange: 10 * time.Minute, Surge: 1.5,
+	RecentChange: 10 * time.Minute, Surge: 1.5, FullRecheck: 15 * time.Minute,
 }
 
 // OrDefault returns p with every zero field taken from DefaultPollSettings.
@@ -73,6 +83,9 @@ func (p PollSettings) OrDefault() PollSettings {
 	if p.Surge <= 0 {
 		p.Surge = d.Surge
 	}
+	if p.FullRecheck <= 0 {
+		p.FullRecheck = d.FullRecheck
+	}
 	return p
 }
 
@@ -93,6 +106,63 @@ type PollMemory struct {
 	// every cycle.
 	Seen   time.Time
 	Learnt int
+	// BytesPerRecord is the stream's mean record size as the last full read
+	// measured it (0 before any), and Measured is when (Measure).
+	BytesPerRecord float64
+	Measured       time.Time
+}
+
+// Measure notes the mean record size of the known minutes of a full read
+// (both load metrics read) made at now. A read without records leaves the
+// last measurement, which then ages.
+func (m *PollMemory) Measure(ms []Minute, now time.Time) {
+	var bytes, records float64
+	for _, k := range ms {
+		if k.Known {
+			bytes, records = bytes+k.IncomingBytes, records+k.IncomingRecords
+		}
+	}
+	if size := bytes / records; records > 0 && size > 0 && !math.IsInf(size, 0) {
+		m.BytesPerRecord, m.Measured = size, now
+	}
+}
+
+// Watch says whether the read due at now may be a watch read
+// (WatchMetricsPerStream metrics instead of WriteMetricsPerStream), and if
+// so whether the load metric it asks for is IncomingRecords rather than
+// IncomingBytes: it may when a full read measured the record size within
+// FullRecheck, and it asks for the metric nearer its shard limit at that
+// size (records when the mean record is under 1 MiB / 1,000 = 1,048.576
+// bytes). The other metric is then estimated from that size (FillWatched):
+// only a change of record size since the measurement, which FullRecheck
+// bounds, makes the estimate wrong, and then only where the two metrics are
+// close to each other's limits. Throttling is read on every read.
+func (m PollMemory) Watch(p PollSettings, now time.Time) (watch, records bool) {
+	p = p.OrDefault()
+	if m.BytesPerRecord <= 0 || now.Sub(m.Measured) >= p.FullRecheck {
+		return false, false
+	}
+	return true, m.BytesPerRecord < ShardWriteBytesPerSecond/ShardWriteRecordsPerSecond
+}
+
+// FillWatched returns the minutes of a watch read (records says which load
+// metric it asked for) with the other load metric of each known minute
+// estimated from the record size m measured.
+func FillWatched(ms []Minute, m PollMemory, records bool) []Minute {
+	out := slices.Clone(ms)
+	if m.BytesPerRecord <= 0 {
+		return out
+	}
+	for i := range out {
+		switch {
+		case !out[i].Known:
+		case records:
+			out[i].IncomingBytes = out[i].IncomingRecords * m.BytesPerRecord
+		default:
+			out[i].IncomingRecords = out[i].IncomingBytes / m.BytesPerRecord
+		}
+	}
+	return out
 }
 
 // rise is the largest rise seen over h minutes or fewer (h may be a

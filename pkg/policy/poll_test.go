@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +70,75 @@ func TestNextRead(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestWatchReads(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 30, 0, time.UTC)
+	minute := func(i int, bytes, records float64) Minute {
+		return Minute{Start: now.Truncate(time.Minute).Add(time.Duration(i-4) * time.Minute), Known: true, IncomingBytes: bytes, IncomingRecords: records}
+	}
+	tests := []struct {
+		name string
+		full []Minute
+		// at is how long after the full read the watch read comes.
+		at          time.Duration
+		wantWatch   bool
+		wantRecords bool
+		wantSize    float64
+	}{
+		{name: "small records", full: []Minute{minute(0, 5_000, 50), minute(1, 15_000, 150)}, at: time.Minute,
+			wantWatch: true, wantRecords: true, wantSize: 100},
+		{name: "large records", full: []Minute{minute(0, 4_000_000, 1_000), minute(1, 2_000_000, 500)}, at: 14 * time.Minute,
+			wantWatch: true, wantSize: 4_000},
+		// 1 MiB per 1,000 records: bytes are nearer their limit from
+		// 1,048.576 bytes a record.
+		{name: "records at the tie", full: []Minute{minute(0, 1_048_576, 1_000)}, at: time.Minute,
+			wantWatch: true, wantSize: 1_048.576},
+		{name: "measured too long ago", full: []Minute{minute(0, 5_000, 50)}, at: 15 * time.Minute, wantSize: 100},
+		// Unknown minutes and minutes without records measure nothing.
+		{name: "no records", full: []Minute{minute(0, 0, 0), {Start: now, IncomingBytes: 9, IncomingRecords: 1}}, at: time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m PollMemory
+			m.Measure(tt.full, now)
+			if math.Abs(m.BytesPerRecord-tt.wantSize) > 1e-9 {
+				t.Errorf("measured %v bytes a record, want %v", m.BytesPerRecord, tt.wantSize)
+			}
+			watch, records := m.Watch(PollSettings{}, now.Add(tt.at))
+			if watch != tt.wantWatch || records != tt.wantRecords {
+				t.Fatalf("Watch = %v, records %v; want %v, records %v", watch, records, tt.wantWatch, tt.wantRecords)
+			}
+			if !watch {
+				return
+			}
+			read := []Minute{minute(2, 0, 0), {Start: now}}
+			if records {
+				read[0].IncomingRecords = 300
+			} else {
+				read[0].IncomingBytes = 300
+			}
+			got := FillWatched(read, m, records)
+			if want := 300 * tt.wantSize; records && math.Abs(got[0].IncomingBytes-want) > 1e-6 {
+				t.Errorf("bytes estimated %v, want %v", got[0].IncomingBytes, want)
+			}
+			if want := 300 / tt.wantSize; !records && math.Abs(got[0].IncomingRecords-want) > 1e-9 {
+				t.Errorf("records estimated %v, want %v", got[0].IncomingRecords, want)
+			}
+			if got[1].Known || got[1].IncomingBytes != 0 || got[1].IncomingRecords != 0 {
+				t.Errorf("an unknown minute was filled: %+v", got[1])
+			}
+			if read[0].IncomingBytes+read[0].IncomingRecords != 300 {
+				t.Errorf("FillWatched changed its input: %+v", read[0])
+			}
+		})
+	}
+	// A later read without records keeps the last measurement and its age.
+	var m PollMemory
+	m.Measure([]Minute{minute(0, 5_000, 50)}, now)
+	m.Measure([]Minute{minute(1, 0, 0)}, now.Add(10*time.Minute))
+	if m.BytesPerRecord != 100 || !m.Measured.Equal(now) {
+		t.Errorf("after a read without records: %v bytes a record measured at %s", m.BytesPerRecord, m.Measured)
 	}
 }

@@ -90,7 +90,9 @@ type Minute struct {
 	// Start is the first instant of the minute.
 	Start time.Time
 	// Known is true when both IncomingBytes and IncomingRecords had a datapoint
-	// for this minute. A minute that is not Known is unknown load, never zero.
+	// for this minute, or, on a watch read, the one asked for, the other then
+	// estimated (FillWatched). A minute that is not Known is unknown load,
+	// never zero.
 	Known bool
 	// IncomingBytes is the bytes the stream accepted in the minute.
 	IncomingBytes float64

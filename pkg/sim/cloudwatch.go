@@ -11,10 +11,11 @@ import (
 
 // CloudWatch is simulated CloudWatch for one stream: it shows each finished
 // minute's accepted records and bytes and refused records as 1-minute Sums,
-// Delay after the minute ends. It satisfies controller.LoadReader and
-// controller.WriteLoadReader, and counts the metrics each read asks for as
-// GetMetricData bills them (policy.MetricsPerStream or
-// policy.WriteMetricsPerStream per stream asked for, whatever the window).
+// Delay after the minute ends. It satisfies controller.LoadReader,
+// controller.WriteLoadReader and controller.WatchLoadReader, and counts the
+// metrics each read asks for as GetMetricData bills them
+// (policy.MetricsPerStream, policy.WriteMetricsPerStream or
+// policy.WatchMetricsPerStream per stream asked for, whatever the window).
 type CloudWatch struct {
 	stream string
 	start  time.Time
@@ -33,6 +34,7 @@ type cloudWatchMinute struct {
 var (
 	_ controller.LoadReader      = (*CloudWatch)(nil)
 	_ controller.WriteLoadReader = (*CloudWatch)(nil)
+	_ controller.WatchLoadReader = (*CloudWatch)(nil)
 )
 
 // MetricsRequested is how many metrics the reads so far asked for.
@@ -61,6 +63,24 @@ func (cw *CloudWatch) ReadLoad(_ context.Context, streams []string, start, end t
 func (cw *CloudWatch) ReadWriteLoad(_ context.Context, streams []string, start, end time.Time) (map[string][]policy.Minute, error) {
 	cw.metrics += int64(len(streams)) * policy.WriteMetricsPerStream
 	return cw.read(streams, start, end), nil
+}
+
+// ReadWatchLoad implements controller.WatchLoadReader: the refusals and one
+// load metric, records or bytes; the other is 0, as the AWS adapter leaves
+// it.
+func (cw *CloudWatch) ReadWatchLoad(_ context.Context, streams []string, records bool, start, end time.Time) (map[string][]policy.Minute, error) {
+	cw.metrics += int64(len(streams)) * policy.WatchMetricsPerStream
+	out := cw.read(streams, start, end)
+	for _, ms := range out {
+		for i := range ms {
+			if records {
+				ms[i].IncomingBytes = 0
+			} else {
+				ms[i].IncomingRecords = 0
+			}
+		}
+	}
+	return out, nil
 }
 
 func (cw *CloudWatch) read(streams []string, start, end time.Time) map[string][]policy.Minute {

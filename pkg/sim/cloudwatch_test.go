@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 
 func TestCloudWatchDelay(t *testing.T) {
@@ -41,5 +43,34 @@ func TestCloudWatchDelay(t *testing.T) {
 				t.Errorf("minute 0 figures: %+v", ms[1])
 			}
 		})
+	}
+}
+
+func TestCloudWatchBillsWhatEachReadAsks(t *testing.T) {
+	c := NewClock(DefaultStart)
+	cw := NewCloudWatch(StreamName, DefaultStart, time.Minute, c)
+	cw.Put(600, 6000, 7)
+	c.Set(int64(3 * time.Minute / time.Second))
+	ctx, from, to := context.Background(), DefaultStart, DefaultStart.Add(time.Minute)
+	if _, err := cw.ReadLoad(ctx, []string{StreamName}, from, to); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cw.ReadWriteLoad(ctx, []string{StreamName}, from, to); err != nil {
+		t.Fatal(err)
+	}
+	for _, records := range []bool{false, true} {
+		got, err := cw.ReadWatchLoad(ctx, []string{StreamName}, records, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The load metric not asked for is not shown, as the AWS adapter
+		// does not read it.
+		m := got[StreamName][0]
+		if !m.Known || m.WriteThrottled != 7 || (records && (m.IncomingRecords != 600 || m.IncomingBytes != 0)) || (!records && (m.IncomingBytes != 6000 || m.IncomingRecords != 0)) {
+			t.Errorf("watch read of records %v: %+v", records, m)
+		}
+	}
+	if want := int64(policy.MetricsPerStream + policy.WriteMetricsPerStream + 2*policy.WatchMetricsPerStream); cw.MetricsRequested() != want {
+		t.Errorf("%d metrics requested, want %d", cw.MetricsRequested(), want)
 	}
 }
