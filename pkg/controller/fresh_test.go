@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -86,5 +87,37 @@ func TestSpacedReadsLearnEveryMinute(t *testing.T) {
 		if env := r.c.state["clicks"].learned.Envelope(r.clock.Now()); math.Abs(env.Peak-3.6) > 1e-6 {
 			t.Errorf("spike at %s: peak learnt %.2f shards, want 3.6", spike.Format("15:04"), env.Peak)
 		}
+	}
+}
+
+// A failed read before a scale-down skips the scale-down, as every AWS fault
+// does: the stream is left as it is and the next cycle decides again.
+func TestScaleDownWaitsWhenTheFreshReadFails(t *testing.T) {
+	// The first scale-down between scheduled reads, found on a rig that
+	// reads without faults.
+	ref := newRig(t, Options{}, map[string]int{"clicks": 8}, map[string]float64{"clicks": 0.35})
+	at := -1
+	for i := 0; i < 180 && at < 0; i++ {
+		st := ref.c.state["clicks"]
+		due := st == nil || st.poll.minutes == nil || !ref.clock.Now().Before(st.poll.next)
+		out := ref.cycles(1)
+		if out[0].Acted && out[0].Decision.Direction == policy.DirectionDown && !due {
+			at = i
+		}
+	}
+	if at < 0 {
+		t.Fatal("no scale-down between scheduled reads in 180 cycles: the test shows nothing")
+	}
+	r := newRig(t, Options{}, map[string]int{"clicks": 8}, map[string]float64{"clicks": 0.35})
+	r.cycles(at)
+	r.load.err = errors.New("throttled by CloudWatch")
+	updates := len(r.streams.updates)
+	out := r.cycles(1)
+	if out[0].Acted || out[0].Err == nil || len(r.streams.updates) != updates {
+		t.Fatalf("cycle %d with the read failing: acted %v, error %v, %d calls", at, out[0].Acted, out[0].Err, len(r.streams.updates)-updates)
+	}
+	r.load.err = nil
+	if out := r.cycles(1); !out[0].Acted || out[0].Decision.Direction != policy.DirectionDown {
+		t.Errorf("the next cycle, with the read back: %+v", out[0].Decision)
 	}
 }
