@@ -227,14 +227,7 @@ func (c *CloudWatch) ReadWriteLoad(ctx context.Context, streams []string, start,
 	start, end = start.Truncate(time.Minute), end.Truncate(time.Minute)
 	r := newRead(dedupe(streams), nil, start, end)
 	r.perStream, r.metrics = policy.WriteMetricsPerStream, writeStreamMetrics[:]
-	if err := r.run(ctx, c); err != nil {
-		return nil, err
-	}
-	out := make(map[string][]policy.Minute, len(r.streams))
-	for i, name := range r.streams {
-		out[name] = r.streamGrid[i]
-	}
-	return out, nil
+	return r.streamMinutes(ctx, c)
 }
 
 // ReadWatchLoad is a watch read (policy.WatchMetricsPerStream queries per
@@ -250,6 +243,12 @@ func (c *CloudWatch) ReadWatchLoad(ctx context.Context, streams []string, record
 	if records {
 		r.metrics, r.needs = watchRecords[:], seenRecords
 	}
+	return r.streamMinutes(ctx, c)
+}
+
+// streamMinutes runs a read without shards and returns each stream's
+// minutes.
+func (r *read) streamMinutes(ctx context.Context, c *CloudWatch) (map[string][]policy.Minute, error) {
 	if err := r.run(ctx, c); err != nil {
 		return nil, err
 	}
