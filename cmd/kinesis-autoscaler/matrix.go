@@ -86,7 +86,7 @@ func runMatrix(ctx context.Context, f simulateFlags, changed func(flag string) b
 	}
 	model := sim.Model{
 		RecordBytes: f.recordBytes, ProducerTTL: f.producerTTL, MetricDelay: delays[0], ReshardTime: f.reshardTime,
-		Prices: f.prices, PeakShards: peaks[0],
+		Prices: f.prices, PeakShards: peaks[0], WarmStart: f.warmStart,
 	}
 	if err := model.Validate(); err != nil {
 		return badInput(err)

@@ -58,6 +58,7 @@ type simulateFlags struct {
 	leaseReplicas  int
 	leaseStreams   int
 	everyCycle     bool
+	warmStart      bool
 	scenario       string
 	seed           uint64
 	matrix         matrixFlags
@@ -159,6 +160,7 @@ peak need, constant).`,
 	fl.IntVar(&f.consumers, "consumers", def.Consumers, "applications reading every record once with shared throughput (on-demand mode bills their reads)")
 	fl.IntVar(&f.efoConsumers, "efo-consumers", 0, "enhanced fan-out consumers reading every record: their consumer-shard-hours and GB are added to every policy's cost")
 	fl.IntVar(&f.leaseReplicas, "lease-replicas", 0, "daemon replicas sharing a DynamoDB lease (0: no lease table, the default configuration)")
+	fl.BoolVar(&f.warmStart, "warm-start", false, "the stream ran its trace's first day before the trace starts (served in full, as the on-demand rows assume): the daemon's warm-up reads it from CloudWatch, as on a stream that exists; off, every run starts cold")
 	fl.BoolVar(&f.everyCycle, "poll-every-cycle", false, "the daemon reads every stream's metrics every cycle instead of as often as each stream needs (to compare the bill and the losses)")
 	fl.IntVar(&f.leaseStreams, "lease-streams", 1, "streams the daemon manages, among which the lease's bill is shared")
 	return cmd
@@ -238,7 +240,7 @@ func runSimulateAt(ctx context.Context, f simulateFlags, peakSet bool, stdout, s
 		PeakShards: f.peakShards, RecordBytes: f.recordBytes, ProducerTTL: f.producerTTL,
 		MetricDelay: f.metricDelay, ReshardTime: f.reshardTime, Prices: f.prices,
 		Consumers: f.consumers, EFOConsumers: f.efoConsumers, LeaseReplicas: f.leaseReplicas, LeaseStreams: f.leaseStreams,
-		PollEveryCycle: f.everyCycle,
+		PollEveryCycle: f.everyCycle, WarmStart: f.warmStart,
 	}
 	if builtin && !peakSet {
 		model.PeakShards = sim.DefaultTracePeakShards

@@ -25,6 +25,9 @@ type CloudWatch struct {
 	minutes []cloudWatchMinute
 	// metrics counts the metrics requested.
 	metrics int64
+	// past, when set, are the minutes of a day shown before start,
+	// repeated (Model.WarmStart), with nothing refused.
+	past []cloudWatchMinute
 }
 
 type cloudWatchMinute struct {
@@ -43,6 +46,15 @@ func (cw *CloudWatch) MetricsRequested() int64 { return cw.metrics }
 // NewCloudWatch returns CloudWatch for stream, whose trace starts at start.
 func NewCloudWatch(stream string, start time.Time, delay time.Duration, clock *Clock) *CloudWatch {
 	return &CloudWatch{stream: stream, start: start, delay: delay, clock: clock}
+}
+
+// SetPast makes the day of minutes given (records and bytes each) the
+// stream's past: CloudWatch shows them, repeated, before start.
+func (cw *CloudWatch) SetPast(records []int64, bytes []float64) {
+	cw.past = make([]cloudWatchMinute, len(records))
+	for i := range records {
+		cw.past[i] = cloudWatchMinute{records: float64(records[i]), bytes: bytes[i]}
+	}
 }
 
 // Put records the figures of the next finished minute.
@@ -94,6 +106,10 @@ func (cw *CloudWatch) read(streams []string, start, end time.Time) map[string][]
 		for t := start.Truncate(time.Minute); t.Before(end); t = t.Add(time.Minute) {
 			m := policy.Minute{Start: t}
 			i := int(t.Sub(cw.start) / time.Minute)
+			if n := len(cw.past); t.Before(cw.start) && n > 0 {
+				c := cw.past[(i%n+n)%n]
+				m.Known, m.IncomingRecords, m.IncomingBytes = true, c.records, c.bytes
+			}
 			if !t.Before(cw.start) && i < len(cw.minutes) && !t.Add(time.Minute+cw.delay).After(now) {
 				c := cw.minutes[i]
 				m.Known, m.IncomingRecords, m.IncomingBytes, m.WriteThrottled = true, c.records, c.bytes, c.refused

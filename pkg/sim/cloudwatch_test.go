@@ -74,3 +74,23 @@ func TestCloudWatchBillsWhatEachReadAsks(t *testing.T) {
 		t.Errorf("%d metrics requested, want %d", cw.MetricsRequested(), want)
 	}
 }
+
+func TestCloudWatchPastRepeatsTheDayGiven(t *testing.T) {
+	c := NewClock(DefaultStart)
+	cw := NewCloudWatch(StreamName, DefaultStart, time.Minute, c)
+	cw.SetPast([]int64{10, 20, 30}, []float64{100, 200, 300})
+	cw.Put(600, 6000, 7)
+	c.Set(int64(3 * time.Minute / time.Second))
+	got, err := cw.ReadLoad(context.Background(), []string{StreamName}, DefaultStart.Add(-4*time.Minute), DefaultStart.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Minutes -4..-1 are the given day's minutes 2, 0, 1, 2 (the day,
+	// repeated, ends just before start); minute 0 is the trace's.
+	want := []float64{30, 10, 20, 30, 600}
+	for i, m := range got[StreamName] {
+		if !m.Known || m.IncomingRecords != want[i] || m.IncomingBytes != want[i]*10 || (i < 4 && m.WriteThrottled != 0) {
+			t.Errorf("minute %d: %+v, want %v records", i-4, m, want[i])
+		}
+	}
+}

@@ -44,6 +44,13 @@ type Model struct {
 	// before the poll schedule (controller.Options.PollEveryCycle), to
 	// compare the two.
 	PollEveryCycle bool
+	// WarmStart makes the stream have run before the trace starts: its
+	// first day, repeated, served in full, as the on-demand rows assume of
+	// their 30-day peak. The daemon's warm-up reads it from CloudWatch
+	// (policy.WarmUpSpan), as it reads a real stream's history when it
+	// starts on a stream that exists. Off, every run starts cold: no policy
+	// has seen the stream's first burst before it comes.
+	WarmStart bool
 }
 
 // Prices are AWS list prices; DefaultPrices are us-east-1's. docs/costs.md

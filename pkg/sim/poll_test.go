@@ -74,3 +74,33 @@ func TestPollScheduleBillAndLosses(t *testing.T) {
 		}
 	}
 }
+
+// With WarmStart the daemon's warm-up reads the stream's past from the
+// simulated CloudWatch, as it reads a real stream's: the scheduled bursts'
+// first burst (at 01:29 on day 1, which a cold start loses before anything
+// is learned) is then known before it comes.
+func TestWarmStartLearnsThePast(t *testing.T) {
+	g, err := LookupScenario("scheduled-bursts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := g.Trace(0)
+	m := DefaultModel()
+	m.PeakShards = 8
+	p, err := PeakShards(tr, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cold, err := Run(tr, m, PolicyDefault, DefaultSettings(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.WarmStart = true
+	warm, err := Run(tr, m, PolicyDefault, DefaultSettings(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cold.LostRecords == 0 || warm.LostRecords*10 > cold.LostRecords {
+		t.Errorf("records lost: %d starting cold, %d starting warm; want a tenth or less warm", cold.LostRecords, warm.LostRecords)
+	}
+}

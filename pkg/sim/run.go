@@ -420,6 +420,14 @@ func (sc *Scenario) newRunner(label string) *runner {
 		r.log = zap.NewNop()
 	}
 	r.cw = NewCloudWatch(StreamName, sc.start, sc.Model.MetricDelay, r.clock)
+	if l := sc.load; sc.Model.WarmStart {
+		day := min(len(l.records), 1440)
+		bytes := make([]float64, day)
+		for i := range bytes {
+			bytes[i] = float64(l.records[i]) * l.size[i]
+		}
+		r.cw.SetPast(l.records[:day], bytes)
+	}
 	r.opts = controller.Options{PollInterval: time.Minute, DedupWindow: time.Hour, PollEveryCycle: sc.Model.PollEveryCycle}
 	return r
 }
