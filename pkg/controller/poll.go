@@ -231,7 +231,7 @@ func (c *Controller) PlanRead(stream string, now time.Time) (plan ReadPlan, ok b
 		plan.Interval, plan.Reason = c.opts.PollInterval, "every cycle (poll every cycle is on)"
 	}
 	poll, at := c.opts.Poll.OrDefault(), now.Add(plan.Interval)
-	if _, partial := c.deps.Load.(WriteLoadReader); partial && !st.consumersSeen(nil, at) && at.Sub(st.poll.readSideAt) < poll.ConsumerRecheck {
+	if _, partial := c.deps.Load.(WriteLoadReader); partial && !c.opts.PollEveryCycle && !st.consumersSeen(nil, at) && at.Sub(st.poll.readSideAt) < poll.ConsumerRecheck {
 		plan.Metrics = policy.WriteMetricsPerStream
 		if _, watch := c.deps.Load.(WatchLoadReader); watch {
 			if ok, _ := st.poll.memory.Watch(poll, at); ok {
