@@ -160,7 +160,7 @@ func writeBill(w io.Writer, c *controller.Controller, outcomes []controller.Outc
 		if !ok {
 			continue
 		}
-		month := float64(sim.HoursPerMonth) * float64(time.Hour) / float64(plan.Interval) * float64(plan.Metrics) * price
+		month := float64(sim.HoursPerMonth) * plan.MetricsPerHour * price
 		total += month
 		fmt.Fprintf(tw, "  %s\t%d\t%s\t$%.2f\t%s\n", o.Stream, plan.Metrics, plan.Interval, month, oneLine(plan.Reason))
 	}

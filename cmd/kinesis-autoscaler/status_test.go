@@ -49,6 +49,13 @@ func TestStatusCommand(t *testing.T) {
 	if !regexjoin(stdout, hot, `\s+9\s+scale up to 4`) {
 		t.Errorf("calls left is not 9 in:\n%s", stdout)
 	}
+	// Its own bill: read every cycle (10 s here; it is still being learnt),
+	// 2 metrics a read between full reads (its record size was measured),
+	// and the read side's 6 every 15 minutes: 360 × 2 + 4 × 4 = 736 metrics
+	// an hour, $5.37 a month.
+	if !regexjoin(stdout, "  "+hot, `\s+2\s+10s\s+\$5\.37\s+.*`) {
+		t.Errorf("the own bill of %s is not 2 metrics every 10 s, $5.37 a month, in:\n%s", hot, stdout)
+	}
 	// It only looks.
 	if n, _ := a.shards(hot); n != 2 {
 		t.Errorf("status resharded: %d shards", n)

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"go.uber.org/zap"
@@ -209,6 +210,10 @@ type ReadPlan struct {
 	// consumers were seen or their recheck is due (or the reader cannot leave
 	// them out), or policy.WatchMetricsPerStream for a watch read.
 	Metrics int
+	// MetricsPerHour is what reads at Interval ask for in an hour: Metrics
+	// each, and the reads in full that come between them (the read side's
+	// recheck every ConsumerRecheck, the write side's every FullRecheck).
+	MetricsPerHour float64
 }
 
 // PlanRead is the stream's read plan at now from the minutes of its last
@@ -237,6 +242,17 @@ func (c *Controller) PlanRead(stream string, now time.Time) (plan ReadPlan, ok b
 			if ok, _ := st.poll.memory.Watch(poll, at); ok {
 				plan.Metrics = policy.WatchMetricsPerStream
 			}
+		}
+	}
+	reads := float64(time.Hour) / float64(plan.Interval)
+	plan.MetricsPerHour = reads * float64(plan.Metrics)
+	if plan.Metrics < policy.MetricsPerStream {
+		// Each recheck is one of the reads, asking for more.
+		sides := math.Min(reads, float64(time.Hour)/float64(poll.ConsumerRecheck))
+		plan.MetricsPerHour += sides * float64(policy.MetricsPerStream-plan.Metrics)
+		if plan.Metrics == policy.WatchMetricsPerStream {
+			writes := math.Max(math.Min(reads, float64(time.Hour)/float64(poll.FullRecheck))-sides, 0)
+			plan.MetricsPerHour += writes * float64(policy.WriteMetricsPerStream-plan.Metrics)
 		}
 	}
 	return plan, true

@@ -113,13 +113,14 @@ func TestPollScheduleWatchesBetweenFullReads(t *testing.T) {
 		fullRecheck time.Duration
 		// The warm-up's read of the history (warmUp) is one more full read.
 		wantFull, wantWriteOnly, wantWatched int
+		wantPerHour                          float64
 	}{
 		// Every cycle (the stream is near scale_up_threshold): the read side
 		// at the first read and at 15 minutes (ConsumerRecheck), each of them
 		// measuring the record size, and watch reads between them.
-		{name: "default", wantFull: 2 + 1, wantWriteOnly: 0, wantWatched: 28},
+		{name: "default", wantFull: 2 + 1, wantWriteOnly: 0, wantWatched: 28, wantPerHour: 60*2 + 4*4},
 		// A write-side read at 5, 10, 20 and 25 minutes measures it as well.
-		{name: "full recheck 5m", fullRecheck: 5 * time.Minute, wantFull: 2 + 1, wantWriteOnly: 4, wantWatched: 24},
+		{name: "full recheck 5m", fullRecheck: 5 * time.Minute, wantFull: 2 + 1, wantWriteOnly: 4, wantWatched: 24, wantPerHour: 60*2 + 4*4 + 8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,8 +159,16 @@ func TestPollScheduleWatchesBetweenFullReads(t *testing.T) {
 			}
 			// Asked at 20 minutes, the next read is a watch read; at 30, the
 			// read side's recheck (15 minutes after the last) is due.
-			if plan, ok := r.c.PlanRead("clicks", r.clock.Now().Add(-10*time.Minute)); !ok || plan.Metrics != policy.WatchMetricsPerStream {
+			plan, ok := r.c.PlanRead("clicks", r.clock.Now().Add(-10*time.Minute))
+			if !ok || plan.Metrics != policy.WatchMetricsPerStream {
 				t.Errorf("PlanRead at 20m = %+v, %v; want a watch read of %d metrics", plan, ok, policy.WatchMetricsPerStream)
+			}
+			// An hour of reads every minute: 60 watch reads of 2 metrics,
+			// 4 of them read in full with the read side (4 more each), and
+			// with a 5-minute full recheck 8 more with the write side (1
+			// more each).
+			if want := tt.wantPerHour; plan.MetricsPerHour != want {
+				t.Errorf("PlanRead at 20m: %v metrics an hour, want %v", plan.MetricsPerHour, want)
 			}
 			if plan, ok := r.c.PlanRead("clicks", r.clock.Now()); !ok || plan.Metrics != policy.MetricsPerStream {
 				t.Errorf("PlanRead at 30m = %+v, %v; want a full read of %d metrics", plan, ok, policy.MetricsPerStream)
