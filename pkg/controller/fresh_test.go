@@ -24,7 +24,7 @@ func TestScaleDownDecidedOnFreshMinutes(t *testing.T) {
 	forced, after := 0, -1
 	for i := 0; i < 180; i++ {
 		st := r.c.state["clicks"]
-		due := st == nil || st.poll.minutes == nil || !r.clock.Now().Before(st.poll.next)
+		due := st == nil || st.poll.due(r.clock.Now())
 		calls := r.load.calls
 		out := r.cycles(1)
 		read := r.load.calls > calls
@@ -99,7 +99,7 @@ func TestScaleDownWaitsWhenTheFreshReadFails(t *testing.T) {
 	at := -1
 	for i := 0; i < 180 && at < 0; i++ {
 		st := ref.c.state["clicks"]
-		due := st == nil || st.poll.minutes == nil || !ref.clock.Now().Before(st.poll.next)
+		due := st == nil || st.poll.due(ref.clock.Now())
 		out := ref.cycles(1)
 		if out[0].Acted && out[0].Decision.Direction == policy.DirectionDown && !due {
 			at = i

@@ -69,7 +69,7 @@ func (c *Controller) readScheduled(ctx context.Context, names []string, shards m
 			continue
 		}
 		p := &st.poll
-		if _, shardLevel := shards[name]; !shardLevel && p.minutes != nil && now.Before(p.next) {
+		if _, shardLevel := shards[name]; !shardLevel && !p.due(now) {
 			continue
 		}
 		readSide := !canPartial || st.consumersSeen(nil, now) || now.Sub(p.readSideAt) >= poll.ConsumerRecheck
@@ -138,6 +138,12 @@ func (c *Controller) readScheduled(ctx context.Context, names []string, shards m
 		out[name] = window(p.minutes, start, end)
 	}
 	return out, nil
+}
+
+// due is whether the schedule reads the stream in the cycle at now: it was
+// never read, or its next read has come.
+func (p *pollState) due(now time.Time) bool {
+	return p.minutes == nil || !now.Before(p.next)
 }
 
 // readTime is when the minutes the cycle at now decides on were read: the
