@@ -61,6 +61,43 @@ func TestEnvelopeEstimateStandsUntilMeasured(t *testing.T) {
 	}
 }
 
+// A throttled minute's estimate gives way within its own hour once the
+// scale-up it called for has landed and the burst is measured on more
+// shards without refusing anything; the burst's tail falling below the
+// same count says nothing of its peak, and the estimate stands.
+func TestEnvelopeEstimateGivesWayOnceTheScaleUpLands(t *testing.T) {
+	start := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		after    int // shards open for the minutes after the throttled ones
+		wantPeak float64
+	}{
+		// What the throttled minutes carried (30), a peak's noise above.
+		{name: "measured on the new count after the scale-up landed", after: 60, wantPeak: 33},
+		{name: "the burst's tail on the same count", after: 30, wantPeak: 45},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			needs := bursty(300, 10, 10, 90, 4)
+			for i := 129; i < 141; i++ {
+				needs[i] = 29 // the burst goes on a few per cent below what was carried
+			}
+			ms := needMinutes(start, needs, 30)
+			for i := 125; i < 129; i++ { // 02:05 to 02:08
+				ms[i] = throttledAt(ms[i], 30)
+			}
+			for i := 129; i < len(ms); i++ {
+				ms[i].Shards = tt.after
+			}
+			var l Learned
+			now := feedAll(&l, ms, 30)
+			if e := l.Envelope(now); math.Abs(e.Peak-tt.wantPeak) > 1e-6 {
+				t.Fatalf("envelope %+v, want peak %v", e, tt.wantPeak)
+			}
+		})
+	}
+}
+
 func TestDrains(t *testing.T) {
 	at := func(min, shards int, throttled bool) Minute {
 		m := Minute{Start: t0.Add(time.Duration(min) * time.Minute), Known: true, Shards: shards,

@@ -89,9 +89,18 @@ type learnSlot struct {
 	clean float32
 	// estFloor, when above zero, is the highest measured need of a
 	// throttled minute whose estimate raised this hour's figures: the
-	// estimate stands until a later hour measures at least that much
-	// without refusing anything.
+	// estimate stands until a later minute measures at least that much
+	// without refusing anything: a minute of a later hour, or one of this
+	// hour after its newest throttled minute (cleanAfter).
 	estFloor float32
+	// throttledOn is the shard count of this hour's newest minute whose
+	// demand was estimated (0: none); cleanAfter is the highest need of a
+	// minute of this hour after it that refused nothing on more shards:
+	// the burst measured whole once the scale-up it called for landed. (A
+	// minute that refused nothing on the same count may be the burst's tail
+	// falling below that count, which says nothing of its peak.)
+	throttledOn int32
+	cleanAfter  float32
 }
 
 // Envelope is what the learned bursts say about the stream now.
@@ -244,13 +253,13 @@ func (l *Learned) Feed(ms []Minute, fallback int, now time.Time) {
 				l.filled = 0
 			} else {
 				for range gap {
-					l.push(l.through.Add(time.Minute), math.NaN(), math.NaN())
+					l.push(l.through.Add(time.Minute), math.NaN(), math.NaN(), 0)
 				}
 			}
 		}
-		measured, need := math.NaN(), math.NaN()
+		measured, need, shards := math.NaN(), math.NaN(), 0
 		if m.Known && m.Valid() && !Drains(m, l.recent[:]) {
-			shards := m.Shards
+			shards = m.Shards
 			if shards <= 0 {
 				// The count is not known: only the minute's load says.
 				shards, m.ShardsAssumed = max(fallback, 1), true
@@ -259,13 +268,14 @@ func (l *Learned) Feed(ms []Minute, fallback int, now time.Time) {
 		}
 		copy(l.recent[:], l.recent[1:])
 		l.recent[len(l.recent)-1] = m
-		l.push(start, measured, need)
+		l.push(start, measured, need, shards)
 	}
 }
 
-// push appends the measured and estimated need of the minute at start and
-// measures the exposure window whose after-level it completes.
-func (l *Learned) push(start time.Time, measured, need float64) {
+// push appends the measured and estimated need of the minute at start, on
+// shards (0 when not known), and measures the exposure window whose
+// after-level it completes.
+func (l *Learned) push(start time.Time, measured, need float64, shards int) {
 	copy(l.ring[:], l.ring[1:])
 	copy(l.measured[:], l.measured[1:])
 	l.ring[ringMinutes-1], l.measured[ringMinutes-1] = need, measured
@@ -277,8 +287,12 @@ func (l *Learned) push(start time.Time, measured, need float64) {
 		s.mPeak = max(s.mPeak, float32(measured))
 		if need > measured {
 			s.estFloor = max(s.estFloor, float32(measured))
+			s.throttledOn, s.cleanAfter = int32(shards), 0
 		} else {
 			s.clean = max(s.clean, float32(need))
+			if s.throttledOn > 0 && int32(shards) > s.throttledOn {
+				s.cleanAfter = max(s.cleanAfter, float32(need))
+			}
 		}
 		l.addProfile(start, need)
 	}
@@ -375,8 +389,10 @@ func (l *Learned) HourLevel(t time.Time) (float64, bool) {
 }
 
 // Envelope is what the bursts learned within LearnHorizon before now say.
-// A throttled minute's estimated demand (NeedOf) counts until a later hour
-// measures, without refusing anything, what that minute carried, within the
+// A throttled minute's estimated demand (NeedOf) counts until a later minute
+// (of a later hour, or of its own hour after the newest throttled minute
+// in it, on more shards: the scale-up it called for has landed) measures, without
+// refusing anything, what that minute carried, within the
 // minute-to-minute noise of a peak (newGround): the burst has come back and
 // been seen whole, and the estimate, which may be up to half too high (the
 // refused count repeats every retry of a record), gives way to what the
@@ -398,7 +414,7 @@ func (l *Learned) Envelope(now time.Time) Envelope {
 			break
 		}
 		ratio, add, peak := s.ratio, s.add, s.peak
-		if s.estFloor > 0 && newerClean*newGround >= s.estFloor {
+		if s.estFloor > 0 && max(newerClean, s.cleanAfter)*newGround >= s.estFloor {
 			// What the throttled minutes carried is a floor of that
 			// burst, which was larger: held at exactly that floor it
 			// would overflow again. It is taken a peak's noise above.
