@@ -191,6 +191,62 @@ func TestTodayScale(t *testing.T) {
 	}
 }
 
+// Once a week of it is known, the past expects a stream's day as last week
+// went from that weekday's eve to it: a weekly stream's Saturday after its
+// Friday is a weekend again, and its Monday after its Sunday a weekday. A
+// silent hour among them falls back on the highest of yesterday, the day
+// before and a week ago.
+func TestPastLevelFollowsTheWeek(t *testing.T) {
+	monday := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	if monday.Weekday() != time.Monday {
+		t.Fatalf("%s is a %s", monday, monday.Weekday())
+	}
+	// Office traffic: weekdays 40 shards from 08:00 to 18:00 and 4 at
+	// night, weekends 8 all day.
+	office := func(at time.Time) float64 {
+		if wd := at.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			return 8
+		}
+		if h := at.Hour(); h >= 8 && h < 18 {
+			return 40
+		}
+		return 4
+	}
+	tests := []struct {
+		name string
+		days int // days fed from the first Monday
+		at   time.Duration
+		load func(time.Time) float64
+		want float64
+	}{
+		{name: "a Saturday after a Friday, as last week", days: 12, at: 12*24*time.Hour + 10*time.Hour, load: office, want: 8},
+		{name: "a Monday after a Sunday, as last week", days: 14, at: 14*24*time.Hour + 10*time.Hour, load: office, want: 40},
+		{name: "a daily stream's day is yesterday's", days: 12, at: 12*24*time.Hour + 10*time.Hour,
+			load: func(at time.Time) float64 { return 10 + float64(at.Hour()) }, want: 20},
+		{name: "a silent week-ago hour falls back on the highest", days: 12, at: 12*24*time.Hour + 10*time.Hour,
+			load: func(at time.Time) float64 {
+				if at.Before(monday.Add(6 * 24 * time.Hour)) {
+					return 0 // an outage in the first week
+				}
+				return office(at)
+			}, want: 40},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			needs := make([]float64, tt.days*24*60)
+			for i := range needs {
+				needs[i] = tt.load(monday.Add(time.Duration(i) * time.Minute))
+			}
+			var l Learned
+			now := feedAll(&l, needMinutes(monday, needs, 80), 80)
+			p := plan{now: now, learned: &l}
+			if got, ok := p.pastLevel(monday.Add(tt.at)); !ok || math.Abs(got-tt.want) > 1e-3 {
+				t.Fatalf("past level %v (%v), want %v", got, ok, tt.want)
+			}
+		})
+	}
+}
+
 // A spiky stream's steep rise within its learned peak is a burst: its
 // trend is not extrapolated into a scale-up.
 func TestDecideDoesNotExtrapolateBursts(t *testing.T) {

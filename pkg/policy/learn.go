@@ -32,8 +32,9 @@ const (
 	// learnSlots is how many hours of burst figures the learner keeps.
 	learnSlots = 38
 	// ProfileDays is how many days of hourly levels the learner keeps, so that
-	// the same hour yesterday and a week ago are known.
-	ProfileDays = 8
+	// the same hour yesterday, a week ago and a week before yesterday are
+	// known.
+	ProfileDays = 9
 	// WarmUpSpan is how much of a stream's CloudWatch history a restarted
 	// daemon reads to rebuild what it learned: the learning horizon, the
 	// windows that measure its first hours, and yesterday's hours.

@@ -246,12 +246,21 @@ func (p plan) expected(t time.Time) (float64, bool) {
 	return v * p.today, ok
 }
 
-// pastLevel is the highest level of the hour of t the same hour yesterday,
-// the day before and a week ago, so that a silence does not make the usual
-// load's return a surprise. false when the past has none of them.
+// pastLevel is the level the stream's past expects in the hour of t. Once a
+// week of it is known, yesterday's level goes as it went from the same
+// hour a week before yesterday to a week ago: a weekly stream's weekend
+// after its Friday, and its Monday after its Sunday, are expected as last
+// week had them, and a daily stream's week-ago and yesterday agree.
+// Otherwise (a silent or unknown hour among them), it is the highest level
+// of the hour yesterday, the day before and a week ago, so that a silence
+// does not make the usual load's return a surprise. false when the past
+// has none of them.
 func (p plan) pastLevel(t time.Time) (float64, bool) {
 	if p.learned == nil {
 		return 0, false
+	}
+	if v, ok := p.weekly(t); ok {
+		return v, true
 	}
 	best, ok := 0.0, false
 	for _, back := range []time.Duration{24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour} {
@@ -260,6 +269,24 @@ func (p plan) pastLevel(t time.Time) (float64, bool) {
 		}
 	}
 	return best, ok
+}
+
+// weekly is the level the hour of t had yesterday, scaled as the same hour
+// went from a week before yesterday to a week ago; false unless all three
+// hours are known and none of them is silent (below silentShare of the
+// others), for a ratio of silences says nothing.
+func (p plan) weekly(t time.Time) (float64, bool) {
+	y, ok1 := p.learned.HourLevel(t.Add(-24 * time.Hour))
+	w, ok2 := p.learned.HourLevel(t.Add(-7 * 24 * time.Hour))
+	b, ok3 := p.learned.HourLevel(t.Add(-8 * 24 * time.Hour))
+	if !ok1 || !ok2 || !ok3 {
+		return 0, false
+	}
+	top := math.Max(y, math.Max(w, b))
+	if top <= 0 || math.Min(y, math.Min(w, b)) < silentShare*top {
+		return 0, false
+	}
+	return y * w / b, true
 }
 
 // expectedWithin is the highest level expected from now to now+d.
