@@ -550,6 +550,14 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	return o
 }
 
+// PastReader is a LoadReader that can also read a stream's hours at a
+// 1-hour period (policy.Hour). The warm-up uses it when Load has it, for the
+// days of the learner's day and week (policy.PastSpan) before the minutes
+// it reads.
+type PastReader interface {
+	ReadHours(ctx context.Context, stream string, start, end time.Time) ([]policy.Hour, error)
+}
+
 // MaxWarmUpsPerCycle bounds how many streams a cycle rebuilds what the
 // policy learned from CloudWatch (one GetMetricData read of
 // policy.WarmUpSpan each), so that a start over thousands of streams spreads
@@ -558,9 +566,11 @@ const MaxWarmUpsPerCycle = 20
 
 // warmUp rebuilds, once a process, what the policy learned of a stream (its
 // bursts, its peak, its hours) from the stream's own CloudWatch history of
-// policy.WarmUpSpan: what was learned survives a restart because CloudWatch
-// keeps what it was learned from. A failed read is not retried: the learner
-// then learns from the cycles' own minutes.
+// policy.WarmUpSpan, and, where Load is a PastReader, the hours of its day
+// and week before that, up to policy.PastSpan, at a 1-hour period: what was
+// learned survives a restart because CloudWatch keeps what it was learned
+// from. A failed read is not retried: the learner then learns from the
+// cycles' own minutes.
 func (c *Controller) warmUp(ctx context.Context, st *streamState, stream string, state policy.StreamState, now time.Time, log *zap.Logger) {
 	if st.warmed || c.warmups >= MaxWarmUpsPerCycle {
 		return
@@ -568,14 +578,24 @@ func (c *Controller) warmUp(ctx context.Context, st *streamState, stream string,
 	st.warmed = true
 	c.warmups++
 	end := now.Truncate(time.Minute)
+	// Both reads share one call's share of the interval: a hung CloudWatch
+	// holds the cycle no longer than it did with one read.
 	callCtx, cancel := c.callContext(ctx, 4)
+	defer cancel()
 	ms, err := c.deps.Load.ReadLoad(callCtx, []string{stream}, end.Add(-policy.WarmUpSpan), end)
-	cancel()
 	if err != nil {
 		log.Warn("read the stream's CloudWatch history to rebuild what the policy learned; learning from the cycles instead", zap.Error(err))
 		return
 	}
 	st.learned.Feed(st.withShards(ms[stream]), state.OpenShards, now)
+	if past, ok := c.deps.Load.(PastReader); ok {
+		hours, err := past.ReadHours(callCtx, stream, end.Add(-policy.PastSpan), end.Add(-policy.WarmUpSpan))
+		if err != nil {
+			log.Warn("read the stream's hourly CloudWatch history for its day and week; learning them from the cycles instead", zap.Error(err))
+		} else {
+			st.learned.FeedHours(hours)
+		}
+	}
 	e := st.learned.Envelope(now)
 	log.Debug("rebuilt what the policy learned from CloudWatch", zap.Int("minutes", len(ms[stream])),
 		zap.Bool("bursts_known", e.Known), zap.Float64("burst_ratio", round3(e.Ratio)), zap.Float64("peak_shards", round3(e.Peak)))

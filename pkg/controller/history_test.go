@@ -176,6 +176,64 @@ func TestLearningRebuiltFromCloudWatchOnce(t *testing.T) {
 	}
 }
 
+// pastLoad is a minuteLoad that also reads hours (PastReader), each at a
+// need of hourNeed shards, and records the windows asked for.
+type pastLoad struct {
+	minuteLoad
+	hourNeed float64
+	windows  [][2]time.Time
+	err      error
+}
+
+func (l *pastLoad) ReadHours(_ context.Context, _ string, start, end time.Time) ([]policy.Hour, error) {
+	l.windows = append(l.windows, [2]time.Time{start, end})
+	if l.err != nil {
+		return nil, l.err
+	}
+	var out []policy.Hour
+	for at := start.Truncate(time.Hour); at.Before(end); at = at.Add(time.Hour) {
+		out = append(out, policy.Hour{Start: at, Known: true, IncomingRecords: l.hourNeed * 3600 * policy.ShardWriteRecordsPerSecond})
+	}
+	return out, nil
+}
+
+// A (re)started controller also reads the hours of the stream's day and
+// week before its minutes, once, at a 1-hour period: a week ago is known at
+// the first cycle. A failed read leaves them to be learned.
+func TestWarmUpReadsTheWeekByTheHour(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		clock := &fakeClock{now: start}
+		load := &pastLoad{minuteLoad: minuteLoad{minute: func(_ string, at time.Time) policy.Minute {
+			return policy.Minute{Start: at, Known: !at.After(clock.now.Add(-3 * time.Minute)), IncomingRecords: 2 * 60 * policy.ShardWriteRecordsPerSecond}
+		}}, hourNeed: 6}
+		if fail {
+			load.err = errors.New("throttled")
+		}
+		streams := &fakeStreams{state: map[string]policy.StreamState{"clicks": {OpenShards: 4, Status: policy.StatusActive, Mode: policy.ModeProvisioned}},
+			describeErr: map[string]error{}}
+		c := New([]StreamSpec{{Name: "clicks", Settings: settings()}}, Deps{Load: load, Streams: streams, History: &memHistory{},
+			Notifier: &recorder{}, Clock: clock}, Options{PollInterval: time.Minute, DedupWindow: time.Hour}, zaptest.NewLogger(t))
+		for range 3 {
+			c.RunCycle(context.Background())
+			clock.Advance(time.Minute)
+		}
+		if len(load.windows) != 1 {
+			t.Fatalf("fail %v: hours read %d times over 3 cycles, want once", fail, len(load.windows))
+		}
+		now := start.Truncate(time.Minute)
+		if w := load.windows[0]; !w[0].Equal(now.Add(-policy.PastSpan)) || !w[1].Equal(now.Add(-policy.WarmUpSpan)) {
+			t.Errorf("hours read from %s to %s, want the %s before the %s of minutes", w[0], w[1], policy.PastSpan-policy.WarmUpSpan, policy.WarmUpSpan)
+		}
+		weekAgo, known := c.state["clicks"].learned.HourLevel(start.Add(-7 * 24 * time.Hour))
+		if fail && known {
+			t.Errorf("the read failed, yet a week ago is known at %v", weekAgo)
+		}
+		if !fail && (!known || weekAgo != 6) {
+			t.Errorf("a week ago at %v (known %v), want the 6 shards of its hour", weekAgo, known)
+		}
+	}
+}
+
 // readCounter counts the reads of a LoadReader by the span they ask for.
 type readCounter struct {
 	LoadReader

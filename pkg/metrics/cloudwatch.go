@@ -246,6 +246,34 @@ func (c *CloudWatch) ReadWatchLoad(ctx context.Context, streams []string, record
 	return r.streamMinutes(ctx, c)
 }
 
+// hourMetrics are an hourly read's metrics (indexes into streamMetrics):
+// the load both ways, without refusals or lag, which an hour's Sum blurs.
+var hourMetrics = [policy.HourMetricsPerStream]int{0, 1, 2}
+
+// hourPeriod is an hourly read's Period: CloudWatch keeps 1-hour data for
+// 455 days.
+var hourPeriod = aws.Int32(3600)
+
+// ReadHours returns one stream's hours in [start, end), both truncated to
+// the hour, oldest first: the Sums of IncomingBytes, IncomingRecords and
+// GetRecords.Bytes at a 1-hour period, an hour Known when both load metrics
+// had a datapoint. Three metrics in one call (paged if CloudWatch pages),
+// whatever the window: the restarted daemon's read of the days before its
+// minute-level warm-up (policy.PastSpan).
+func (c *CloudWatch) ReadHours(ctx context.Context, stream string, start, end time.Time) ([]policy.Hour, error) {
+	start, end = start.Truncate(time.Hour), end.Truncate(time.Hour)
+	r := newReadStep([]string{stream}, nil, start, end, time.Hour, hourPeriod)
+	r.perStream, r.metrics = policy.HourMetricsPerStream, hourMetrics[:]
+	if err := r.run(ctx, c); err != nil {
+		return nil, fmt.Errorf("read hours of %q: %w", stream, err)
+	}
+	out := make([]policy.Hour, len(r.streamGrid[0]))
+	for j, m := range r.streamGrid[0] {
+		out[j] = policy.Hour{Start: m.Start, Known: m.Known, IncomingBytes: m.IncomingBytes, IncomingRecords: m.IncomingRecords, ReadBytes: m.ReadBytes}
+	}
+	return out, nil
+}
+
 // streamMinutes runs a read without shards and returns each stream's
 // minutes.
 func (r *read) streamMinutes(ctx context.Context, c *CloudWatch) (map[string][]policy.Minute, error) {
@@ -295,6 +323,10 @@ const (
 // then every shard's three) and the minutes they fill.
 type read struct {
 	streams []string
+	// step is the length of a grid cell, a minute or an hour, and period
+	// the queries' Period in seconds to match.
+	step   time.Duration
+	period *int32
 	// perStream is how many of streamMetrics each stream has, and metrics
 	// which (indexes into streamMetrics): all, or the write side's alone.
 	perStream int
@@ -314,9 +346,15 @@ type read struct {
 }
 
 func newRead(streams []string, shards []shardKey, start, end time.Time) *read {
-	r := &read{streams: streams, perStream: MetricsPerStream, metrics: allStreamMetrics, needs: seenBytes | seenRecords, shards: shards, start: start, end: end}
+	return newReadStep(streams, shards, start, end, time.Minute, shared.period)
+}
+
+// newReadStep is newRead with cells of step, read at period seconds.
+func newReadStep(streams []string, shards []shardKey, start, end time.Time, step time.Duration, period *int32) *read {
+	r := &read{streams: streams, step: step, period: period, perStream: MetricsPerStream, metrics: allStreamMetrics, needs: seenBytes | seenRecords,
+		shards: shards, start: start, end: end}
 	if end.After(start) {
-		r.minutes = int(end.Sub(start) / time.Minute)
+		r.minutes = int(end.Sub(start) / step)
 	}
 	// One allocation per grid, not one per row: 10,000 streams are 10,000
 	// fewer objects for the garbage collector. Rows are capped so that an
@@ -327,7 +365,7 @@ func newRead(streams []string, shards []shardKey, start, end time.Time) *read {
 	for i := range r.streamGrid {
 		row := minutes[i*n : (i+1)*n : (i+1)*n]
 		for j := range row {
-			row[j].Start = start.Add(time.Duration(j) * time.Minute)
+			row[j].Start = start.Add(time.Duration(j) * step)
 		}
 		r.streamGrid[i] = row
 	}
@@ -336,7 +374,7 @@ func newRead(streams []string, shards []shardKey, start, end time.Time) *read {
 	for i := range r.shardGrid {
 		row := shardMinutes[i*n : (i+1)*n : (i+1)*n]
 		for j := range row {
-			row[j].Start = start.Add(time.Duration(j) * time.Minute)
+			row[j].Start = start.Add(time.Duration(j) * step)
 		}
 		r.shardGrid[i] = row
 	}
@@ -425,7 +463,7 @@ func (r *read) query(q int, dims []types.Dimension) types.MetricDataQuery {
 				MetricName: shared.names[spec.name],
 				Dimensions: dims,
 			},
-			Period: shared.period,
+			Period: r.period,
 			Stat:   shared.stats[spec.stat],
 		},
 		ReturnData: shared.returnData,
@@ -507,7 +545,7 @@ func (r *read) merge(q int, res types.MetricDataResult) error {
 	}
 	row, m, shard := r.locate(q)
 	for k, ts := range res.Timestamps {
-		j := int(ts.Truncate(time.Minute).Sub(r.start) / time.Minute)
+		j := int(ts.Sub(r.start) / r.step)
 		if ts.Before(r.start) || j >= r.minutes {
 			continue
 		}

@@ -558,3 +558,42 @@ func TestReadWatchLoadAsksForOneLoadMetric(t *testing.T) {
 		}
 	}
 }
+
+// A read of hours asks for the load both ways at a 1-hour period, in one
+// call, and sums each hour's datapoints.
+func TestReadHoursAsksForTheLoadByTheHour(t *testing.T) {
+	hour := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Hour) }
+	fake := &fakeCloudWatch{}
+	fake.returns(&cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
+		result(queryID(0), map[time.Time]float64{hour(0): 3600 << 20, hour(1): 7200 << 20}),
+		result(queryID(1), map[time.Time]float64{hour(0): 3600 * 100, hour(1): 3600 * 3000}),
+		result(queryID(2), map[time.Time]float64{hour(1): 5}),
+	}}, nil)
+	got, err := New(fake, unlimited).ReadHours(context.Background(), "clicks", hour(0).Add(25*time.Minute), hour(3).Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fake.inputs) != 1 {
+		t.Fatalf("%d calls, want 1", len(fake.inputs))
+	}
+	in := fake.inputs[0]
+	if !aws.ToTime(in.StartTime).Equal(hour(0)) || !aws.ToTime(in.EndTime).Equal(hour(3)) {
+		t.Errorf("window %s to %s, want whole hours %s to %s", aws.ToTime(in.StartTime), aws.ToTime(in.EndTime), hour(0), hour(3))
+	}
+	var names []string
+	for _, q := range in.MetricDataQueries {
+		names = append(names, aws.ToString(q.MetricStat.Metric.MetricName)+"/"+aws.ToString(q.MetricStat.Stat))
+		if p := aws.ToInt32(q.MetricStat.Period); p != 3600 {
+			t.Errorf("%s read at a period of %d s, want 3600", aws.ToString(q.MetricStat.Metric.MetricName), p)
+		}
+	}
+	if want := "[IncomingBytes/Sum IncomingRecords/Sum GetRecords.Bytes/Sum]"; fmt.Sprint(names) != want {
+		t.Errorf("metrics %v, want %s", names, want)
+	}
+	if len(got) != 3 || !got[0].Start.Equal(hour(0)) || !got[2].Start.Equal(hour(2)) {
+		t.Fatalf("hours %+v, want 3 from %s", got, hour(0))
+	}
+	if !got[0].Known || got[0].Need() != 1 || !got[1].Known || got[1].Need() != 3 || got[1].ReadBytes != 5 || got[2].Known {
+		t.Errorf("hours %+v: want 1 and 3 shards needed, then unknown", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/testkit/cwtest"
 )
 
@@ -185,5 +186,31 @@ func TestCWTestReadLoadWithShards(t *testing.T) {
 	}
 	if cold := shardLoads["stream-099"]["shardId-000000000001"]; len(cold) != 2 || cold[1].Known || cold[1].IncomingBytes != 5 {
 		t.Errorf("shard 1: %+v", cold)
+	}
+}
+
+// Hours come back through the real SDK summed per hour of the server's
+// 1-hour aggregation.
+func TestCWTestReadHours(t *testing.T) {
+	srv := cwtest.New(t)
+	for _, m := range []int{0, 30, 59, 61} {
+		srv.Put("clicks", "IncomingBytes", minute(m), 1000)
+		srv.Put("clicks", "IncomingRecords", minute(m), 10)
+	}
+	got, err := New(srv.Client()).ReadHours(context.Background(), "clicks", minute(0), minute(180))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d hours, want 3", len(got))
+	}
+	if !got[0].Known || got[0].IncomingBytes != 3000 || got[0].IncomingRecords != 30 {
+		t.Errorf("first hour %+v, want 3 minutes' sums", got[0])
+	}
+	if !got[1].Known || got[1].IncomingBytes != 1000 || got[2].Known {
+		t.Errorf("second and third hours %+v %+v", got[1], got[2])
+	}
+	if calls := srv.Calls(); len(calls) != 1 || calls[0].Queries != policy.HourMetricsPerStream {
+		t.Errorf("calls %+v, want one of %d queries", calls, policy.HourMetricsPerStream)
 	}
 }

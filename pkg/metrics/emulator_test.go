@@ -204,3 +204,32 @@ func TestEmulatorReadLoadWithShards(t *testing.T) {
 		t.Errorf("stream bytes %v (the shards' datapoints must not count): %+v", bytes, loads[name])
 	}
 }
+
+// A read of hours through kumo: its raw points sum into the hour they were
+// put in.
+func TestEmulatorReadHours(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	client := kumo.Get(t).CloudWatch()
+
+	name := emulator.UniqueName("hourly")
+	from := time.Now().Truncate(time.Hour)
+	put(ctx, t, client, name, map[string]float64{"IncomingBytes": 1000, "IncomingRecords": 10, "GetRecords.Bytes": 400})
+	put(ctx, t, client, name, map[string]float64{"IncomingBytes": 500, "IncomingRecords": 5})
+	// Two hours, in case the hour turned between the puts.
+	got, err := New(client).ReadHours(ctx, name, from, from.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bytes, records, read float64
+	known := 0
+	for _, h := range got {
+		bytes, records, read = bytes+h.IncomingBytes, records+h.IncomingRecords, read+h.ReadBytes
+		if h.Known {
+			known++
+		}
+	}
+	if len(got) != 2 || bytes != 1500 || records != 15 || read != 400 || known < 1 {
+		t.Errorf("hours %+v: want the puts' sums", got)
+	}
+}

@@ -247,6 +247,49 @@ func TestPastLevelFollowsTheWeek(t *testing.T) {
 	}
 }
 
+// A restarted daemon's learner takes the days before its minutes as hours
+// (FeedHours): with a week of them the past knows a weekly stream's week at
+// once. Hours never overwrite the minutes of the same hour.
+func TestFeedHoursGivesTheWeek(t *testing.T) {
+	monday := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	office := func(at time.Time) float64 {
+		if wd := at.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			return 8
+		}
+		if h := at.Hour(); h >= 8 && h < 18 {
+			return 40
+		}
+		return 4
+	}
+	end := monday.Add(12 * 24 * time.Hour) // Saturday of the second week
+	minutesFrom := end.Add(-WarmUpSpan)
+	needs := make([]float64, int(WarmUpSpan/time.Minute))
+	for i := range needs {
+		needs[i] = office(minutesFrom.Add(time.Duration(i) * time.Minute))
+	}
+	var l Learned
+	l.Feed(needMinutes(minutesFrom, needs, 80), 80, end.Add(SettleDelay+time.Minute))
+	var hours []Hour
+	for at := end.Add(-PastSpan); at.Before(end); at = at.Add(time.Hour) {
+		n := office(at)
+		if !at.Before(minutesFrom) {
+			n = 1000 // an hour the minutes already gave: left as they say
+		}
+		hours = append(hours, Hour{Start: at, Known: true, IncomingRecords: n * 3600 * ShardWriteRecordsPerSecond, IncomingBytes: n * 3600 * 100})
+	}
+	l.FeedHours(hours)
+	p := plan{now: end, learned: &l}
+	if got, ok := p.pastLevel(end.Add(10 * time.Hour)); !ok || math.Abs(got-8) > 1e-3 {
+		t.Errorf("Saturday 10:00 expected at %v (%v), want 8: last Saturday after last Friday", got, ok)
+	}
+	if got, ok := l.HourLevel(end.Add(-14 * time.Hour)); !ok || math.Abs(got-40) > 1e-3 {
+		t.Errorf("Friday 10:00 at %v (%v), want 40 as its minutes said", got, ok)
+	}
+	if got := (Hour{IncomingBytes: 3600 << 20, IncomingRecords: 3600 * 500}).Need(); math.Abs(got-1) > 1e-9 {
+		t.Errorf("an hour of 1 MiB/s and 500 records/s needs %v shards, want 1", got)
+	}
+}
+
 // A spiky stream's steep rise within its learned peak is a burst: its
 // trend is not extrapolated into a scale-up.
 func TestDecideDoesNotExtrapolateBursts(t *testing.T) {

@@ -39,6 +39,10 @@ const (
 	// daemon reads to rebuild what it learned: the learning horizon, the
 	// windows that measure its first hours, and yesterday's hours.
 	WarmUpSpan = LearnHorizon + 12*time.Hour
+	// PastSpan is how much of a stream's CloudWatch history a restarted
+	// daemon reads for its day and week: its ProfileDays of hours, the ones
+	// before WarmUpSpan at a 1-hour period (Learned.FeedHours).
+	PastSpan = ProfileDays * 24 * time.Hour
 	// minLevel is the least level (in shards) a burst is measured against, so
 	// that a burst out of silence is not an infinite ratio.
 	minLevel = 0.01
@@ -376,6 +380,44 @@ func (l *Learned) addProfile(t time.Time, need float64) {
 	n := float32(l.profileN[i])
 	l.profile[i] = (l.profile[i]*n + float32(need)) / (n + 1)
 	l.profileN[i]++
+}
+
+// Hour is one hour of a stream's load as CloudWatch's 1-hour Sums give it.
+type Hour struct {
+	Start time.Time
+	// Known is true when IncomingBytes and IncomingRecords both had a
+	// datapoint for the hour.
+	Known bool
+	// IncomingBytes, IncomingRecords and ReadBytes (GetRecords.Bytes) are
+	// the hour's Sums.
+	IncomingBytes, IncomingRecords, ReadBytes float64
+}
+
+// Need is the hour's mean need in shards at 100 %: the dominant dimension
+// of its load, as NeedOf takes a minute's.
+func (h Hour) Need() float64 {
+	return clampNeed(max(h.IncomingBytes/3600/ShardWriteBytesPerSecond, h.IncomingRecords/3600/ShardWriteRecordsPerSecond,
+		h.ReadBytes/3600/ShardReadBytesPerSecond))
+}
+
+// FeedHours takes hours of the stream's past, older than the minutes it is
+// fed, for its day and week: each known hour is kept at its mean need in
+// its place among the ProfileDays of hours, unless that place holds the
+// same hour (from minutes) or a newer one.
+func (l *Learned) FeedHours(hs []Hour) {
+	for _, h := range hs {
+		if !h.Known {
+			continue
+		}
+		hour := int32(h.Start.Unix() / 3600)
+		i := int(hour) % len(l.profile)
+		if l.profileN[i] > 0 && l.profileHour[i] >= hour {
+			continue
+		}
+		// An hour's worth of minutes: a minute fed for it later moves it
+		// as one minute of sixty.
+		l.profileHour[i], l.profile[i], l.profileN[i] = hour, float32(h.Need()), 60
+	}
 }
 
 // HourLevel is the mean need of the hour that starts at the hour of t, and

@@ -26,6 +26,9 @@ const (
 	// its limit at the stream's record size, and
 	// WriteProvisionedThroughputExceeded.
 	WatchMetricsPerStream = 2
+	// HourMetricsPerStream are the metrics of a read of a stream's hours
+	// (Hour): IncomingBytes, IncomingRecords and GetRecords.Bytes.
+	HourMetricsPerStream = 3
 	// MetricsPerShard are the enhanced shard-level metrics of one shard:
 	// IncomingBytes, IncomingRecords, WriteProvisionedThroughputExceeded.
 	MetricsPerShard = 3

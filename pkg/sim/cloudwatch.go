@@ -38,6 +38,7 @@ var (
 	_ controller.LoadReader      = (*CloudWatch)(nil)
 	_ controller.WriteLoadReader = (*CloudWatch)(nil)
 	_ controller.WatchLoadReader = (*CloudWatch)(nil)
+	_ controller.PastReader      = (*CloudWatch)(nil)
 )
 
 // MetricsRequested is how many metrics the reads so far asked for.
@@ -91,6 +92,23 @@ func (cw *CloudWatch) ReadWatchLoad(_ context.Context, streams []string, records
 				ms[i].IncomingRecords = 0
 			}
 		}
+	}
+	return out, nil
+}
+
+// ReadHours implements controller.PastReader: each hour's Sums of what
+// CloudWatch shows of its minutes by now, Known when it shows them all.
+func (cw *CloudWatch) ReadHours(_ context.Context, stream string, start, end time.Time) ([]policy.Hour, error) {
+	cw.metrics += policy.HourMetricsPerStream
+	var out []policy.Hour
+	for t := start.Truncate(time.Hour); t.Before(end.Truncate(time.Hour)); t = t.Add(time.Hour) {
+		h := policy.Hour{Start: t, Known: true}
+		for _, m := range cw.read([]string{stream}, t, t.Add(time.Hour))[stream] {
+			h.Known = h.Known && m.Known
+			h.IncomingBytes, h.IncomingRecords = h.IncomingBytes+m.IncomingBytes, h.IncomingRecords+m.IncomingRecords
+		}
+		h.Known = h.Known && stream == cw.stream
+		out = append(out, h)
 	}
 	return out, nil
 }

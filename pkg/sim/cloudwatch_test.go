@@ -94,3 +94,36 @@ func TestCloudWatchPastRepeatsTheDayGiven(t *testing.T) {
 		}
 	}
 }
+
+// The simulated CloudWatch's hours are the Sums of the minutes it shows,
+// billed as the adapter's read of hours asks for them; an hour it does not
+// show whole is not known.
+func TestCloudWatchHoursSumTheMinutes(t *testing.T) {
+	c := NewClock(DefaultStart)
+	cw := NewCloudWatch(StreamName, DefaultStart, time.Minute, c)
+	day := make([]int64, 24*60)
+	bytes := make([]float64, len(day))
+	for i := range day {
+		day[i], bytes[i] = int64(i/60), float64(i/60)*10
+	}
+	cw.SetPast(day, bytes)
+	got, err := cw.ReadHours(context.Background(), StreamName, DefaultStart.Add(-3*time.Hour), DefaultStart.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d hours, want 4", len(got))
+	}
+	// The day, repeated, ends just before start: its hours 21 to 23.
+	for i, want := range []float64{21, 22, 23} {
+		if h := got[i]; !h.Known || h.IncomingRecords != want*60 || h.IncomingBytes != want*600 {
+			t.Errorf("hour %d: %+v, want %v records a minute", i-3, h, want)
+		}
+	}
+	if got[3].Known {
+		t.Errorf("the trace's first hour is known before it ran: %+v", got[3])
+	}
+	if cw.MetricsRequested() != policy.HourMetricsPerStream {
+		t.Errorf("%d metrics billed, want %d", cw.MetricsRequested(), policy.HourMetricsPerStream)
+	}
+}

@@ -200,6 +200,19 @@ func TestMetricsFromLoad(t *testing.T) {
 	if st := s.Stats()["GetMetricData"]; st.Datapoints != 6*(15*24*60-2) {
 		t.Errorf("datapoints %d", st.Datapoints)
 	}
+
+	// Hours sum the minutes published in them: 3 hours of 60, one of 58.
+	s.ResetStats()
+	hours, err := m.ReadHours(t.Context(), "s001", now.Add(-4*time.Hour), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hours) != 4 || !hours[0].Known || hours[0].IncomingRecords != 2000*3600 || hours[3].IncomingRecords != 2000*60*58 {
+		t.Errorf("hours %+v", hours)
+	}
+	if st := s.Stats()["GetMetricData"]; st.Calls != 1 || st.Queries != policy.HourMetricsPerStream {
+		t.Errorf("GetMetricData %+v, want one call of %d queries", st, policy.HourMetricsPerStream)
+	}
 }
 
 func TestRateLimits(t *testing.T) {

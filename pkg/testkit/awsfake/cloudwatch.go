@@ -20,12 +20,15 @@ const (
 )
 
 type metricQuery struct {
-	id, stream, metric string
-	period             int64
+	id, stream, metric, stat string
+	period                   int64
 }
 
 // cloudWatch serves GetMetricData with datapoints derived from each
-// stream's load and shards, one per minute until the publication delay.
+// stream's load and shards, one per minute until the publication delay, or
+// one per Period (a whole number of minutes, the same for every query of a
+// call) over the minutes of it published: their Sum, or for Maximum the
+// minutes' value.
 func (s *Server) cloudWatch(w http.ResponseWriter, req awswire.Request) *apiError {
 	if req.Operation != "GetMetricData" {
 		return badRequest("UnknownOperationException", "awsfake serves only GetMetricData, not "+req.Operation)
@@ -56,7 +59,7 @@ func (s *Server) cloudWatch(w http.ResponseWriter, req awswire.Request) *apiErro
 		qm, _ := item.(cbor.Map)
 		stat, _ := qm["MetricStat"].(cbor.Map)
 		metric, _ := stat["Metric"].(cbor.Map)
-		q := metricQuery{id: text(qm["Id"]), metric: text(metric["MetricName"])}
+		q := metricQuery{id: text(qm["Id"]), metric: text(metric["MetricName"]), stat: text(stat["Stat"])}
 		q.period, _ = cbor.AsInt64(stat["Period"])
 		dims, _ := metric["Dimensions"].(cbor.List)
 		for _, d := range dims {
@@ -65,23 +68,25 @@ func (s *Server) cloudWatch(w http.ResponseWriter, req awswire.Request) *apiErro
 				q.stream = text(dm["Value"])
 			}
 		}
-		if q.id == "" || q.period != 60 {
-			return badRequest("ValidationError", fmt.Sprintf("query %d: an Id and a Period of 60 are required by awsfake", i))
+		if q.id == "" || q.period < 60 || q.period%60 != 0 || q.period != queries[0].period && i > 0 {
+			return badRequest("ValidationError", fmt.Sprintf("query %d: an Id and a Period of whole minutes, the same for every query, are required by awsfake", i))
 		}
 		queries[i] = q
 	}
+	step := time.Duration(queries[0].period) * time.Second
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.opts.Clock()
 	published := now.Add(-s.opts.PublicationDelay).Truncate(time.Minute)
-	from, to := start.Truncate(time.Minute), end
+	from, to := start.Truncate(step), end
 	if published.Before(to) {
 		to = published
 	}
+	// minutes counts the datapoints of each query: one a Period.
 	minutes := 0
 	if to.After(from) {
-		minutes = int((to.Sub(from) + time.Minute - 1) / time.Minute)
+		minutes = int((to.Sub(from) + step - 1) / step)
 	}
 
 	offset := 0
@@ -110,7 +115,16 @@ func (s *Server) cloudWatch(w http.ResponseWriter, req awswire.Request) *apiErro
 			if !ok {
 				break
 			}
-			ts = append(ts, &cbor.Tag{ID: 1, Value: cbor.Float64(float64(from.Add(time.Duration(j) * time.Minute).Unix()))})
+			at := from.Add(time.Duration(j) * step)
+			if step > time.Minute && q.stat != "Maximum" {
+				// A Sum over the Period's published minutes.
+				upTo := at.Add(step)
+				if to.Before(upTo) {
+					upTo = to
+				}
+				value *= float64(upTo.Sub(at) / time.Minute)
+			}
+			ts = append(ts, &cbor.Tag{ID: 1, Value: cbor.Float64(float64(at.Unix()))})
 			vs = append(vs, cbor.Float64(value))
 		}
 		status := "Complete"
