@@ -179,7 +179,7 @@ func TestTodayScale(t *testing.T) {
 			}
 			var l Learned
 			now := feedAll(&l, needMinutes(day, needs, 80), 80)
-			p := plan{now: now, learned: &l}
+			p := plan{now: now, learned: &l, busiestHour: l.BusiestHour()}
 			p.today = p.todayScale()
 			if math.Abs(p.today-tt.want) > 1e-6 {
 				t.Fatalf("today's scale %v, want %v", p.today, tt.want)
@@ -191,26 +191,30 @@ func TestTodayScale(t *testing.T) {
 	}
 }
 
+// officeMonday is a Monday from which office traffic is fed.
+var officeMonday = time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+
+// office is office traffic: weekdays 40 shards from 08:00 to 18:00 and 4
+// at night, weekends 8 all day.
+func office(at time.Time) float64 {
+	if wd := at.Weekday(); wd == time.Saturday || wd == time.Sunday {
+		return 8
+	}
+	if h := at.Hour(); h >= 8 && h < 18 {
+		return 40
+	}
+	return 4
+}
+
 // Once a week of it is known, the past expects a stream's day as last week
 // went from that weekday's eve to it: a weekly stream's Saturday after its
 // Friday is a weekend again, and its Monday after its Sunday a weekday. A
 // silent hour among them falls back on the highest of yesterday, the day
 // before and a week ago.
 func TestPastLevelFollowsTheWeek(t *testing.T) {
-	monday := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	monday := officeMonday
 	if monday.Weekday() != time.Monday {
 		t.Fatalf("%s is a %s", monday, monday.Weekday())
-	}
-	// Office traffic: weekdays 40 shards from 08:00 to 18:00 and 4 at
-	// night, weekends 8 all day.
-	office := func(at time.Time) float64 {
-		if wd := at.Weekday(); wd == time.Saturday || wd == time.Sunday {
-			return 8
-		}
-		if h := at.Hour(); h >= 8 && h < 18 {
-			return 40
-		}
-		return 4
 	}
 	tests := []struct {
 		name string
@@ -223,6 +227,19 @@ func TestPastLevelFollowsTheWeek(t *testing.T) {
 		{name: "a Monday after a Sunday, as last week", days: 14, at: 14*24*time.Hour + 10*time.Hour, load: office, want: 40},
 		{name: "a daily stream's day is yesterday's", days: 12, at: 12*24*time.Hour + 10*time.Hour,
 			load: func(at time.Time) float64 { return 10 + float64(at.Hour()) }, want: 20},
+		// Last Friday's 10:00 ran at a twentieth of the usual: a ratio of
+		// 20 to it says nothing of this Saturday, which is expected no
+		// higher than the highest of its past hours.
+		{name: "a ratio never raises the expectation", days: 12, at: 12*24*time.Hour + 10*time.Hour,
+			load: func(at time.Time) float64 {
+				if at.Day() == officeMonday.Add(4*24*time.Hour).Day() && at.Hour() == 10 {
+					return 2
+				}
+				if at.Weekday() == time.Saturday || at.Weekday() == time.Sunday {
+					return 40
+				}
+				return office(at)
+			}, want: 40},
 		{name: "a silent week-ago hour falls back on the highest", days: 12, at: 12*24*time.Hour + 10*time.Hour,
 			load: func(at time.Time) float64 {
 				if at.Before(monday.Add(6 * 24 * time.Hour)) {
@@ -239,7 +256,7 @@ func TestPastLevelFollowsTheWeek(t *testing.T) {
 			}
 			var l Learned
 			now := feedAll(&l, needMinutes(monday, needs, 80), 80)
-			p := plan{now: now, learned: &l}
+			p := plan{now: now, learned: &l, busiestHour: l.BusiestHour()}
 			if got, ok := p.pastLevel(monday.Add(tt.at)); !ok || math.Abs(got-tt.want) > 1e-3 {
 				t.Fatalf("past level %v (%v), want %v", got, ok, tt.want)
 			}
@@ -251,17 +268,7 @@ func TestPastLevelFollowsTheWeek(t *testing.T) {
 // (FeedHours): with a week of them the past knows a weekly stream's week at
 // once. Hours never overwrite the minutes of the same hour.
 func TestFeedHoursGivesTheWeek(t *testing.T) {
-	monday := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
-	office := func(at time.Time) float64 {
-		if wd := at.Weekday(); wd == time.Saturday || wd == time.Sunday {
-			return 8
-		}
-		if h := at.Hour(); h >= 8 && h < 18 {
-			return 40
-		}
-		return 4
-	}
-	end := monday.Add(12 * 24 * time.Hour) // Saturday of the second week
+	end := officeMonday.Add(12 * 24 * time.Hour) // Saturday of the second week
 	minutesFrom := end.Add(-WarmUpSpan)
 	needs := make([]float64, int(WarmUpSpan/time.Minute))
 	for i := range needs {
@@ -278,7 +285,7 @@ func TestFeedHoursGivesTheWeek(t *testing.T) {
 		hours = append(hours, Hour{Start: at, Known: true, IncomingRecords: n * 3600 * ShardWriteRecordsPerSecond, IncomingBytes: n * 3600 * 100})
 	}
 	l.FeedHours(hours)
-	p := plan{now: end, learned: &l}
+	p := plan{now: end, learned: &l, busiestHour: l.BusiestHour()}
 	if got, ok := p.pastLevel(end.Add(10 * time.Hour)); !ok || math.Abs(got-8) > 1e-3 {
 		t.Errorf("Saturday 10:00 expected at %v (%v), want 8: last Saturday after last Friday", got, ok)
 	}

@@ -420,6 +420,21 @@ func (l *Learned) FeedHours(hs []Hour) {
 	}
 }
 
+// BusiestHour is the highest mean need of an hour the learner holds (its
+// last ProfileDays of hours); 0 when it holds none.
+func (l *Learned) BusiestHour() float64 {
+	if l == nil {
+		return 0
+	}
+	top := float32(0)
+	for i, n := range l.profileN {
+		if n > 0 {
+			top = max(top, l.profile[i])
+		}
+	}
+	return float64(top)
+}
+
 // HourLevel is the mean need of the hour that starts at the hour of t, and
 // whether that hour was seen (it must be within the last ProfileDays).
 func (l *Learned) HourLevel(t time.Time) (float64, bool) {

@@ -77,6 +77,8 @@ type plan struct {
 	// today is how today's last hour compares with the same hour in the
 	// stream's past days (at most 1): the past is expected at that scale.
 	today float64
+	// busiestHour is the highest hourly level the learner holds.
+	busiestHour float64
 }
 
 func newPlan(obs Observation, s Settings, known []Minute) plan {
@@ -95,6 +97,7 @@ func newPlan(obs Observation, s Settings, known []Minute) plan {
 		}
 	}
 	p.env = obs.Learned.Envelope(obs.Now)
+	p.busiestHour = obs.Learned.BusiestHour()
 	p.today = p.todayScale()
 	return p
 }
@@ -248,9 +251,9 @@ func (p plan) expected(t time.Time) (float64, bool) {
 
 // pastLevel is the level the stream's past expects in the hour of t. Once a
 // week of it is known, yesterday's level goes as it went from the same
-// hour a week before yesterday to a week ago: a weekly stream's weekend
-// after its Friday, and its Monday after its Sunday, are expected as last
-// week had them, and a daily stream's week-ago and yesterday agree.
+// hour a week before yesterday to a week ago (weekly): a weekly stream's
+// weekend after its Friday, and its Monday after its Sunday, are expected as
+// last week had them, and a daily stream's week-ago and yesterday agree.
 // Otherwise (a silent or unknown hour among them), it is the highest level
 // of the hour yesterday, the day before and a week ago, so that a silence
 // does not make the usual load's return a surprise. false when the past
@@ -286,7 +289,9 @@ func (p plan) weekly(t time.Time) (float64, bool) {
 	if top <= 0 || math.Min(y, math.Min(w, b)) < silentShare*top {
 		return 0, false
 	}
-	return y * w / b, true
+	// The ratio of two hours is noisy where the one below is small: no
+	// hour is expected above the busiest the profile holds.
+	return math.Min(y*w/b, p.busiestHour), true
 }
 
 // expectedWithin is the highest level expected from now to now+d.
