@@ -229,8 +229,8 @@ func TestPastLevelFollowsTheWeek(t *testing.T) {
 			load: func(at time.Time) float64 { return 10 + float64(at.Hour()) }, want: 20},
 		// Last Friday's 10:00 ran at a twentieth of the usual: a ratio of
 		// 20 to it says nothing of this Saturday, which is expected no
-		// higher than the highest of its past hours.
-		{name: "a ratio never raises the expectation", days: 12, at: 12*24*time.Hour + 10*time.Hour,
+		// higher than twice the busiest hour (40).
+		{name: "a ratio is capped at twice the busiest hour", days: 12, at: 12*24*time.Hour + 10*time.Hour,
 			load: func(at time.Time) float64 {
 				if at.Day() == officeMonday.Add(4*24*time.Hour).Day() && at.Hour() == 10 {
 					return 2
@@ -239,7 +239,7 @@ func TestPastLevelFollowsTheWeek(t *testing.T) {
 					return 40
 				}
 				return office(at)
-			}, want: 40},
+			}, want: 80},
 		{name: "a silent week-ago hour falls back on the highest", days: 12, at: 12*24*time.Hour + 10*time.Hour,
 			load: func(at time.Time) float64 {
 				if at.Before(monday.Add(6 * 24 * time.Hour)) {

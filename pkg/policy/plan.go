@@ -289,9 +289,12 @@ func (p plan) weekly(t time.Time) (float64, bool) {
 	if top <= 0 || math.Min(y, math.Min(w, b)) < silentShare*top {
 		return 0, false
 	}
-	// The ratio of two hours is noisy where the one below is small: no
-	// hour is expected above the busiest the profile holds.
-	return math.Min(y*w/b, p.busiestHour), true
+	// The ratio of two hours is noisy where the one below is small (a
+	// weekend's edge, a dip): it may expect far more than the stream ever
+	// carried. No more than AWS's largest step above the busiest hour the
+	// profile holds: beyond that it is the denominator, not a trend.
+	v := math.Min(y*w/b, 2*p.busiestHour)
+	return v, true
 }
 
 // expectedWithin is the highest level expected from now to now+d.
