@@ -337,7 +337,9 @@ type read struct {
 	needs      uint8
 	shards     []shardKey
 	start, end time.Time
-	minutes    int
+	// cells is the grid's width: the steps (minutes or hours) from start
+	// to end.
+	cells int
 
 	streamGrid [][]policy.Minute
 	shardGrid  [][]policy.ShardMinute
@@ -354,12 +356,12 @@ func newReadStep(streams []string, shards []shardKey, start, end time.Time, step
 	r := &read{streams: streams, step: step, period: period, perStream: MetricsPerStream, metrics: allStreamMetrics, needs: seenBytes | seenRecords,
 		shards: shards, start: start, end: end}
 	if end.After(start) {
-		r.minutes = int(end.Sub(start) / step)
+		r.cells = int(end.Sub(start) / step)
 	}
 	// One allocation per grid, not one per row: 10,000 streams are 10,000
 	// fewer objects for the garbage collector. Rows are capped so that an
 	// append to one never writes into the next.
-	n := r.minutes
+	n := r.cells
 	minutes := make([]policy.Minute, len(streams)*n)
 	r.streamGrid = make([][]policy.Minute, len(streams))
 	for i := range r.streamGrid {
@@ -473,7 +475,7 @@ func (r *read) query(q int, dims []types.Dimension) types.MetricDataQuery {
 // run makes the calls: queries in order, MaxQueriesPerCall to a call, each
 // call followed through its pages; then it marks the Known minutes.
 func (r *read) run(ctx context.Context, c *CloudWatch) error {
-	if r.minutes > 0 {
+	if r.cells > 0 {
 		total := r.queries()
 		for first := 0; first < total; first += MaxQueriesPerCall {
 			if err := r.call(ctx, c, first, min(first+MaxQueriesPerCall, total)); err != nil {
@@ -546,7 +548,7 @@ func (r *read) merge(q int, res types.MetricDataResult) error {
 	row, m, shard := r.locate(q)
 	for k, ts := range res.Timestamps {
 		j := int(ts.Sub(r.start) / r.step)
-		if ts.Before(r.start) || j >= r.minutes {
+		if ts.Before(r.start) || j >= r.cells {
 			continue
 		}
 		v := res.Values[k]

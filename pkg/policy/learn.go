@@ -396,8 +396,8 @@ type Hour struct {
 // Need is the hour's mean need in shards at 100 %: the dominant dimension
 // of its load, as NeedOf takes a minute's.
 func (h Hour) Need() float64 {
-	return clampNeed(max(h.IncomingBytes/3600/ShardWriteBytesPerSecond, h.IncomingRecords/3600/ShardWriteRecordsPerSecond,
-		h.ReadBytes/3600/ShardReadBytesPerSecond))
+	writeBytes, writeRecords, readBytes := shardsAtFull(h.IncomingBytes, h.IncomingRecords, h.ReadBytes, 3600)
+	return clampNeed(max(writeBytes, writeRecords, readBytes))
 }
 
 // FeedHours takes hours of the stream's past, older than the minutes it is

@@ -55,7 +55,7 @@ type ShardMinute struct {
 // Utilisation is the minute's write load against one shard's capacity; a
 // throttled minute counts as at least 1.0.
 func (m ShardMinute) Utilisation() float64 {
-	u := math.Max(m.IncomingRecords/60/ShardWriteRecordsPerSecond, m.IncomingBytes/60/ShardWriteBytesPerSecond)
+	u := m.Accepted()
 	if m.WriteThrottled > 0 {
 		return math.Max(u, 1)
 	}
@@ -575,8 +575,7 @@ func keptShare(sh ShardObservation, shards []ShardObservation, window []ShardMin
 // refused attempts as load too: a floor of the demand of a throttled shard,
 // whose accepted figures stop at its capacity.
 func (m ShardMinute) Demand() float64 {
-	return math.Max(m.IncomingRecords/60/ShardWriteRecordsPerSecond, m.IncomingBytes/60/ShardWriteBytesPerSecond) +
-		m.WriteThrottled/60/ShardWriteRecordsPerSecond
+	return m.Accepted() + m.WriteThrottled/60/ShardWriteRecordsPerSecond
 }
 
 // MinEvidenceRecords is the fewest records a child of a split must accept
@@ -814,7 +813,8 @@ func overlapsAny(r KeyRange, hot []KeyRange) bool {
 
 // Accepted is the minute's accepted load against one shard's capacity.
 func (m ShardMinute) Accepted() float64 {
-	return math.Max(m.IncomingRecords/60/ShardWriteRecordsPerSecond, m.IncomingBytes/60/ShardWriteBytesPerSecond)
+	writeBytes, writeRecords, _ := shardsAtFull(m.IncomingBytes, m.IncomingRecords, 0, 60)
+	return math.Max(writeRecords, writeBytes)
 }
 
 // holdsHotKey is true when r overlaps a range known to hold a hot key: the

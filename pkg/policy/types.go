@@ -183,13 +183,22 @@ func (m Minute) UtilisationOf(shards int) Utilisation {
 	if m.Shards <= 0 {
 		during = s
 	}
+	writeBytes, writeRecords, readBytes := shardsAtFull(m.IncomingBytes, m.IncomingRecords, m.ReadBytes, 60)
 	return Utilisation{
-		WriteBytes:    m.IncomingBytes / 60 / ShardWriteBytesPerSecond / s,
-		WriteRecords:  m.IncomingRecords / 60 / ShardWriteRecordsPerSecond / s,
-		ReadBytes:     m.ReadBytes / 60 / ShardReadBytesPerSecond / s,
+		WriteBytes:    writeBytes / s,
+		WriteRecords:  writeRecords / s,
+		ReadBytes:     readBytes / s,
 		Throttled:     m.WriteThrottled > 0,
 		ThrottleFloor: during / s,
 	}
+}
+
+// shardsAtFull is how many shards, each at 100 % of its limits, carry the
+// Sums of a period of seconds in each dimension: write bytes, write records
+// and read bytes. A minute and an hour both go through it.
+func shardsAtFull(incomingBytes, incomingRecords, readBytes, seconds float64) (writeBytes, writeRecords, read float64) {
+	return incomingBytes / seconds / ShardWriteBytesPerSecond, incomingRecords / seconds / ShardWriteRecordsPerSecond,
+		readBytes / seconds / ShardReadBytesPerSecond
 }
 
 // Direction says which way a scaling action went.
