@@ -196,7 +196,7 @@ func (m Minute) UtilisationOf(shards int) Utilisation {
 // shardsAtFull is how many shards, each at 100 % of its limits, carry the
 // Sums of a period of seconds in each dimension: write bytes, write records
 // and read bytes. A minute and an hour both go through it.
-func shardsAtFull(incomingBytes, incomingRecords, readBytes, seconds float64) (writeBytes, writeRecords, read float64) {
+func shardsAtFull(incomingBytes, incomingRecords, readBytes, seconds float64) (writeBytes, writeRecords, readShards float64) {
 	return incomingBytes / seconds / ShardWriteBytesPerSecond, incomingRecords / seconds / ShardWriteRecordsPerSecond,
 		readBytes / seconds / ShardReadBytesPerSecond
 }
