@@ -61,7 +61,10 @@ func Decide(obs Observation, s Settings) Decision {
 	known := knownMinutes(obs.Minutes, obs.Now)
 	var latest *Minute
 	if len(known) > 0 {
-		latest = &known[len(known)-1]
+		// A copy: the decision outlives the cycle's known minutes, and a
+		// pointer into them would keep all of them alive with it.
+		m := known[len(known)-1]
+		latest = &m
 		d.Throttled = latest.WriteThrottled > 0
 		d.Utilisation = latest.UtilisationOf(cur)
 		d.Trigger = latest
