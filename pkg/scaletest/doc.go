@@ -6,7 +6,7 @@
 // that allocations and memory are the daemon's. Cycles run at the ticks of
 // the 60 s poll interval, in real time.
 //
-//	GOMEMLIMIT=150MiB SCALETEST_BUDGET=10m go test -run '^$' -bench 'BenchmarkCycle$' -benchtime 1x -timeout 60m ./pkg/scaletest
+//	GOMEMLIMIT=300MiB SCALETEST_BUDGET=10m go test -run '^$' -bench 'BenchmarkCycle$' -benchtime 1x -timeout 60m ./pkg/scaletest
 //
 // GOMEMLIMIT is what the container sets. SCALETEST_BUDGET bounds each cycle
 // (default 10m); a cycle cut short reports how many streams it decided.
