@@ -341,3 +341,41 @@ func TestDecideSkipsSmallPlannedScaleUps(t *testing.T) {
 		t.Fatalf("a stream needing 52 shards on 40: %s to %d; %s", d.Direction, d.Desired, d.Reason)
 	}
 }
+
+// The usual load back after a silence is the usual day, not a trend: the
+// rise from nothing to what the same hour carried on past days is not
+// extrapolated into a scale-up while the open shards carry it. A rise past
+// the expected level with its bursts still is.
+func TestDecideMeetsTheUsualLoadBack(t *testing.T) {
+	s := testSettings()
+	s.MaxShards = 200
+	from := t0.Add(-2*24*time.Hour - 12*time.Hour)
+	needs := make([]float64, int(t0.Sub(from)/time.Minute)-42)
+	for i := range needs {
+		needs[i] = 30 + float64(i%7)/7 // a flat day with a little noise
+		if i >= 2*24*60 {
+			needs[i] = 0 // silent from 12 hours ago
+		}
+	}
+	var l Learned
+	feedAll(&l, needMinutes(from, needs, 44), 44)
+	for _, tt := range []struct {
+		name   string
+		back   []float64
+		wantUp bool
+	}{
+		{name: "the usual load back", back: []float64{29.5, 30.5}},
+		{name: "far more than the usual", back: []float64{36, 42}, wantUp: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			recent := make([]float64, 40)
+			copy(recent[len(recent)-len(tt.back):], tt.back)
+			obs := obsWith(44, needMinutes(t0.Add(-42*time.Minute), recent, 44))
+			obs.Learned = &l
+			d := Decide(obs, s)
+			if up := d.Direction == DirectionUp; up != tt.wantUp {
+				t.Fatalf("scale-up %v, want %v: %s to %d; %s", up, tt.wantUp, d.Direction, d.Desired, d.Reason)
+			}
+		})
+	}
+}

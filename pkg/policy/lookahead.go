@@ -39,7 +39,9 @@ const (
 //     minutes) above the current count and beyond the learned bursts, while
 //     the newest minute is already above the middle of the band (urgent).
 //     A spiky stream's trend is not extrapolated: its rises are most likely
-//     bursts, and the rules above aim at the need it shows;
+//     bursts, and the rules above aim at the need it shows. Nor is a rise
+//     from a silence to what the stream's past expects at the hour (the
+//     usual load back), beyond that level with its bursts;
 //   - the capacity the stream needs for its learned bursts over its level,
 //     or for what its past expects within PrescaleLead, above the current
 //     count: planned, not urgent.
@@ -82,6 +84,16 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 		// nothing of where it stops. The need it shows is aimed at, not an
 		// extrapolation of it.
 		forecast = latest.UtilisationOf(cur).Max() * float64(cur)
+	}
+	if e, ok := pl.expected(obs.Now.Add(horizon)); ok && silentWithin(known, trendMinutes, cur, silentShare*e) {
+		// The rise from a silence to what the stream's past expects at this
+		// hour is the usual load back, a step, not a trend that goes on: it
+		// is not extrapolated beyond the expected level with its bursts
+		// until the stream exceeds them.
+		last := latest.UtilisationOf(cur).Max() * float64(cur)
+		if b := pl.burst(e); last <= b {
+			forecast = math.Min(forecast, math.Max(last, b))
+		}
 	}
 	if upMinutes, ok := lastKnown(known, n); ok && allAbove(upMinutes, cur, s.ScaleUpThreshold) && allNeedAbove(upMinutes, cur, allowed) {
 		peak := peakMinute(upMinutes, cur)
@@ -200,6 +212,17 @@ func forecastNeed(known []Minute, cur int, now time.Time) (float64, time.Duratio
 		return last, horizon
 	}
 	return math.Min(last+slope*horizon.Minutes(), last*maxForecastGrowth), horizon
+}
+
+// silentWithin is true when one of the newest n known minutes needed less
+// than floor (in shards at 100 %).
+func silentWithin(known []Minute, n, cur int, floor float64) bool {
+	for _, m := range known[max(len(known)-n, 0):] {
+		if NeedOf(m, shardsDuring(m, cur)) < floor {
+			return true
+		}
+	}
+	return false
 }
 
 // shardsForNeed is the least shard count that carries need (in shards at
