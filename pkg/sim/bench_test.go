@@ -2,9 +2,12 @@ package sim
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 
 // BenchmarkCompare replays each shared trace at a peak of 50 shards under
@@ -95,5 +98,62 @@ func BenchmarkRunScenario(b *testing.B) {
 				b.ReportMetric(float64(len(tr.Minutes)), "minutes")
 			})
 		}
+	}
+}
+
+// BenchmarkThresholdFloor measures how much of the default policy's
+// shard-hours over the hindsight bound any policy that keeps its level at
+// scale_up_threshold pays, even one that knows the future: it solves the
+// hindsight programmes again with each minute needing, besides its own load
+// at 100 %, the level (the median need of the newest policy.LevelMinutes
+// minutes, as the policy measures it) at DefaultSettings' threshold. It
+// reports, against the hindsight lower bound of the plain needs, that
+// floor's lower bound and the cost of its rolling-feasible plan, and a fixed
+// fleet at the peak need (what holding bursts shorter than the loop costs
+// without knowing when they come), for every scenario and shared trace at
+// a peak of 50 shards:
+//
+//	go test -run '^$' -bench BenchmarkThresholdFloor ./pkg/sim
+func BenchmarkThresholdFloor(b *testing.B) {
+	traces := map[string]Trace{}
+	var names []string
+	for _, g := range Scenarios() {
+		traces[g.Name], names = g.Trace(0), append(names, g.Name)
+	}
+	for _, path := range sharedTraces(b) {
+		name := strings.TrimSuffix(filepath.Base(path), "_per_minute.csv")
+		traces[name], names = readTraceFile(b, path), append(names, name)
+	}
+	for _, name := range names {
+		b.Run(name, func(b *testing.B) {
+			m := DefaultModel()
+			m.PeakShards = 50
+			l, err := prepare(traces[name], m)
+			if err != nil {
+				b.Fatal(err)
+			}
+			threshold := DefaultSettings(m.PeakShards).ScaleUpThreshold
+			floorNeeds := make([]int, len(l.needs))
+			levels := make([]float64, 0, policy.LevelMinutes)
+			peak := 0
+			for i, n := range l.needs {
+				levels = append(levels, float64(n))
+				if len(levels) > policy.LevelMinutes {
+					levels = levels[1:]
+				}
+				floorNeeds[i] = max(n, int(math.Ceil(policy.Level(levels)/threshold-1e-9)))
+				peak = max(peak, n)
+			}
+			rules := AWSPlanRules(m.ReshardTime)
+			var plain, floor HindsightResult
+			for b.Loop() {
+				plain = HindsightBounds(l.needs, rules)
+				floor = HindsightBounds(floorNeeds, rules)
+			}
+			base := float64(plain.Lower)
+			b.ReportMetric(float64(floor.Lower)/base, "floor-lower-x")
+			b.ReportMetric(float64(floor.Upper)/base, "floor-plan-x")
+			b.ReportMetric(float64(peak*len(l.needs))/base, "fixed-x")
+		})
 	}
 }
