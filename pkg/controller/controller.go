@@ -251,8 +251,13 @@ type Outcome struct {
 	// Paused is when an operator paused the stream, as its record said when
 	// last read; zero when it is not paused (or the record was not read).
 	Paused time.Time
-	// Minutes are the metrics the decision saw, oldest first.
-	Minutes []policy.Minute
+	// Refused are the known minutes the decision saw that refused writes,
+	// oldest first; SeenThrough is the start of the newest known minute it
+	// saw (zero when it saw none). The minutes themselves are not kept: an
+	// outcome lives until the cycle ends, and a copy of every stream's
+	// minutes would with it.
+	Refused     []RefusedMinute
+	SeenThrough time.Time
 	// Leading is true when this replica could act this cycle.
 	Leading bool
 	// Result says what became of the action the decision asked for; empty
@@ -265,6 +270,13 @@ type Outcome struct {
 	// Shards is what the shard level saw and did; nil for streams without
 	// shard-level scaling.
 	Shards *ShardOutcome
+}
+
+// RefusedMinute is a minute in which the stream refused writes.
+type RefusedMinute struct {
+	Start time.Time
+	// Records is the minute's WriteProvisionedThroughputExceeded.
+	Records float64
 }
 
 // Result is what became of a scaling action the policy asked for.
@@ -633,7 +645,19 @@ func (c *Controller) wallNow() time.Time {
 
 // observed fills the outcome of a stream whose state was read and decided.
 func (c *Controller) observed(o Outcome, st *streamState, state policy.StreamState, d policy.Decision, ms []policy.Minute) Outcome {
-	o.Observed, o.State, o.Decision, o.Minutes = true, state, d, ms
+	o.Observed, o.State, o.Decision = true, state, d
+	o.Refused, o.SeenThrough = nil, time.Time{}
+	for _, m := range ms {
+		if !m.Known {
+			continue
+		}
+		if m.WriteThrottled > 0 {
+			o.Refused = append(o.Refused, RefusedMinute{Start: m.Start, Records: m.WriteThrottled})
+		}
+		if m.Start.After(o.SeenThrough) {
+			o.SeenThrough = m.Start
+		}
+	}
 	o.History, o.HistoryRead, o.Paused = st.history, st.loaded, st.record.Paused
 	return o
 }

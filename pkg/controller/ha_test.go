@@ -198,7 +198,7 @@ func TestObserverAndSetStreams(t *testing.T) {
 		t.Fatalf("cycle report %+v", obs.cycles)
 	}
 	o := obs.streams[0]
-	if !o.Observed || o.State.OpenShards != 2 || o.Result != ResultRequested || len(o.Minutes) == 0 {
+	if !o.Observed || o.State.OpenShards != 2 || o.Result != ResultRequested || o.SeenThrough.IsZero() {
 		t.Fatalf("stream outcome %+v", o)
 	}
 

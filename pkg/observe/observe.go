@@ -277,17 +277,12 @@ func (m *Metrics) ObserveStream(o controller.Outcome) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	last, seen := m.counted[o.Stream]
-	newest := last
-	for _, min := range o.Minutes {
-		if !min.Known || !min.Start.After(last) {
-			continue
+	for _, r := range o.Refused {
+		if seen && r.Start.After(last) {
+			m.throttled.WithLabelValues(o.Stream).Add(r.Records)
 		}
-		if seen && min.WriteThrottled > 0 {
-			m.throttled.WithLabelValues(o.Stream).Add(min.WriteThrottled)
-		}
-		newest = maxTime(newest, min.Start)
 	}
-	m.counted[o.Stream] = newest
+	m.counted[o.Stream] = maxTime(last, o.SeenThrough)
 }
 
 func maxTime(a, b time.Time) time.Time {
