@@ -279,6 +279,24 @@ type RefusedMinute struct {
 	Records float64
 }
 
+// Refusals is what an Outcome keeps of the minutes its decision saw: the
+// known minutes that refused writes, oldest first, and the start of the
+// newest known minute (zero when none is known).
+func Refusals(ms []policy.Minute) (refused []RefusedMinute, through time.Time) {
+	for _, m := range ms {
+		if !m.Known {
+			continue
+		}
+		if m.WriteThrottled > 0 {
+			refused = append(refused, RefusedMinute{Start: m.Start, Records: m.WriteThrottled})
+		}
+		if m.Start.After(through) {
+			through = m.Start
+		}
+	}
+	return refused, through
+}
+
 // Result is what became of a scaling action the policy asked for.
 type Result string
 
@@ -646,18 +664,7 @@ func (c *Controller) wallNow() time.Time {
 // observed fills the outcome of a stream whose state was read and decided.
 func (c *Controller) observed(o Outcome, st *streamState, state policy.StreamState, d policy.Decision, ms []policy.Minute) Outcome {
 	o.Observed, o.State, o.Decision = true, state, d
-	o.Refused, o.SeenThrough = nil, time.Time{}
-	for _, m := range ms {
-		if !m.Known {
-			continue
-		}
-		if m.WriteThrottled > 0 {
-			o.Refused = append(o.Refused, RefusedMinute{Start: m.Start, Records: m.WriteThrottled})
-		}
-		if m.Start.After(o.SeenThrough) {
-			o.SeenThrough = m.Start
-		}
-	}
+	o.Refused, o.SeenThrough = Refusals(ms)
 	o.History, o.HistoryRead, o.Paused = st.history, st.loaded, st.record.Paused
 	return o
 }

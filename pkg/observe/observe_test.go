@@ -31,14 +31,7 @@ func minutes(refused ...float64) []policy.Minute {
 
 func outcome(stream string, shards int, ms []policy.Minute) controller.Outcome {
 	trigger := policy.Minute{Start: t0, Known: true}
-	var refused []controller.RefusedMinute
-	var through time.Time
-	for _, m := range ms {
-		if m.WriteThrottled > 0 {
-			refused = append(refused, controller.RefusedMinute{Start: m.Start, Records: m.WriteThrottled})
-		}
-		through = m.Start
-	}
+	refused, through := controller.Refusals(ms)
 	return controller.Outcome{
 		Stream: stream, Observed: true, Leading: true, Refused: refused, SeenThrough: through,
 		State: policy.StreamState{OpenShards: shards, Status: policy.StatusActive, Mode: policy.ModeProvisioned},
