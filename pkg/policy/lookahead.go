@@ -79,18 +79,18 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 
 	n = minutesIn(s.ScaleUpAfter)
 	forecast, horizon := forecastNeed(known, cur, obs.Now)
+	last := lu.Max() * float64(cur) // the newest minute's need
 	if pl.spiky() {
 		// A spiky stream's rise is most likely a burst: its trend says
 		// nothing of where it stops. The need it shows is aimed at, not an
 		// extrapolation of it.
-		forecast = latest.UtilisationOf(cur).Max() * float64(cur)
+		forecast = last
 	}
 	if e, ok := pl.expected(obs.Now.Add(horizon)); ok && silentWithin(known, trendMinutes, cur, silentShare*e) {
 		// The rise from a silence to what the stream's past expects at this
 		// hour is the usual load back, a step, not a trend that goes on: it
 		// is not extrapolated beyond the expected level with its bursts
 		// until the stream exceeds them.
-		last := latest.UtilisationOf(cur).Max() * float64(cur)
 		if b := pl.burst(e); last <= b {
 			forecast = math.Min(forecast, math.Max(last, b))
 		}
@@ -225,9 +225,10 @@ func silentWithin(known []Minute, n, cur int, floor float64) bool {
 	return false
 }
 
-// shardsForNeed is the least shard count that carries need (in shards at
-// 100 %) at the utilisation aim.
-func shardsForNeed(need, aim float64) int {
+// ShardsForNeed is the least shard count that carries need (in shards at
+// 100 %) at the utilisation aim: every count the default policy derives
+// from a need goes through it (the simulator's threshold floor too).
+func ShardsForNeed(need, aim float64) int {
 	return ceilShards(need/aim - 1e-9)
 }
 

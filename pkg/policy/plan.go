@@ -158,11 +158,11 @@ func (p plan) burst(level float64) float64 {
 // level itself is). Below it, the stream scales up.
 func (p plan) capacityFor(level float64) int {
 	if !p.env.Known {
-		return shardsForNeed(level, p.s.ScaleUpThreshold)
+		return ShardsForNeed(level, p.s.ScaleUpThreshold)
 	}
 	// The level at ScaleUpThreshold too: the utilisation the operator set
 	// is never exceeded by the level, whatever the bursts say.
-	return max(shardsForNeed(p.burst(level), 1), shardsForNeed(level, p.s.ScaleUpThreshold))
+	return max(ShardsForNeed(p.burst(level), 1), ShardsForNeed(level, p.s.ScaleUpThreshold))
 }
 
 // upTarget is the shard count a scale-up aims at when the stream's level is
@@ -177,12 +177,12 @@ func (p plan) upTarget(level, need float64) int {
 	t := p.capacityFor(math.Max(level, 0))
 	peak := p.env.Peak * p.s.Headroom.peakMargin()
 	if !p.env.Known || need > peak*newGround {
-		return max(t, shardsForNeed(need, p.s.mid()))
+		return max(t, ShardsForNeed(need, p.s.mid()))
 	}
 	if need > peak {
-		return max(t, shardsForNeed(need, p.s.ScaleUpThreshold))
+		return max(t, ShardsForNeed(need, p.s.ScaleUpThreshold))
 	}
-	return max(t, shardsForNeed(need*p.margin, 1))
+	return max(t, ShardsForNeed(need*p.margin, 1))
 }
 
 // callsToReturn is how many calls, each at most doubling, it takes to come

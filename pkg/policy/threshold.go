@@ -98,7 +98,7 @@ func Decide(obs Observation, s Settings) Decision {
 		// However the bound came (a tag, a reload), a loaded stream is not
 		// halved for it: the recent load must fit the new count at the
 		// middle of the band.
-		floor := shardsForNeed(pl.recentPeak, mid)
+		floor := ShardsForNeed(pl.recentPeak, mid)
 		if floor >= cur {
 			d.HeldAboveMax = true
 			d.Reason = fmt.Sprintf("stream has %d shards, above max_shards %d, but its recent peak needs %.1f shards: held, not scaled down onto its load",
@@ -118,7 +118,7 @@ func Decide(obs Observation, s Settings) Decision {
 	windowPeak := NeedOf(peak, shardsDuring(peak, cur))
 	// The new count carries every minute of the window below the threshold,
 	// so that a scale-down never lands where a scale-up would fire.
-	desired := max(pl.capacity(), shardsForNeed(windowPeak, s.ScaleUpThreshold), s.MinShards)
+	desired := max(pl.capacity(), ShardsForNeed(windowPeak, s.ScaleUpThreshold), s.MinShards)
 	if float64(desired) > float64(cur)*(1-MinDownStep) {
 		d.Reason = steadyReason(d, s, pl)
 		return d

@@ -2,8 +2,8 @@ package sim
 
 import (
 	"context"
-	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -133,16 +133,11 @@ func BenchmarkThresholdFloor(b *testing.B) {
 				b.Fatal(err)
 			}
 			threshold := DefaultSettings(m.PeakShards).ScaleUpThreshold
+			needs := make([]float64, len(l.needs))
 			floorNeeds := make([]int, len(l.needs))
-			levels := make([]float64, 0, policy.LevelMinutes)
-			peak := 0
 			for i, n := range l.needs {
-				levels = append(levels, float64(n))
-				if len(levels) > policy.LevelMinutes {
-					levels = levels[1:]
-				}
-				floorNeeds[i] = max(n, int(math.Ceil(policy.Level(levels)/threshold-1e-9)))
-				peak = max(peak, n)
+				needs[i] = float64(n)
+				floorNeeds[i] = max(n, policy.ShardsForNeed(policy.Level(needs[:i+1]), threshold))
 			}
 			rules := AWSPlanRules(m.ReshardTime)
 			var plain, floor HindsightResult
@@ -153,7 +148,7 @@ func BenchmarkThresholdFloor(b *testing.B) {
 			base := float64(plain.Lower)
 			b.ReportMetric(float64(floor.Lower)/base, "floor-lower-x")
 			b.ReportMetric(float64(floor.Upper)/base, "floor-plan-x")
-			b.ReportMetric(float64(peak*len(l.needs))/base, "fixed-x")
+			b.ReportMetric(float64(slices.Max(l.needs)*len(l.needs))/base, "fixed-x")
 		})
 	}
 }
