@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,6 +29,7 @@ type matrixFlags struct {
 	peaks        string
 	metricDelays string
 	scenarios    string
+	seeds        string
 	traces       string
 	cache        string
 }
@@ -37,6 +39,7 @@ func addMatrixFlags(fl *pflag.FlagSet, f *matrixFlags) {
 	fl.StringVar(&f.peaks, "peaks", "8,50,400", "--matrix: peaks in shards, comma-separated")
 	fl.StringVar(&f.metricDelays, "metric-delays", "1m,3m", "--matrix: CloudWatch delays, comma-separated")
 	fl.StringVar(&f.scenarios, "scenarios", "all", "--matrix: scenarios to replay: all, none, or names comma-separated")
+	fl.StringVar(&f.seeds, "seeds", "0", "--matrix: replay each scenario under each of these seeds, comma-separated (0: the scenario's own), to see the policy on traces it was not built on")
 	fl.StringVar(&f.traces, "traces", defaultTraceDir, "--matrix: also replay every *.csv trace in this directory (none: no files)")
 	fl.StringVar(&f.cache, "hindsight-cache", "", "--matrix: keep the hindsight bounds in this directory and reuse them (they depend on the traces, not on the policy)")
 }
@@ -62,7 +65,7 @@ func runMatrix(ctx context.Context, f simulateFlags, changed func(flag string) b
 	case changed("peak-shards") || changed("metric-delay"):
 		return badInput(errors.New("--matrix takes its peaks from --peaks and its delays from --metric-delays, not --peak-shards or --metric-delay"))
 	case changed("seed") || changed("key-skew") || changed("hot-key"):
-		return badInput(errors.New("--matrix replays each trace with its own seed and even keys; it excludes --seed, --key-skew and --hot-key"))
+		return badInput(errors.New("--matrix replays each trace with even keys and the seeds of --seeds; it excludes --seed, --key-skew and --hot-key"))
 	}
 	peaks, err := parsePeaks(f.matrix.peaks)
 	if err != nil {
@@ -72,7 +75,11 @@ func runMatrix(ctx context.Context, f simulateFlags, changed func(flag string) b
 	if err != nil {
 		return badInput(err)
 	}
-	traces, err := matrixScenarios(f.matrix.scenarios)
+	seeds, err := parseSeeds(f.matrix.seeds)
+	if err != nil {
+		return badInput(err)
+	}
+	traces, err := matrixScenarios(f.matrix.scenarios, seeds)
 	if err != nil {
 		return badInput(err)
 	}
@@ -165,8 +172,26 @@ func parseDelays(s string) ([]time.Duration, error) {
 	return out, nil
 }
 
-// matrixScenarios makes the traces of the named scenarios.
-func matrixScenarios(names string) ([]sim.Trace, error) {
+// parseSeeds reads --seeds: scenario seeds, 0 for each scenario's own, each
+// at most once.
+func parseSeeds(s string) ([]uint64, error) {
+	var out []uint64
+	for _, p := range strings.Split(s, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("--seeds %q: %q is not a seed (a whole number, 0 for each scenario's own)", s, p)
+		}
+		if slices.Contains(out, n) {
+			return nil, fmt.Errorf("--seeds %q: %d is given twice", s, n)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// matrixScenarios makes the traces of the named scenarios, one for each
+// seed.
+func matrixScenarios(names string, seeds []uint64) ([]sim.Trace, error) {
 	switch names {
 	case "none", "":
 		return nil, nil
@@ -179,7 +204,12 @@ func matrixScenarios(names string) ([]sim.Trace, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--scenarios: %w", err)
 		}
-		out = append(out, g.Trace(0))
+		for _, seed := range seeds {
+			// 0 and the scenario's own seed are the same trace: once.
+			if t := g.Trace(seed); !slices.ContainsFunc(out, func(o sim.Trace) bool { return o.Name == t.Name }) {
+				out = append(out, t)
+			}
+		}
 	}
 	return out, nil
 }

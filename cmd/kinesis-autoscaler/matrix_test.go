@@ -56,17 +56,22 @@ func TestSimulateMatrix(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "small.csv"), small, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runCLI(t, "simulate", "--matrix", "--peaks", "4,6", "--metric-delays", "3m", "--scenarios", "step-up", "--traces", dir)
+	// Seed 13 is step-up's own: the same trace as 0, replayed once.
+	code, stdout, stderr := runCLI(t, "simulate", "--matrix", "--peaks", "4,6", "--metric-delays", "3m", "--scenarios", "step-up", "--seeds", "0,7,13", "--traces", dir)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{
 		"trace", "peak", "delay", "lost", "throttled", "calls/24h", "x hindsight", "vs ksu", "vs alarm", "vs fixed", "verdict",
-		"scenario:step-up  4     3m", "scenario:step-up  6     3m", "small.csv", "median x hindsight:", "runs passing:", "targets: ",
+		"scenario:step-up         4     3m", "scenario:step-up         6     3m", "scenario:step-up@seed=7  4     3m", "small.csv",
+		"median x hindsight:", "runs passing:", "targets: ",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
+	}
+	if n := strings.Count(stdout, "\nscenario:step-up "); n != 2 {
+		t.Errorf("step-up's own trace replayed %d times at peaks 4 and 6, want twice:\n%s", n, stdout)
 	}
 	if n := strings.Count(stdout, "PASS") + strings.Count(stdout, "FAIL "); n < 6 {
 		t.Errorf("%d verdicts, want one per run (and FAIL lines):\n%s", n, stdout)
@@ -109,6 +114,9 @@ func TestSimulateScenarioAndMatrixBadInput(t *testing.T) {
 		{name: "bad peak", args: []string{"--matrix", "--peaks", "8,x"}, want: `--peaks "8,x"`},
 		{name: "zero peak", args: []string{"--matrix", "--peaks", "0"}, want: `"0" is not a shard count`},
 		{name: "bad delay", args: []string{"--matrix", "--metric-delays", "1m,soon"}, want: `--metric-delays "1m,soon"`},
+		{name: "bad seed", args: []string{"--matrix", "--seeds", "0,-1"}, want: `"-1" is not a seed`},
+		{name: "seed twice", args: []string{"--matrix", "--seeds", "5,0,5"}, want: "5 is given twice"},
+		{name: "matrix and seed", args: []string{"--matrix", "--seed", "5"}, want: "the seeds of --seeds"},
 		{name: "unknown matrix scenario", args: []string{"--matrix", "--scenarios", "step-up,tsunami"}, want: `unknown scenario "tsunami"`},
 		{name: "missing trace directory", args: []string{"--matrix", "--traces", "no/such/dir"}, want: "--traces no/such/dir"},
 		{name: "nothing to replay", args: []string{"--matrix", "--scenarios", "none", "--traces", "none"}, want: "nothing to replay"},
