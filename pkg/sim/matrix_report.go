@@ -24,6 +24,67 @@ type MatrixReport struct {
 	Violations []Violation `json:"violations"`
 	// Pass is true when there is no violation.
 	Pass bool `json:"pass"`
+	// BySeed sums up the scenario runs of each seed, when the scenarios
+	// were replayed under more than one (simulate --matrix --seeds): a
+	// policy built on the scenarios' own seeds should do as well on others.
+	BySeed []SeedSummary `json:"by_seed,omitempty"`
+}
+
+// SeedSummary is the scenario runs of one seed in a MatrixReport.
+type SeedSummary struct {
+	// Seed is the seed, or "own" for each scenario's own.
+	Seed             string  `json:"seed"`
+	Runs             int     `json:"runs"`
+	Passing          int     `json:"passing"`
+	MedianXHindsight float64 `json:"median_x_hindsight"`
+	MaxXHindsight    float64 `json:"max_x_hindsight"`
+}
+
+// scenarioSeed is the seed a scenario trace's name gives ("own" for the
+// scenario's own); false for a trace that is not a scenario.
+func scenarioSeed(trace string) (string, bool) {
+	if !strings.HasPrefix(trace, ScenarioPrefix) {
+		return "", false
+	}
+	if _, seed, ok := strings.Cut(trace, "@seed="); ok {
+		return seed, true
+	}
+	return "own", true
+}
+
+// bySeed sums up the scenario runs of each seed, in the order the seeds
+// first appear; nil when the runs have at most one seed.
+func bySeed(runs []MatrixRun, reps []MatrixReportRun) []SeedSummary {
+	var out []SeedSummary
+	groups := map[string][]int{}
+	for i, r := range runs {
+		seed, ok := scenarioSeed(r.Trace)
+		if !ok {
+			continue
+		}
+		if _, seen := groups[seed]; !seen {
+			out = append(out, SeedSummary{Seed: seed})
+		}
+		groups[seed] = append(groups[seed], i)
+	}
+	if len(out) < 2 {
+		return nil
+	}
+	for k := range out {
+		var rs []MatrixRun
+		for _, i := range groups[out[k].Seed] {
+			rs = append(rs, runs[i])
+			if reps[i].Pass {
+				out[k].Passing++
+			}
+			if d, ok := runs[i].Result(PolicyDefault); ok && runs[i].Err == nil {
+				out[k].MaxXHindsight = math.Max(out[k].MaxXHindsight, d.XHindsight)
+			}
+		}
+		out[k].Runs = len(rs)
+		out[k].MedianXHindsight, _ = MedianXHindsight(rs)
+	}
+	return out
 }
 
 // MatrixReportRun is one run of a MatrixReport.
@@ -60,6 +121,7 @@ func NewMatrixReport(runs []MatrixRun, t Targets) MatrixReport {
 		rep.Violations = append(rep.Violations, all[len(all)-1])
 	}
 	rep.Pass = len(rep.Violations) == 0
+	rep.BySeed = bySeed(runs, rep.Runs)
 	return rep
 }
 
@@ -117,6 +179,9 @@ func WriteMatrixTable(w io.Writer, rep MatrixReport) error {
 	t := rep.Targets
 	fmt.Fprintf(w, "\nmedian x hindsight: %.2f over %d runs (target at most %.2f)\n", rep.MedianXHindsight, len(rep.Runs), t.MaxMedianXHindsight)
 	fmt.Fprintf(w, "runs passing: %d of %d\n", rep.Passing, len(rep.Runs))
+	for _, g := range rep.BySeed {
+		fmt.Fprintf(w, "  scenarios, seed %s: %d of %d passing, median x hindsight %.2f, at most %.2f\n", g.Seed, g.Passing, g.Runs, g.MedianXHindsight, g.MaxXHindsight)
+	}
 	result := "PASS"
 	if !rep.Pass {
 		result = "FAIL"

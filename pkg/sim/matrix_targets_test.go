@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +158,41 @@ func TestMatrixReport(t *testing.T) {
 		if !strings.Contains(js.String(), want) {
 			t.Errorf("JSON lacks %s", want)
 		}
+	}
+}
+
+func TestMatrixReportBySeed(t *testing.T) {
+	slow := goodDefault()
+	slow.XHindsight = 2.1
+	lossy := goodDefault()
+	lossy.LostRecords, lossy.XHindsight = 1000, 1.5
+	runs := []MatrixRun{matrixRun(goodDefault()), matrixRun(slow), matrixRun(lossy), matrixRun(goodDefault())}
+	runs[1].Trace = "scenario:test@seed=7"
+	runs[2].Trace = "scenario:test@seed=7"
+	runs[3].Trace = "trace.csv" // not a scenario: in no seed's summary
+	rep := NewMatrixReport(runs, DefaultTargets)
+	want := []SeedSummary{
+		{Seed: "own", Runs: 1, Passing: 1, MedianXHindsight: 1.3, MaxXHindsight: 1.3},
+		{Seed: "7", Runs: 2, Passing: 1, MedianXHindsight: 1.8, MaxXHindsight: 2.1},
+	}
+	if len(rep.BySeed) != len(want) {
+		t.Fatalf("by seed %+v, want %+v", rep.BySeed, want)
+	}
+	for i, g := range rep.BySeed {
+		w := want[i]
+		if g.Seed != w.Seed || g.Runs != w.Runs || g.Passing != w.Passing || math.Abs(g.MedianXHindsight-w.MedianXHindsight) > 1e-9 || g.MaxXHindsight != w.MaxXHindsight {
+			t.Errorf("seed summary %d: %+v, want %+v", i, g, w)
+		}
+	}
+	var table bytes.Buffer
+	if err := WriteMatrixTable(&table, rep); err != nil {
+		t.Fatal(err)
+	}
+	if line := "scenarios, seed 7: 1 of 2 passing, median x hindsight 1.80, at most 2.10"; !strings.Contains(table.String(), line) {
+		t.Errorf("table lacks %q:\n%s", line, table.String())
+	}
+	// One seed: no summary.
+	if rep := NewMatrixReport(runs[:1], DefaultTargets); rep.BySeed != nil {
+		t.Errorf("one seed summed up: %+v", rep.BySeed)
 	}
 }
