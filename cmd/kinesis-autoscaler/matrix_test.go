@@ -62,7 +62,7 @@ func TestSimulateMatrix(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{
-		"trace", "peak", "delay", "lost", "throttled", "calls/24h", "x hindsight", "vs ksu", "vs alarm", "vs fixed", "verdict",
+		"trace", "peak", "delay", "lost", "lost later", "throttled", "calls/24h", "x hindsight", "vs ksu", "vs alarm", "vs fixed", "verdict",
 		"scenario:step-up         4     3m", "scenario:step-up         6     3m", "scenario:step-up@seed=7  4     3m", "small.csv",
 		"median x hindsight:", "runs passing:", "targets: ",
 	} {

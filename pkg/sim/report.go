@@ -29,6 +29,12 @@ type Result struct {
 	BacklogRecords   int64 `json:"backlog_records"`
 	ThrottledMinutes int   `json:"throttled_minutes"`
 	LostMinutes      int   `json:"lost_minutes"`
+	// LossEpisodes counts the runs of lost minutes, each within
+	// LossEpisodeGap of the one before; LostAfterFirstEpisode are the
+	// records lost outside the first. A first burst of a new regime may be
+	// lost before anything could know it; the next must not be.
+	LossEpisodes          int   `json:"loss_episodes"`
+	LostAfterFirstEpisode int64 `json:"lost_after_first_episode"`
 
 	ShardHours               float64 `json:"shard_hours"`
 	OracleShardHours         float64 `json:"oracle_shard_hours"`

@@ -444,6 +444,11 @@ func (r *runner) control(spec controller.StreamSpec, initial int, after func(con
 	r.after = after
 }
 
+// LossEpisodeGap is how far apart two minutes that lost records may be and
+// still be one episode (Result.LossEpisodes): a burst and the minutes its
+// scale-ups take to land, not the next burst.
+const LossEpisodeGap = 30 * time.Minute
+
 func (r *runner) run(ctx context.Context) (Result, error) {
 	sc, l := r.sc, r.sc.load
 	res := Result{
@@ -453,6 +458,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	}
 	var shardSeconds, units float64
 	var served traffic
+	lastLost := 0 // the newest minute that lost records
 	const progressEvery = 1000
 	for m, rec := range l.records {
 		if m%progressEvery == 0 {
@@ -526,6 +532,13 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		}
 		if row.LostRecords > 0 {
 			res.LostMinutes++
+			if res.LossEpisodes == 0 || m-lastLost > int(LossEpisodeGap/time.Minute) {
+				res.LossEpisodes++
+			}
+			if res.LossEpisodes > 1 {
+				res.LostAfterFirstEpisode += row.LostRecords
+			}
+			lastLost = m
 		}
 	}
 	if sc.Progress != nil {

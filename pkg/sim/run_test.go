@@ -90,12 +90,24 @@ func compareAll(tb testing.TB, tr Trace, peak int) (*Scenario, []Result) {
 func checkAccounting(t *testing.T, sc *Scenario, r Result) {
 	t.Helper()
 	reshard := int64(sc.Model.ReshardTime / time.Second)
-	var offered, accepted, lost, throttled int64
+	var offered, accepted, lost, throttled, firstEpisode int64
+	episodes, lastLost := 0, int64(-1)
 	for i, row := range r.Timeline {
 		offered += row.OfferedRecords
 		accepted += row.AcceptedRecords
 		lost += row.LostRecords
 		throttled += row.ThrottledRecords
+		if row.LostRecords > 0 {
+			// A new episode when the last lost minute is more than the gap
+			// before this one.
+			if lastLost < 0 || time.Duration(row.Minute-lastLost)*time.Minute > LossEpisodeGap {
+				episodes++
+			}
+			if episodes == 1 {
+				firstEpisode += row.LostRecords
+			}
+			lastLost = row.Minute
+		}
 		if got := offered - accepted - lost; got != row.BacklogRecords {
 			t.Fatalf("%s minute %d: offered - accepted - lost = %d, backlog %d", r.Policy, row.Minute, got, row.BacklogRecords)
 		}
@@ -123,6 +135,9 @@ func checkAccounting(t *testing.T, sc *Scenario, r Result) {
 	if offered != r.OfferedRecords || offered != r.AcceptedRecords+r.LostRecords+r.BacklogRecords ||
 		accepted != r.AcceptedRecords || lost != r.LostRecords || throttled != r.ThrottledRecords {
 		t.Fatalf("%s: offered %d != accepted %d + lost %d + backlog %d", r.Policy, r.OfferedRecords, r.AcceptedRecords, r.LostRecords, r.BacklogRecords)
+	}
+	if r.LossEpisodes != episodes || r.LostAfterFirstEpisode != lost-firstEpisode {
+		t.Fatalf("%s: %d loss episodes, %d lost after the first; the timeline has %d and %d", r.Policy, r.LossEpisodes, r.LostAfterFirstEpisode, episodes, lost-firstEpisode)
 	}
 
 	var updates []int64
