@@ -142,8 +142,12 @@ func TestLearnedSkipsDrainingMinutes(t *testing.T) {
 	}
 	var l Learned
 	now := feedAll(&l, ms, 14)
-	if e := l.Envelope(now); e.Peak > 21+1e-6 {
-		t.Fatalf("envelope %+v: the backlog drained on 28 shards was learned (want the surge's estimate, 21)", e)
+	// Learned as demand, the backlog would be half again the 28 shards that
+	// carried it (42). The surge refused writes on the doubling as well, so
+	// the doubling's 28 shards are held (TestEnvelopeHoldsTheAnswerToABurstThatOutgrewIt),
+	// not more.
+	if e := l.Envelope(now); math.Abs(e.Peak-28) > 1e-6 {
+		t.Fatalf("envelope %+v: want the 28 shards that answered the surge, not the backlog drained on them learned (42)", e)
 	}
 }
 
@@ -375,6 +379,56 @@ func TestDecideMeetsTheUsualLoadBack(t *testing.T) {
 			d := Decide(obs, s)
 			if up := d.Direction == DirectionUp; up != tt.wantUp {
 				t.Fatalf("scale-up %v, want %v: %s to %d; %s", up, tt.wantUp, d.Direction, d.Desired, d.Reason)
+			}
+		})
+	}
+}
+
+// A burst that refused writes on the count its first scale-up brought as
+// well is far above what its throttled minutes say: the count that
+// answered it is held until the burst comes back and is measured whole. One
+// that the first answer carried keeps its estimate.
+func TestEnvelopeHoldsTheAnswerToABurstThatOutgrewIt(t *testing.T) {
+	start := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		outgrew   bool    // the minutes on 30 shards refused writes too
+		later     float64 // a burst two hours later, on 60 shards (0: none)
+		wantPeak  float64
+		wantRatio float64
+	}{
+		// Held at the 60 shards that answered it, 6 times the level.
+		{name: "outgrew the first answer", outgrew: true, wantPeak: 60, wantRatio: 6},
+		// The estimate: half again the 15 shards the throttled minutes carried.
+		{name: "the first answer carried it", outgrew: false, wantPeak: 22.5, wantRatio: 2.25},
+		// Measured whole when it came back: what was measured.
+		{name: "outgrew, then came back and was measured", outgrew: true, later: 40, wantPeak: 40, wantRatio: 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			needs := bursty(300, 10, 10, 90, 4)
+			if tt.later > 0 {
+				for i := 240; i < 244; i++ {
+					needs[i] = tt.later
+				}
+			}
+			ms := needMinutes(start, needs, 15)
+			for i := 120; i < 124; i++ { // 02:00 to 02:03, on 15 shards
+				ms[i] = throttledAt(ms[i], 15)
+			}
+			for i := 124; i < 126; i++ { // the first answer, 30 shards
+				ms[i].Shards = 30
+				if tt.outgrew {
+					ms[i] = throttledAt(ms[i], 30)
+				}
+			}
+			for i := 126; i < len(ms); i++ {
+				ms[i].Shards = 60
+			}
+			var l Learned
+			now := feedAll(&l, ms, 15)
+			if e := l.Envelope(now); math.Abs(e.Peak-tt.wantPeak) > 1e-6 || math.Abs(e.Ratio-tt.wantRatio) > 1e-6 {
+				t.Fatalf("envelope %+v, want peak %v and ratio %v", e, tt.wantPeak, tt.wantRatio)
 			}
 		})
 	}

@@ -68,6 +68,12 @@ type Learned struct {
 	filled   int
 	// recent are the newest minutes taken, for Drains.
 	recent [DrainMinutes]Minute
+	// refusedAt is the newest minute taken that refused writes (a drain
+	// included), refusedHour the hour of the newest whose demand was
+	// estimated: the shards a scale-up brings within ExposureMinutes after
+	// it are that hour's answered count.
+	refusedAt   time.Time
+	refusedHour int64
 	// slots are per-hour burst figures, oldest first.
 	slots []learnSlot
 	// profile holds the mean need of each of the last ProfileDays*24 hours,
@@ -106,6 +112,15 @@ type learnSlot struct {
 	// falling below that count, which says nothing of its peak.)
 	throttledOn int32
 	cleanAfter  float32
+	// answered is the most shards the stream had within ExposureMinutes
+	// after a minute of this hour refused writes: what the scale-ups made
+	// in answer reached. outgrew is true when a minute on at least a
+	// scale-up's least step more shards than the estimated minute refused
+	// writes too: the burst outgrew the first answer, so it is far above
+	// any estimate, and the count that answered it is held until the burst
+	// is seen whole.
+	answered int32
+	outgrew  bool
 }
 
 // Envelope is what the learned bursts say about the stream now.
@@ -271,9 +286,23 @@ func (l *Learned) Feed(ms []Minute, fallback int, now time.Time) {
 			}
 			measured, need = needBounds(m, shards)
 		}
+		if m.Known && m.Shards > 0 && !l.refusedAt.IsZero() && start.Sub(l.refusedAt) <= ExposureMinutes*time.Minute {
+			if s := l.hourSlot(l.refusedHour); s != nil {
+				s.answered = max(s.answered, int32(m.Shards))
+				if m.WriteThrottled > 0 && s.throttledOn > 0 && m.Shards >= minUp(int(s.throttledOn)) {
+					s.outgrew = true
+				}
+			}
+		}
 		copy(l.recent[:], l.recent[1:])
 		l.recent[len(l.recent)-1] = m
 		l.push(start, measured, need, shards)
+		if m.Known && m.WriteThrottled > 0 {
+			l.refusedAt = start
+			if need > measured {
+				l.refusedHour = start.Unix() / 3600
+			}
+		}
 	}
 }
 
@@ -344,6 +373,16 @@ func countKnown(xs []float64) int {
 		}
 	}
 	return n
+}
+
+// hourSlot returns the figures of hour h, nil when not kept.
+func (l *Learned) hourSlot(h int64) *learnSlot {
+	for i := len(l.slots) - 1; i >= 0; i-- {
+		if l.slots[i].hour == h {
+			return &l.slots[i]
+		}
+	}
+	return nil
 }
 
 // slot returns the hour's burst figures, adding the hour (and dropping the
@@ -472,7 +511,14 @@ func (l *Learned) Envelope(now time.Time) Envelope {
 			break
 		}
 		ratio, add, peak := s.ratio, s.add, s.peak
-		if s.estFloor > 0 && max(newerClean, s.cleanAfter)*newGround >= s.estFloor {
+		gaveWay := s.estFloor > 0 && max(newerClean, s.cleanAfter)*newGround >= s.estFloor
+		if s.outgrew && !gaveWay && float32(s.answered) > peak && peak > 0 {
+			// The burst outgrew the first answer and has not been seen
+			// whole: the count that answered it is held.
+			f := float32(s.answered) / peak
+			ratio, add, peak = ratio*f, add+float32(s.answered)-peak, float32(s.answered)
+		}
+		if gaveWay {
 			// What the throttled minutes carried is a floor of that
 			// burst, which was larger: held at exactly that floor it
 			// would overflow again. It is taken a peak's noise above.
