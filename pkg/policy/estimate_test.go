@@ -385,14 +385,16 @@ func TestDecideMeetsTheUsualLoadBack(t *testing.T) {
 }
 
 // A burst that refused writes on the count its first scale-up brought as
-// well is far above what its throttled minutes say: the count that
-// answered it is held until the burst comes back and is measured whole. One
-// that the first answer carried keeps its estimate.
+// well, with those shards full, is far above what its throttled minutes
+// say: the count that answered it is held until the burst comes back and is
+// measured whole. One that the first answer carried keeps its estimate, and
+// so does one whose refusals on the doubled count came from a hot shard.
 func TestEnvelopeHoldsTheAnswerToABurstThatOutgrewIt(t *testing.T) {
 	start := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name      string
 		outgrew   bool    // the minutes on 30 shards refused writes too
+		hot       bool    // ... while carrying 18 shards' worth
 		later     float64 // a burst two hours later, on 60 shards (0: none)
 		wantPeak  float64
 		wantRatio float64
@@ -403,6 +405,9 @@ func TestEnvelopeHoldsTheAnswerToABurstThatOutgrewIt(t *testing.T) {
 		{name: "the first answer carried it", outgrew: false, wantPeak: 22.5, wantRatio: 2.25},
 		// Measured whole when it came back: what was measured.
 		{name: "outgrew, then came back and was measured", outgrew: true, later: 40, wantPeak: 40, wantRatio: 4},
+		// Refusals on 30 shards carrying 18 (60 %): one hot shard, not the
+		// stream, ran out: the estimate.
+		{name: "a hot shard on the first answer", outgrew: true, hot: true, wantPeak: 22.5, wantRatio: 2.25},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -420,6 +425,10 @@ func TestEnvelopeHoldsTheAnswerToABurstThatOutgrewIt(t *testing.T) {
 				ms[i].Shards = 30
 				if tt.outgrew {
 					ms[i] = throttledAt(ms[i], 30)
+				}
+				if tt.hot {
+					ms[i].IncomingRecords = 18 * 60 * ShardWriteRecordsPerSecond
+					ms[i].IncomingBytes = 18 * 60 * 100
 				}
 			}
 			for i := 126; i < len(ms); i++ {

@@ -116,9 +116,9 @@ type learnSlot struct {
 	// after a minute of this hour refused writes: what the scale-ups made
 	// in answer reached. outgrew is true when a minute on at least a
 	// scale-up's least step more shards than the estimated minute refused
-	// writes too: the burst outgrew the first answer, so it is far above
-	// any estimate, and the count that answered it is held until the burst
-	// is seen whole.
+	// writes too, with its shards full (fullShare): the burst outgrew the
+	// first answer, so it is far above any estimate, and the count that
+	// answered it is held until the burst is seen whole.
 	answered int32
 	outgrew  bool
 }
@@ -289,7 +289,8 @@ func (l *Learned) Feed(ms []Minute, fallback int, now time.Time) {
 		if m.Known && m.Shards > 0 && !l.refusedAt.IsZero() && start.Sub(l.refusedAt) <= ExposureMinutes*time.Minute {
 			if s := l.hourSlot(l.refusedHour); s != nil {
 				s.answered = max(s.answered, int32(m.Shards))
-				if m.WriteThrottled > 0 && s.throttledOn > 0 && m.Shards >= minUp(int(s.throttledOn)) {
+				if m.WriteThrottled > 0 && s.throttledOn > 0 && m.Shards >= minUp(int(s.throttledOn)) &&
+					m.UtilisationOf(m.Shards).accepted() >= fullShare {
 					s.outgrew = true
 				}
 			}
@@ -384,6 +385,11 @@ func (l *Learned) hourSlot(h int64) *learnSlot {
 	}
 	return nil
 }
+
+// fullShare is the share of its count's capacity a throttled minute
+// carried for the stream itself, not one hot shard, to have run out: a
+// hotspot throttles its shard while the others have room.
+const fullShare = 0.9
 
 // slot returns the hour's burst figures, adding the hour (and dropping the
 // oldest) when it is new.
