@@ -278,7 +278,8 @@ func (l *Learned) Feed(ms []Minute, fallback int, now time.Time) {
 			}
 		}
 		measured, need, shards := math.NaN(), math.NaN(), 0
-		if m.Known && m.Valid() && !Drains(m, l.recent[:]) {
+		valid := m.Known && m.Valid()
+		if valid && !Drains(m, l.recent[:]) {
 			shards = m.Shards
 			if shards <= 0 {
 				// The count is not known: only the minute's load says.
@@ -286,7 +287,7 @@ func (l *Learned) Feed(ms []Minute, fallback int, now time.Time) {
 			}
 			measured, need = needBounds(m, shards)
 		}
-		if m.Known && m.Shards > 0 && !l.refusedAt.IsZero() && start.Sub(l.refusedAt) <= ExposureMinutes*time.Minute {
+		if valid && m.Shards > 0 && !l.refusedAt.IsZero() && start.Sub(l.refusedAt) <= ExposureMinutes*time.Minute {
 			if s := l.hourSlot(l.refusedHour); s != nil {
 				s.answered = max(s.answered, int32(m.Shards))
 				if m.WriteThrottled > 0 && s.throttledOn > 0 && m.Shards >= minUp(int(s.throttledOn)) &&
@@ -298,7 +299,7 @@ func (l *Learned) Feed(ms []Minute, fallback int, now time.Time) {
 		copy(l.recent[:], l.recent[1:])
 		l.recent[len(l.recent)-1] = m
 		l.push(start, measured, need, shards)
-		if m.Known && m.WriteThrottled > 0 {
+		if valid && m.WriteThrottled > 0 {
 			l.refusedAt = start
 			if need > measured {
 				l.refusedHour = start.Unix() / 3600
