@@ -395,6 +395,7 @@ func TestEnvelopeHoldsTheAnswerToABurstThatOutgrewIt(t *testing.T) {
 		name      string
 		outgrew   bool    // the minutes on 30 shards refused writes too
 		hot       bool    // ... while carrying 18 shards' worth
+		invalid   bool    // ... with an infinite record count
 		later     float64 // a burst two hours later, on 60 shards (0: none)
 		wantPeak  float64
 		wantRatio float64
@@ -408,6 +409,8 @@ func TestEnvelopeHoldsTheAnswerToABurstThatOutgrewIt(t *testing.T) {
 		// Refusals on 30 shards carrying 18 (60 %): one hot shard, not the
 		// stream, ran out: the estimate.
 		{name: "a hot shard on the first answer", outgrew: true, hot: true, wantPeak: 22.5, wantRatio: 2.25},
+		// Figures CloudWatch cannot give (an infinite count) say nothing.
+		{name: "an invalid minute on the first answer", outgrew: true, invalid: true, wantPeak: 22.5, wantRatio: 2.25},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -429,6 +432,9 @@ func TestEnvelopeHoldsTheAnswerToABurstThatOutgrewIt(t *testing.T) {
 				if tt.hot {
 					ms[i].IncomingRecords = 18 * 60 * ShardWriteRecordsPerSecond
 					ms[i].IncomingBytes = 18 * 60 * 100
+				}
+				if tt.invalid {
+					ms[i].IncomingRecords = math.Inf(1)
 				}
 			}
 			for i := 126; i < len(ms); i++ {
