@@ -383,6 +383,9 @@ func (l *Learned) hourSlot(h int64) *learnSlot {
 		if l.slots[i].hour == h {
 			return &l.slots[i]
 		}
+		if l.slots[i].hour < h {
+			break // slots are oldest first
+		}
 	}
 	return nil
 }
@@ -396,23 +399,16 @@ const fullShare = 0.9
 // oldest) when it is new.
 func (l *Learned) slot(t time.Time) *learnSlot {
 	h := t.Unix() / 3600
-	for i := len(l.slots) - 1; i >= 0; i-- {
-		if l.slots[i].hour == h {
-			return &l.slots[i]
-		}
-		if l.slots[i].hour < h {
-			break
-		}
+	if s := l.hourSlot(h); s != nil {
+		return s
 	}
 	l.slots = append(l.slots, learnSlot{hour: h})
 	slices.SortFunc(l.slots, func(a, b learnSlot) int { return int(a.hour - b.hour) })
 	if len(l.slots) > learnSlots {
 		l.slots = slices.Delete(l.slots, 0, len(l.slots)-learnSlots)
 	}
-	for i := range l.slots {
-		if l.slots[i].hour == h {
-			return &l.slots[i]
-		}
+	if s := l.hourSlot(h); s != nil {
+		return s
 	}
 	return &l.slots[len(l.slots)-1] // h older than every kept hour
 }
