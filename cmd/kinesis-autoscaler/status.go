@@ -205,6 +205,9 @@ func lastAction(h policy.History) string {
 	if a == nil {
 		return "none"
 	}
+	if a.ByMerges {
+		return fmt.Sprintf("%s %d->%d by merges", a.Direction, a.From, a.To)
+	}
 	return fmt.Sprintf("%s %d->%d", a.Direction, a.From, a.To)
 }
 

@@ -10,8 +10,9 @@ import (
 	"github.com/kinesis-autoscaler/kinesis-autoscaler/pkg/policy"
 )
 
-// act makes the reshard d asks for with one UpdateShardCount, through the
-// write-ahead executor (execute.go).
+// act makes the reshard d asks for with one UpdateShardCount, or the
+// halving by merges it starts (halve.go), through the write-ahead executor
+// (execute.go).
 //
 // When its record cannot be written, a scale-up goes ahead all the same (a
 // stream that throttles must not wait for its tags) when a restart could
@@ -19,6 +20,9 @@ import (
 // count, and while no other change lacks its record. Otherwise it waits,
 // like a scale-down, for a cycle when it can be recorded.
 func (c *Controller) act(ctx context.Context, st *streamState, d policy.Decision, now time.Time, log *zap.Logger) (Result, error) {
+	if d.ByMerges {
+		return c.halve(ctx, st, d, now, log)
+	}
 	return c.execute(ctx, d.Stream, c.updateShardCount(st, d), now, log)
 }
 

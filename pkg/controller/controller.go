@@ -475,9 +475,12 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		c.awsError(ctx, st, spec.Name, now, o.Err, leading, log)
 		return o
 	}
-	st.observe(state, now)
+	// While a halving by merges is under way the policy sees the count it
+	// goes to, which the stream's widest shards already carry (halve.go).
+	view, halving := halvingView(st, state)
+	st.observe(view, now)
 	c.reconcile(ctx, st, spec.Name, state, now, leading, log)
-	if state.Status != policy.StatusActive || state.OpenShards != st.poll.shards {
+	if view.Status != policy.StatusActive || view.OpenShards != st.poll.shards {
 		// The schedule's last plan assumed an active stream of another
 		// count: a reshard under way or just done. Read the next cycle.
 		st.poll.next = time.Time{}
@@ -491,9 +494,9 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	ms := st.withShards(minutes)
 	if state.Mode != policy.ModeOnDemand {
 		c.warmUp(ctx, st, spec.Name, state, now, log)
-		st.learned.Feed(ms, state.OpenShards, st.poll.readTime(now))
+		st.learned.Feed(ms, view.OpenShards, st.poll.readTime(now))
 	}
-	d := c.decide(spec, st, state, ms, now)
+	d := c.decide(spec, st, view, halving, ms, now)
 	// A stream with shard-level scaling reads its record every term: its
 	// shard level needs it.
 	if !st.loaded && state.Mode != policy.ModeOnDemand && (d.Direction != policy.DirectionNone || c.opts.ReadAllHistory || c.shardLevelOn(spec)) {
@@ -505,12 +508,19 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 			c.awsError(ctx, st, spec.Name, now, o.Err, leading, log)
 			return o
 		}
-		// The history may have told the shards of earlier minutes (seed).
+		// The history may have told the shards of earlier minutes (seed),
+		// or of a halving under way.
 		ms = st.withShards(minutes)
+		if v, ok := halvingView(st, state); ok {
+			view, halving = v, true
+			st.observe(view, now)
+			d = c.decide(spec, st, view, halving, ms, now)
+		}
 	}
 	h := st.history
 	h.QuotaRefusedAt = st.quotaRefusedAt
 	d = spec.Policy.Gate(d, h, now)
+	d = c.mergesAllowed(d)
 	if d.Scales() && d.Direction == policy.DirectionDown && leading {
 		// A scale-down is decided on the newest minutes, as with one read a
 		// minute: a stream the poll schedule left unread is read now.
@@ -522,8 +532,8 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		}
 		if read {
 			minutes, ms = fresh, st.withShards(fresh)
-			st.learned.Feed(ms, state.OpenShards, now)
-			d = spec.Policy.Gate(c.decide(spec, st, state, ms, now), h, now)
+			st.learned.Feed(ms, view.OpenShards, now)
+			d = c.mergesAllowed(spec.Policy.Gate(c.decide(spec, st, view, halving, ms, now), h, now))
 		}
 	}
 	o = c.observed(o, st, state, d, ms)
@@ -557,6 +567,10 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 
 	if !d.Scales() {
 		st.alerts.end(policy.AlertWouldScale)
+		if halving && state.Status == policy.StatusActive && !c.opts.DryRun && !c.overBudget() {
+			o.Result, o.Err = c.mergeNext(ctx, st, spec.Name, state.OpenShards, view.OpenShards, now, log)
+			o.Acted = o.Result == ResultRequested
+		}
 		return o
 	}
 	if c.opts.DryRun {
@@ -681,10 +695,10 @@ func (c *Controller) deferred(o Outcome, log *zap.Logger) Outcome {
 
 // decide asks the stream's policy for its intent (phase one); ms are
 // the stream's minutes with the shards each had (streamState.withShards).
-func (c *Controller) decide(spec StreamSpec, st *streamState, state policy.StreamState, ms []policy.Minute, now time.Time) policy.Decision {
+func (c *Controller) decide(spec StreamSpec, st *streamState, state policy.StreamState, halving bool, ms []policy.Minute, now time.Time) policy.Decision {
 	return spec.Policy.Decide(policy.Observation{
 		Stream: spec.Name, Now: now, OpenShards: state.OpenShards, Status: state.Status, Mode: state.Mode,
-		Minutes: ms, Learned: &st.learned, ConsumersSeen: st.consumersSeen(ms, now),
+		Minutes: ms, Learned: &st.learned, ConsumersSeen: st.consumersSeen(ms, now), Halving: halving,
 	})
 }
 

@@ -135,3 +135,88 @@ func waitActive(ctx context.Context, t *testing.T, k *stream.Kinesis, name strin
 		}
 	}
 }
+
+// A stream whose day's UpdateShardCount calls are spent is halved by
+// MergeShards, one pair a cycle, through the real stream adapter and SDK on
+// kinesis-mock: its record says so, and no call is counted.
+func TestEmulatorHalvingByMerges(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	client := kinesisMock.Get(t).Client()
+	kin := stream.New(client)
+	cw := cwtest.New(t)
+
+	idle := createStream(ctx, t, client, 8)
+	// Four hours at 5 % of 8 shards, ending 3 minutes ago: enough for the
+	// learner's warm-up to know the stream's peak.
+	end := time.Now().Truncate(time.Minute).Add(-3 * time.Minute)
+	for i := 1; i <= 240; i++ {
+		at := end.Add(-time.Duration(i) * time.Minute)
+		records := 0.05 * 8 * 60 * policy.ShardWriteRecordsPerSecond
+		cw.Put(idle, "IncomingRecords", at, records)
+		cw.Put(idle, "IncomingBytes", at, records*100)
+	}
+	// The day's ten calls spent, the last two hours ago.
+	now := time.Now()
+	var h policy.History
+	for i := range policy.MaxUpdateCalls {
+		h = h.Record(policy.Action{At: now.Add(-time.Duration(20-2*i) * time.Hour), From: 4, To: 8, Direction: policy.DirectionUp})
+	}
+	if err := kin.SaveRecord(ctx, idle, policy.Record{History: h}); err != nil {
+		t.Fatal(err)
+	}
+
+	s := policy.Settings{
+		MinShards: 1, MaxShards: 16, ScaleUpThreshold: 0.75, ScaleDownThreshold: 0.25,
+		ScaleUpAfter: 2 * time.Minute, ScaleDownAfter: 10 * time.Minute,
+		CooldownUp: 5 * time.Minute, CooldownDown: time.Hour, MaxIteratorAge: 5 * time.Minute,
+	}
+	c := controller.New([]controller.StreamSpec{{Name: idle, Settings: s}},
+		controller.Deps{Load: metrics.New(cw.Client()), Streams: kin, Shards: kin, History: kin, Notifier: noAlerts{}, Clock: wallClock{}},
+		controller.Options{PollInterval: time.Minute, DedupWindow: time.Hour}, zaptest.NewLogger(t))
+
+	first := c.RunCycle(ctx)
+	if len(first) != 1 || !first[0].Acted || !first[0].Decision.ByMerges || first[0].Decision.Target != 4 {
+		t.Fatalf("first cycle: %+v, want a halving by merges to 4", first)
+	}
+	for cycles := 1; ; cycles++ {
+		waitActive(ctx, t, kin, idle)
+		st, err := kin.Describe(ctx, idle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.OpenShards == 4 {
+			if cycles != 4 {
+				t.Fatalf("halved in %d cycles, want 4 merges, one a cycle", cycles)
+			}
+			break
+		}
+		if cycles > 8 {
+			t.Fatalf("still %d open shards after %d cycles", st.OpenShards, cycles)
+		}
+		out := c.RunCycle(ctx)
+		// Mid-halving the policy sees the count the halving goes to.
+		if len(out) != 1 || out[0].Err != nil || out[0].Decision.Current != 4 || !out[0].Decision.Halving {
+			t.Fatalf("cycle %d: %+v", cycles, out)
+		}
+	}
+	shards, err := kin.ListShards(ctx, idle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sh := range shards {
+		if w := sh.Range.Width(); w < 0.25-1e-9 || w > 0.25+1e-9 {
+			t.Fatalf("after the halving a shard of width %v, want 0.25 (%d shards)", w, len(shards))
+		}
+	}
+	r, err := kin.LoadRecord(ctx, idle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.History.LastAction; a == nil || !a.ByMerges || a.From != 8 || a.To != 4 {
+		t.Fatalf("recorded last action %+v, want the halving from 8 to 4", a)
+	}
+	if used := r.History.CallsUsed(time.Now()); used != policy.MaxUpdateCalls {
+		t.Fatalf("%d calls recorded after the halving, want the %d spent before it", used, policy.MaxUpdateCalls)
+	}
+}

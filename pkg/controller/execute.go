@@ -81,6 +81,9 @@ type change struct {
 	// manual is an operator's change (the scale command): made on a paused
 	// stream too.
 	manual bool
+	// quiet sends no alert when AWS accepts the change: a halving's merges
+	// after its first, which alerted for them all.
+	quiet bool
 }
 
 // execute makes the change ch to the stream write-ahead (see above).
@@ -199,6 +202,9 @@ func (c *Controller) accepted(ctx context.Context, st *streamState, stream strin
 		ch.requested(now)
 	}
 	log.Info("change requested", zap.String("change", ch.what))
+	if ch.quiet {
+		return
+	}
 	a := policy.Alert{Kind: ch.done, Stream: stream, At: now, Decision: ch.decision, Next: ch.doneNext}
 	if ch.shard != nil {
 		a.Shard = ch.shard()

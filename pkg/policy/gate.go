@@ -98,8 +98,18 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 	if target >= cur {
 		return hold(fmt.Sprintf("already at min_shards %d", s.MinShards))
 	}
+	if d.Halving {
+		return hold("a halving by MergeShards is under way: the next scale-down waits for it to finish")
+	}
 	if last != nil && now.Before(last.At.Add(s.CooldownDown)) {
 		return hold(fmt.Sprintf("in cooldown_down until %s", last.At.Add(s.CooldownDown).UTC().Format(time.RFC3339)))
+	}
+	spent := d.CallsLeft <= ReservedForScaleUp || d.CallsLeft-1 < d.CallsToReturn+1
+	if spent && halvable(d, s) {
+		d.ByMerges, d.Target = true, cur/2
+		d.Reason += fmt.Sprintf("; %d UpdateShardCount calls left in the last 24h, kept: halving to %d shards by MergeShards, one pair a cycle",
+			d.CallsLeft, d.Target)
+		return d
 	}
 	if refused {
 		return hold(fmt.Sprintf("not calling: AWS refused the last call as over quota at %s", h.QuotaRefusedAt.UTC().Format(time.RFC3339)))
@@ -117,4 +127,33 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 		d.Reason += fmt.Sprintf(" (%d wanted, reached in further steps: AWS allows at most half per call)", d.Desired)
 	}
 	return d
+}
+
+// HalvingSpan is the longest a halving by merges may take: its merges, one
+// a cycle once the last has taken effect (ReshardAllowance and
+// CycleAllowance each), must be done within PlanHorizon, the time a
+// scale-down must already hold for. A longer one (a stream of more than 90
+// shards) would still be merging when the stream's next rise comes, and
+// holds every other scale-down while it runs.
+const HalvingSpan = PlanHorizon
+
+// halvable reports whether the scale-down d, which the day's calls do not
+// allow, can be made as a halving by merges instead: the stream's even
+// shards joined in pairs, one MergeShards a cycle, with no UpdateShardCount
+// call. It must want at least half of the open shards gone, from an even
+// count, within min_shards and HalvingSpan, on a stream whose peak is
+// learned; and the new count must carry the most the stream has needed
+// (PeakFloor) at full capacity, or the calls to come back to it must be left
+// with one for an emergency, for a halving leaves the stream only what
+// UpdateShardCount calls can raise quickly.
+func halvable(d Decision, s Settings) bool {
+	cur := d.Current
+	half := cur / 2
+	switch {
+	case cur%2 != 0, d.Desired > half, half < max(s.MinShards, 1):
+		return false
+	case time.Duration(half)*(ReshardAllowance+CycleAllowance) > HalvingSpan:
+		return false
+	}
+	return d.PeakFloor > 0 && (half >= d.PeakFloor || d.CallsLeft >= d.CallsToReturn+1)
 }

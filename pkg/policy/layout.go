@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"cmp"
 	"math/big"
+	"slices"
 	"time"
 )
 
@@ -59,4 +61,32 @@ type ShardLevelHistory struct {
 // Empty is true when the history holds nothing.
 func (h ShardLevelHistory) Empty() bool {
 	return len(h.Calls) == 0 && len(h.HotKeys) == 0 && len(h.Splits) == 0 && len(h.Divided) == 0
+}
+
+// halvingSlack is the relative rounding a halving's widths allow: AWS cuts
+// an even layout at whole hash keys, so its shards differ by a key or two.
+const halvingSlack = 1e-6
+
+// HalvingMerge picks the next merge of a halving to `to` shards among the
+// stream's open shards: the first two neighbours in hash-key order that are
+// each no wider than half of one of `to` even shards and together no wider
+// than one. ok is false when no such pair is left: the halving is done, or
+// the layout is not one it can finish (a shard of another width between
+// them), and the controller then stops it.
+func HalvingMerge(shards []OpenShard, to int) (a, b OpenShard, ok bool) {
+	if to < 1 || len(shards) < 2 {
+		return OpenShard{}, OpenShard{}, false
+	}
+	sorted := slices.Clone(shards)
+	slices.SortFunc(sorted, func(x, y OpenShard) int { return cmp.Compare(x.Range.Lo, y.Range.Lo) })
+	full := 1 / float64(to) * (1 + halvingSlack)
+	for i := 0; i+1 < len(sorted); i++ {
+		x, y := sorted[i], sorted[i+1]
+		adjacent := x.EndingHashKey != nil && y.StartingHashKey != nil &&
+			new(big.Int).Add(x.EndingHashKey, big.NewInt(1)).Cmp(y.StartingHashKey) == 0
+		if adjacent && x.Range.Width() <= full/2 && y.Range.Width() <= full/2 && x.Range.Width()+y.Range.Width() <= full {
+			return x, y, true
+		}
+	}
+	return OpenShard{}, OpenShard{}, false
 }

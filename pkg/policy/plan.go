@@ -218,18 +218,37 @@ func minUp(cur int) int {
 	return max(int(math.Floor(float64(cur)*(1+MinUpStep)+1e-9)), cur+1)
 }
 
-// peakShards is the count that carries the most the stream has needed
-// within LearnHorizon, or is expected to need within a day; 0 when nothing
-// is learned.
-func (p plan) peakShards() int {
+// dayPeak is the most the stream has needed within LearnHorizon, or is
+// expected to need within a day; ok is false when nothing is learned.
+func (p plan) dayPeak() (float64, bool) {
 	if !p.env.Known {
-		return 0
+		return 0, false
 	}
 	peak := p.env.Peak
 	if e, ok := p.expectedWithin(24 * time.Hour); ok {
 		peak = math.Max(peak, e)
 	}
+	return peak, true
+}
+
+// peakShards is the count that carries dayPeak as capacityFor holds a
+// level; 0 when nothing is learned.
+func (p plan) peakShards() int {
+	peak, ok := p.dayPeak()
+	if !ok {
+		return 0
+	}
 	return p.capacityFor(peak)
+}
+
+// peakFloor is the fewest shards that carry dayPeak at full capacity, with
+// the peak's margin; 0 when nothing is learned.
+func (p plan) peakFloor() int {
+	peak, ok := p.dayPeak()
+	if !ok {
+		return 0
+	}
+	return ShardsForNeed(peak*p.s.Headroom.peakMargin(), 1)
 }
 
 // spiky is true when the stream's learned bursts rise far above its level

@@ -44,7 +44,7 @@ func (p Threshold) Gate(d Decision, h History, now time.Time) Decision {
 //     be above ScaleUpThreshold on the new count.
 func Decide(obs Observation, s Settings) Decision {
 	cur := obs.OpenShards
-	d := Decision{Stream: obs.Stream, Direction: DirectionNone, Current: cur, Target: cur, Desired: cur}
+	d := Decision{Stream: obs.Stream, Direction: DirectionNone, Current: cur, Target: cur, Desired: cur, Halving: obs.Halving}
 	if obs.Mode == ModeOnDemand {
 		d.Reason = "stream is in ON_DEMAND mode: AWS scales it, left alone"
 		return d
@@ -126,6 +126,7 @@ func Decide(obs Observation, s Settings) Decision {
 	u := peak.UtilisationOf(cur)
 	d.Utilisation, d.Trigger = u, &peak
 	d.CallsToReturn = pl.callsToReturn(max(desired, (cur+1)/2, s.MinShards))
+	d.PeakFloor = pl.peakFloor()
 	return intent(d, DirectionDown, desired, false, fmt.Sprintf("peak %s at %s of %d shards over the last %s; %s",
 		u.Dimension(), percent(u.Max()), cur, s.ScaleDownAfter, pl.describe(desired)))
 }

@@ -211,11 +211,16 @@ const (
 	DirectionDown Direction = "down"
 )
 
-// Action is one UpdateShardCount call the daemon made on a stream.
+// Action is one change of the shard count the daemon made on a stream: an
+// UpdateShardCount call, or a halving by merges.
 type Action struct {
 	At        time.Time
 	From, To  int
 	Direction Direction
+	// ByMerges is a halving made by MergeShards, one pair of shards a cycle
+	// (Gate's halving when the day's calls are spent), not an
+	// UpdateShardCount call: it spends none of the quota.
+	ByMerges bool
 }
 
 // History is what the daemon remembers of a stream across cycles and
@@ -260,6 +265,9 @@ func (h History) Expected() int {
 // changes nothing.
 func (h History) Reconcile(open int, now time.Time) (History, bool) {
 	want := h.Expected()
+	if _, merging := h.Halving(open); merging {
+		return h, false
+	}
 	if want == 0 || open == want || (h.LastAction != nil && open == h.LastAction.From && want == h.LastAction.To) {
 		return h, false
 	}
@@ -311,8 +319,32 @@ func (h History) Record(a Action) History {
 			out.Calls = append(out.Calls, c)
 		}
 	}
-	out.Calls = append(out.Calls, a.At)
+	if !a.ByMerges {
+		out.Calls = append(out.Calls, a.At)
+	}
 	return out
+}
+
+// Halving reports whether the daemon's halving by merges is under way on a
+// stream with open shards, and the count it goes to: the last action is one,
+// not stopped (Shards, when known, is still its target), and the stream has
+// more open shards than that count and no more than it started from. From
+// the first merge on, the stream's widest shards are those of the new count,
+// and it carries what that count does.
+func (h History) Halving(open int) (int, bool) {
+	a := h.LastAction
+	if a == nil || !a.ByMerges || (h.Shards > 0 && h.Shards != a.To) || open <= a.To || open > a.From {
+		return 0, false
+	}
+	return a.To, true
+}
+
+// StopHalving is the history of a halving by merges that cannot go on (its
+// shards are no longer a layout it can finish): the open count stays what
+// the daemon left, and no call is counted.
+func (h History) StopHalving(open int) History {
+	h.Shards = open
+	return h
 }
 
 // Observation is everything the decision sees of one stream at one moment.
@@ -331,6 +363,10 @@ type Observation struct {
 	// (GetRecords.Bytes datapoints) recently, even before these minutes:
 	// missing read metrics are then unknown read load, not none.
 	ConsumersSeen bool
+	// Halving is true while the daemon's halving by merges is under way
+	// (History.Halving): OpenShards is then the count it goes to, which the
+	// stream's widest shards already carry, not the open shards AWS lists.
+	Halving bool
 }
 
 // Settings are the per-stream knobs of the threshold policy.
@@ -400,6 +436,19 @@ type Decision struct {
 	// has needed recently: the gate keeps that many, and one more for an
 	// emergency, before it spends one on the scale-down.
 	CallsToReturn int
+	// PeakFloor is, for a scale-down, the fewest shards that carry the most
+	// the stream has needed within LearnHorizon, or is expected to need
+	// within a day, at full capacity (with the lossless margin): a halving by
+	// merges with no calls to come back never goes below it. 0 when nothing
+	// is learned.
+	PeakFloor int
+	// ByMerges is set by the gate on a scale-down that the day's calls do
+	// not allow: the stream is halved by MergeShards, one pair of shards a
+	// cycle, spending no UpdateShardCount call.
+	ByMerges bool
+	// Halving is Observation.Halving: while it is true the gate holds
+	// scale-downs, and the controller makes the halving's next merge.
+	Halving bool
 	// Urgent is true when the intent meets load that is already, or about
 	// to be, throttled: it may spend the day's last UpdateShardCount call,
 	// which a planned change leaves for it.

@@ -439,7 +439,9 @@ func (r *runner) control(spec controller.StreamSpec, initial int, after func(con
 	if r.wrap != nil {
 		streams = r.wrap(r.stream)
 	}
-	r.deps = controller.Deps{Load: r.cw, Streams: streams, History: &memoryHistory{}, Notifier: r.alerts, Clock: r.clock}
+	// Shard calls as the daemon has them: the default policy's halving by
+	// merges makes them (and the shard level, where on).
+	r.deps = controller.Deps{Load: r.cw, Streams: streams, Shards: r.stream, History: &memoryHistory{}, Notifier: r.alerts, Clock: r.clock}
 	r.ctl = controller.New([]controller.StreamSpec{spec}, r.deps, r.opts, r.log)
 	r.after = after
 }

@@ -20,7 +20,8 @@ const (
 	// TagPrefix starts every tag the daemon writes.
 	TagPrefix = "kinesis-autoscaler:"
 	// TagLastAction holds the last action as "direction from to time", e.g.
-	// "up 2 4 2026-11-25T14:00:00Z".
+	// "up 2 4 2026-11-25T14:00:00Z", and " merges" after a halving by
+	// merges ("down 8 4 2026-11-25T14:00:00Z merges").
 	TagLastAction = TagPrefix + "last-action"
 	// TagCalls holds the Unix seconds of the UpdateShardCount calls of the
 	// rolling quota window, oldest first, separated by spaces.
@@ -94,6 +95,9 @@ func HistoryTags(h policy.History) map[string]string {
 	tags := map[string]string{}
 	if a := h.LastAction; a != nil {
 		tags[TagLastAction] = fmt.Sprintf("%s %d %d %s", a.Direction, a.From, a.To, a.At.UTC().Format(time.RFC3339))
+		if a.ByMerges {
+			tags[TagLastAction] += " " + byMerges
+		}
 	}
 	if n := h.Expected(); n > 0 {
 		tags[TagShards] = strconv.Itoa(n)
@@ -163,12 +167,17 @@ func ParseHistory(tags map[string]string, now time.Time) (policy.History, []erro
 	return h, problems
 }
 
-// parseAction reads "direction from to time"; it returns why the value is
-// refused, or "".
+// byMerges ends a last action that is a halving by merges
+// (policy.Action.ByMerges).
+const byMerges = "merges"
+
+// parseAction reads "direction from to time", followed by "merges" for a
+// halving by merges; it returns why the value is refused, or "".
 func parseAction(v string, now time.Time) (policy.Action, string) {
 	f := strings.Fields(v)
-	if len(f) != 4 {
-		return policy.Action{}, "want \"direction from to time\""
+	merges := len(f) == 5 && f[4] == byMerges
+	if len(f) != 4 && !merges {
+		return policy.Action{}, "want \"direction from to time\", and \"merges\" after a halving by merges"
 	}
 	dir := policy.Direction(f[0])
 	if dir != policy.DirectionUp && dir != policy.DirectionDown {
@@ -189,7 +198,10 @@ func parseAction(v string, now time.Time) (policy.Action, string) {
 	if at.After(now.Add(maxClockSkew)) {
 		return policy.Action{}, "time is in the future"
 	}
-	return policy.Action{At: at.UTC(), From: from, To: to, Direction: dir}, ""
+	if merges && (dir != policy.DirectionDown || from != 2*to) {
+		return policy.Action{}, fmt.Sprintf("a halving by merges goes down to half, not %s from %d to %d", dir, from, to)
+	}
+	return policy.Action{At: at.UTC(), From: from, To: to, Direction: dir, ByMerges: merges}, ""
 }
 
 // parseCall reads Unix seconds; it returns why the value is refused, or "".

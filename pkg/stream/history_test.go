@@ -101,6 +101,14 @@ func TestParseHistory(t *testing.T) {
 			tags: map[string]string{TagLastAction: "up 2 4 2026-11-25T13:30:00Z", TagShards: "6"},
 			want: policy.History{LastAction: up, Shards: 6},
 		},
+		{
+			name: "a halving by merges",
+			tags: map[string]string{TagLastAction: "down 8 4 2026-11-25T13:30:00Z merges"},
+			want: policy.History{LastAction: &policy.Action{At: at(30), From: 8, To: 4, Direction: policy.DirectionDown, ByMerges: true}},
+		},
+		{name: "a halving by merges that is not a halving", tags: map[string]string{TagLastAction: "down 8 5 2026-11-25T13:30:00Z merges"}, problems: 1},
+		{name: "a halving by merges up", tags: map[string]string{TagLastAction: "up 4 8 2026-11-25T13:30:00Z merges"}, problems: 1},
+		{name: "an unknown fifth field", tags: map[string]string{TagLastAction: "down 8 4 2026-11-25T13:30:00Z splits"}, problems: 1},
 		{name: "bad shard count", tags: map[string]string{TagShards: "many"}, problems: 1},
 		{name: "zero shard count", tags: map[string]string{TagShards: "0"}, problems: 1},
 		{name: "unknown direction", tags: map[string]string{TagLastAction: "sideways 2 4 2026-11-25T13:30:00Z"}, problems: 1},
@@ -158,6 +166,16 @@ func TestHistoryRoundTrip(t *testing.T) {
 	got, problems := ParseHistory(HistoryTags(h), now)
 	if len(problems) > 0 || !historyEqual(got, h) {
 		t.Errorf("got %s (%v), want %s", describe(got), problems, describe(h))
+	}
+	// A halving by merges, under way: its target is the count it leaves, and
+	// it is no call.
+	h = policy.History{Calls: h.Calls}.Record(policy.Action{At: at(5), From: 8, To: 4, Direction: policy.DirectionDown, ByMerges: true})
+	got, problems = ParseHistory(HistoryTags(h), now)
+	if len(problems) > 0 || !historyEqual(got, h) || got.CallsUsed(now) != h.CallsUsed(now) {
+		t.Errorf("halving: got %s (%v), want %s", describe(got), problems, describe(h))
+	}
+	if to, ok := got.Halving(6); !ok || to != 4 {
+		t.Errorf("halving read back from the tags is not under way at 6 shards: %d, %v", to, ok)
 	}
 }
 
@@ -262,7 +280,7 @@ func historyEqual(a, b policy.History) bool {
 		return false
 	}
 	if a.LastAction != nil && (!a.LastAction.At.Equal(b.LastAction.At) || a.LastAction.From != b.LastAction.From ||
-		a.LastAction.To != b.LastAction.To || a.LastAction.Direction != b.LastAction.Direction) {
+		a.LastAction.To != b.LastAction.To || a.LastAction.Direction != b.LastAction.Direction || a.LastAction.ByMerges != b.LastAction.ByMerges) {
 		return false
 	}
 	return a.Expected() == b.Expected() && slices.EqualFunc(a.Calls, b.Calls, time.Time.Equal)

@@ -1,0 +1,180 @@
+package policy
+
+import (
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+)
+
+// spentHistory has n UpdateShardCount calls within the last day at t0.
+func spentHistory(n int) History {
+	var h History
+	for i := range n {
+		h.Calls = append(h.Calls, t0.Add(-time.Duration(20-i)*time.Hour))
+	}
+	h.LastAction = &Action{At: t0.Add(-11 * time.Hour), From: 8, To: 16, Direction: DirectionUp}
+	return h
+}
+
+func TestGateHalvesByMergesWhenTheCallsAreSpent(t *testing.T) {
+	s := testSettings()
+	s.MaxShards = 200
+	down := Decision{Stream: "clicks", Direction: DirectionDown, Current: 16, Desired: 5, Target: 5, PeakFloor: 7, CallsToReturn: 1, Reason: "quiet"}
+	cases := []struct {
+		name   string
+		d      func(*Decision)
+		s      func(*Settings)
+		calls  int
+		merges bool   // a halving by merges to Current/2
+		target int    // otherwise: the target (Current when held)
+		reason string // in the reason
+	}{
+		{name: "all calls spent, the half carries the peak", calls: MaxUpdateCalls, merges: true, reason: "by MergeShards"},
+		{name: "the calls kept for scale-ups are not spent", calls: MaxUpdateCalls - ReservedForScaleUp, merges: true},
+		{name: "calls to spare: one UpdateShardCount", calls: 2, target: 8, reason: "scaling down to 8"},
+		{name: "an odd count cannot be halved in pairs", calls: MaxUpdateCalls, d: func(d *Decision) { d.Current = 15 }, target: 15,
+			reason: "calls left in the last 24h"},
+		{name: "less than half wanted gone", calls: MaxUpdateCalls, d: func(d *Decision) { d.Desired, d.Target = 9, 9 }, target: 16},
+		{name: "nothing learned", calls: MaxUpdateCalls, d: func(d *Decision) { d.PeakFloor = 0 }, target: 16},
+		{name: "below the peak with no call to come back", calls: MaxUpdateCalls, d: func(d *Decision) { d.PeakFloor = 9 }, target: 16},
+		{name: "below the peak with the calls to come back and one more", calls: MaxUpdateCalls - 2,
+			d: func(d *Decision) { d.PeakFloor = 9 }, merges: true},
+		{name: "below min_shards", calls: MaxUpdateCalls, s: func(s *Settings) { s.MinShards = 9 }, target: 16},
+		{name: "too many merges to finish within HalvingSpan", calls: MaxUpdateCalls,
+			d: func(d *Decision) { d.Current, d.Desired, d.Target = 100, 40, 40 }, target: 100},
+		{name: "a halving under way holds the next scale-down", calls: MaxUpdateCalls, d: func(d *Decision) { d.Halving = true },
+			target: 16, reason: "under way"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := down
+			if c.d != nil {
+				c.d(&d)
+			}
+			s := s
+			if c.s != nil {
+				c.s(&s)
+			}
+			g := Gate(d, spentHistory(c.calls), s, t0)
+			if g.ByMerges != c.merges {
+				t.Fatalf("by merges = %v, want %v: %s to %d; %s", g.ByMerges, c.merges, g.Direction, g.Target, g.Reason)
+			}
+			want := c.target
+			if c.merges {
+				want = d.Current / 2
+			}
+			if g.Target != want {
+				t.Fatalf("target %d, want %d; %s", g.Target, want, g.Reason)
+			}
+			if c.merges && (!g.Scales() || g.Direction != DirectionDown) {
+				t.Fatalf("a halving that does not scale down: %s to %d", g.Direction, g.Target)
+			}
+			if c.reason != "" && !strings.Contains(g.Reason, c.reason) {
+				t.Fatalf("reason %q does not say %q", g.Reason, c.reason)
+			}
+		})
+	}
+	// Within cooldown_down: held, whatever the calls.
+	h := spentHistory(MaxUpdateCalls)
+	h.LastAction.At = t0.Add(-time.Minute)
+	if g := Gate(down, h, s, t0); g.Scales() || g.ByMerges {
+		t.Fatalf("a halving within cooldown_down: %s to %d; %s", g.Direction, g.Target, g.Reason)
+	}
+}
+
+func TestHistoryOfAHalving(t *testing.T) {
+	h := spentHistory(3)
+	halving := Action{At: t0, From: 16, To: 8, Direction: DirectionDown, ByMerges: true}
+	h = h.Record(halving)
+	if got := h.CallsUsed(t0); got != 3 {
+		t.Fatalf("a halving by merges counted as a call: %d calls used, want 3", got)
+	}
+	if h.Expected() != 8 {
+		t.Fatalf("expected count %d, want the halving's 8", h.Expected())
+	}
+	for open, want := range map[int]bool{16: true, 12: true, 9: true, 8: false, 17: false, 4: false} {
+		to, ok := h.Halving(open)
+		if ok != want || (ok && to != 8) {
+			t.Errorf("Halving(%d) = %d, %v; want under way %v toward 8", open, to, ok, want)
+		}
+		if ok {
+			if _, inferred := h.Reconcile(open, t0.Add(time.Hour)); inferred {
+				t.Errorf("the halving's count %d taken for another tool's reshard", open)
+			}
+		}
+	}
+	stopped := h.StopHalving(12)
+	if _, ok := stopped.Halving(12); ok {
+		t.Fatal("a stopped halving is still under way")
+	}
+	if _, inferred := stopped.Reconcile(12, t0.Add(time.Hour)); inferred {
+		t.Fatal("a stopped halving's count taken for another tool's reshard")
+	}
+	up := h.Record(Action{At: t0.Add(time.Hour), From: 8, To: 16, Direction: DirectionUp})
+	if _, ok := up.Halving(12); ok {
+		t.Fatal("a scale-up did not end the halving")
+	}
+}
+
+// evenShards is n even open shards, as AWS's UpdateShardCount leaves them.
+func evenShards(n int) []OpenShard {
+	space := new(big.Int).Lsh(big.NewInt(1), 128)
+	out := make([]OpenShard, n)
+	for i := range n {
+		start := new(big.Int).Div(new(big.Int).Mul(space, big.NewInt(int64(i))), big.NewInt(int64(n)))
+		end := new(big.Int).Sub(new(big.Int).Div(new(big.Int).Mul(space, big.NewInt(int64(i+1))), big.NewInt(int64(n))), big.NewInt(1))
+		out[i] = OpenShard{ID: string(rune('a' + i)), StartingHashKey: start, EndingHashKey: end, Range: RangeOf(start, end)}
+	}
+	return out
+}
+
+// merged joins shards a and b as MergeShards does.
+func merged(shards []OpenShard, a, b OpenShard) []OpenShard {
+	var out []OpenShard
+	for _, s := range shards {
+		switch s.ID {
+		case a.ID:
+			out = append(out, OpenShard{ID: a.ID + b.ID, StartingHashKey: a.StartingHashKey, EndingHashKey: b.EndingHashKey,
+				Range: RangeOf(a.StartingHashKey, b.EndingHashKey)})
+		case b.ID:
+		default:
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func TestHalvingMergeEndsInAnEvenLayout(t *testing.T) {
+	for _, n := range []int{2, 8, 14, 90} {
+		shards := evenShards(n)
+		// The order AWS lists them in is not the hash keys'.
+		shards[0], shards[n-1] = shards[n-1], shards[0]
+		merges := 0
+		for {
+			a, b, ok := HalvingMerge(shards, n/2)
+			if !ok {
+				break
+			}
+			if merges++; merges > n {
+				t.Fatalf("%d shards: more merges than shards", n)
+			}
+			shards = merged(shards, a, b)
+		}
+		if merges != n/2 || len(shards) != n/2 {
+			t.Fatalf("%d shards: %d merges left %d shards, want %d and %d", n, merges, len(shards), n/2, n/2)
+		}
+		for _, s := range shards {
+			if w := s.Range.Width(); w < 1/float64(n/2)*(1-1e-9) || w > 1/float64(n/2)*(1+1e-9) {
+				t.Fatalf("%d shards halved: a shard of width %v, want %v", n, w, 1/float64(n/2))
+			}
+		}
+	}
+	// A layout a halving cannot finish: one shard of a third between halves.
+	odd := evenShards(6)
+	odd = merged(odd, odd[2], odd[3])
+	odd = merged(odd, odd[0], odd[1])
+	if a, b, ok := HalvingMerge(odd, 4); ok {
+		t.Fatalf("paired %s and %s toward 4 even shards in a layout of %d", a.ID, b.ID, len(odd))
+	}
+}
