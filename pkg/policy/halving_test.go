@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,4 +179,70 @@ func TestHalvingMergeEndsInAnEvenLayout(t *testing.T) {
 	if a, b, ok := HalvingMerge(odd, 4); ok {
 		t.Fatalf("paired %s and %s toward 4 even shards in a layout of %d", a.ID, b.ID, len(odd))
 	}
+}
+
+// FuzzHalvingMerge checks the halving's merges on arbitrary layouts: a pair
+// is two neighbours, each at most half and together at most one of `to`
+// even shards; merging every pair it names ends within as many merges as
+// there are shards, with no shard wider than one of `to` even shards (the
+// halving never takes capacity below its target) and so at least `to` open.
+func FuzzHalvingMerge(f *testing.F) {
+	f.Add([]byte{1, 1, 1, 1, 1, 1, 1, 1}, uint8(4))
+	f.Add([]byte{2, 1, 1, 3, 1, 1}, uint8(4))
+	f.Add([]byte{255, 1, 1}, uint8(1))
+	f.Fuzz(func(t *testing.T, weights []byte, to8 uint8) {
+		if len(weights) < 1 || len(weights) > 64 {
+			t.Skip()
+		}
+		to := max(int(to8%64), 1)
+		shards := layoutOf(weights)
+		if shards == nil {
+			t.Skip()
+		}
+		full := 1 / float64(to) * (1 + halvingSlack)
+		for range len(weights) + 1 {
+			a, b, ok := HalvingMerge(shards, to)
+			if !ok {
+				break
+			}
+			if new(big.Int).Add(a.EndingHashKey, big.NewInt(1)).Cmp(b.StartingHashKey) != 0 {
+				t.Fatalf("merging %v and %v, which are not neighbours", a.Range, b.Range)
+			}
+			if a.Range.Width() > full/2 || b.Range.Width() > full/2 || a.Range.Width()+b.Range.Width() > full {
+				t.Fatalf("merging %v and %v toward %d even shards", a.Range, b.Range, to)
+			}
+			shards = merged(shards, a, b)
+		}
+		if _, _, ok := HalvingMerge(shards, to); ok {
+			t.Fatalf("still merging after %d merges of %d shards", len(weights), len(weights))
+		}
+		for _, s := range shards {
+			if w := s.Range.Width(); w > full && !slices.ContainsFunc(layoutOf(weights), func(o OpenShard) bool { return o.ID == s.ID }) {
+				t.Fatalf("a merge left a shard of %v, wider than one of %d even shards", w, to)
+			}
+		}
+	})
+}
+
+// layoutOf cuts the key space into len(weights) neighbouring shards with
+// widths in proportion to weights (nil when a shard would own no key).
+func layoutOf(weights []byte) []OpenShard {
+	space := new(big.Int).Lsh(big.NewInt(1), 128)
+	total := 0
+	for _, w := range weights {
+		total += int(w) + 1
+	}
+	out := make([]OpenShard, len(weights))
+	start, sum := big.NewInt(0), 0
+	for i, w := range weights {
+		sum += int(w) + 1
+		next := new(big.Int).Div(new(big.Int).Mul(space, big.NewInt(int64(sum))), big.NewInt(int64(total)))
+		end := new(big.Int).Sub(next, big.NewInt(1))
+		if end.Cmp(start) < 0 {
+			return nil
+		}
+		out[i] = OpenShard{ID: fmt.Sprintf("s%d", i), StartingHashKey: start, EndingHashKey: end, Range: RangeOf(start, end)}
+		start = next
+	}
+	return out
 }
