@@ -47,6 +47,13 @@ func (c *Controller) mergesAllowed(d policy.Decision) policy.Decision {
 // halve starts the halving d asks for: recorded, then its first merge.
 func (c *Controller) halve(ctx context.Context, st *streamState, d policy.Decision, now time.Time, log *zap.Logger) (Result, error) {
 	a, b, err := c.nextPair(ctx, d.Stream, d.Target)
+	if errors.Is(err, errNoPair) {
+		// A layout a halving cannot make even (a shard-level stream's
+		// splits): nothing is asked of AWS, and the scale-down waits for a
+		// call as it would without halvings.
+		log.Info("halving by merges not started: the open shards are not an even layout", zap.Error(err))
+		return "", nil
+	}
 	if err != nil {
 		err = fmt.Errorf("halving of %q to %d shards not started: %w", d.Stream, d.Target, err)
 		log.Warn("halving by merges not started; the next cycle decides again", zap.Error(err))

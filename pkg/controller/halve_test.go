@@ -186,3 +186,39 @@ func TestHalvingByMergesStopsOnALayoutItCannotFinish(t *testing.T) {
 		t.Fatalf("a stopped halving counted %d calls", h.CallsUsed(r.clock.now))
 	}
 }
+
+func TestHalvingByMergesIsNotStartedOnAnUnevenLayout(t *testing.T) {
+	p := &halvingPolicy{}
+	r := newHalvingRig(t, p, nil)
+	// Resharded by hand into 8 shards of 3/16 and 1/16 in turn: no two
+	// neighbours make one of 4 even shards. (policy.Gate cannot see the
+	// layout; this policy asks for the halving, as it would.)
+	ctx := context.Background()
+	for i := range 4 {
+		open := r.shards.open[shardStream]
+		if err := r.shards.MergeShards(ctx, shardStream, open[i].ID, open[i+1].ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 4 {
+		q := r.shards.open[shardStream][2*i]
+		cut := new(big.Int).Add(q.StartingHashKey, new(big.Int).Div(new(big.Int).Mul(new(big.Int).Sub(q.EndingHashKey, q.StartingHashKey), big.NewInt(3)), big.NewInt(4)))
+		if err := r.shards.SplitShard(ctx, shardStream, q.ID, cut); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.streams.finish()
+	merges := len(r.shards.merges)
+	out := r.cycles(3)
+	if len(r.shards.merges) != merges {
+		t.Fatalf("a halving merged on an uneven layout: %v", r.shards.merges[merges:])
+	}
+	for _, o := range out {
+		if o.Err != nil || o.Result == ResultFailed {
+			t.Fatalf("an uneven layout made the cycle fail: %+v", o)
+		}
+	}
+	if h := r.history.h[shardStream]; h.LastAction != nil {
+		t.Fatalf("a halving not started was recorded: %+v", h.LastAction)
+	}
+}
