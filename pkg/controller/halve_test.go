@@ -93,18 +93,22 @@ func TestHalvingByMergesGoesOnOnePairACycle(t *testing.T) {
 		t.Fatalf("%d scaled_down alerts, want one for the whole halving", n)
 	}
 	// Once the first merge landed the policy saw the count the halving goes
-	// to, and that it was under way.
-	for _, obs := range p.seen[1:] {
-		if obs.Status == policy.StatusActive && (obs.OpenShards != 4 || !obs.Halving && len(r.shards.merges) < 4) {
-			if obs.OpenShards == 4 && !obs.Halving {
-				continue // done
-			}
-			t.Fatalf("during the halving the policy saw %d shards (halving %v), want 4", obs.OpenShards, obs.Halving)
+	// to, and that it was under way: the first cycle saw 8 shards, the next
+	// three (7, 6 and 5 open) 4, halving.
+	if len(p.seen) != 4 || p.seen[0].OpenShards != 8 || p.seen[0].Halving {
+		t.Fatalf("the policy was asked %d times, first with %d shards (halving %v)", len(p.seen), p.seen[0].OpenShards, p.seen[0].Halving)
+	}
+	for i, obs := range p.seen[1:] {
+		if obs.OpenShards != 4 || !obs.Halving {
+			t.Fatalf("cycle %d of the halving: the policy saw %d shards (halving %v), want 4, halving", i+2, obs.OpenShards, obs.Halving)
 		}
 	}
 	r.cycles(3)
 	if len(r.shards.merges) != 4 {
 		t.Fatalf("merging went on past the halving: %d merges", len(r.shards.merges))
+	}
+	if last := p.seen[len(p.seen)-1]; last.OpenShards != 4 || last.Halving {
+		t.Fatalf("after the halving the policy saw %d shards (halving %v), want 4, done", last.OpenShards, last.Halving)
 	}
 }
 
