@@ -104,8 +104,18 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 	if last != nil && now.Before(last.At.Add(s.CooldownDown)) {
 		return hold(fmt.Sprintf("in cooldown_down until %s", last.At.Add(s.CooldownDown).UTC().Format(time.RFC3339)))
 	}
-	spent := d.CallsLeft <= ReservedForScaleUp || d.CallsLeft-1 < d.CallsToReturn+1
-	if spent && halvable(d, s) {
+	// The day's budget: a scale-down never spends the calls kept for
+	// scale-ups, nor those it would take to come back and one more. What it
+	// holds back may be made as a halving by merges, which spends none.
+	spent := ""
+	switch {
+	case d.CallsLeft <= ReservedForScaleUp:
+		spent = fmt.Sprintf("only %d UpdateShardCount calls left in the last 24h, kept for scale-ups", d.CallsLeft)
+	case d.CallsLeft-1 < d.CallsToReturn+1:
+		spent = fmt.Sprintf("%d UpdateShardCount calls left in the last 24h: coming back from %d shards to the recent peak takes %d, and one is kept for an emergency",
+			d.CallsLeft, target, d.CallsToReturn)
+	}
+	if spent != "" && halvable(d, s) {
 		d.ByMerges, d.Target = true, cur/2
 		d.Reason += fmt.Sprintf("; %d UpdateShardCount calls left in the last 24h, kept: halving to %d shards by MergeShards, one pair a cycle",
 			d.CallsLeft, d.Target)
@@ -114,12 +124,8 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 	if refused {
 		return hold(fmt.Sprintf("not calling: AWS refused the last call as over quota at %s", h.QuotaRefusedAt.UTC().Format(time.RFC3339)))
 	}
-	if d.CallsLeft <= ReservedForScaleUp {
-		return hold(fmt.Sprintf("only %d UpdateShardCount calls left in the last 24h, kept for scale-ups", d.CallsLeft))
-	}
-	if keep := d.CallsToReturn + 1; d.CallsLeft-1 < keep {
-		return hold(fmt.Sprintf("%d UpdateShardCount calls left in the last 24h: coming back from %d shards to the recent peak takes %d, and one is kept for an emergency",
-			d.CallsLeft, target, d.CallsToReturn))
+	if spent != "" {
+		return hold(spent)
 	}
 	d.Target = target
 	d.Reason += fmt.Sprintf("; scaling down to %d shards", target)

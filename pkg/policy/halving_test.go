@@ -120,16 +120,7 @@ func TestHistoryOfAHalving(t *testing.T) {
 }
 
 // evenShards is n even open shards, as AWS's UpdateShardCount leaves them.
-func evenShards(n int) []OpenShard {
-	space := new(big.Int).Lsh(big.NewInt(1), 128)
-	out := make([]OpenShard, n)
-	for i := range n {
-		start := new(big.Int).Div(new(big.Int).Mul(space, big.NewInt(int64(i))), big.NewInt(int64(n)))
-		end := new(big.Int).Sub(new(big.Int).Div(new(big.Int).Mul(space, big.NewInt(int64(i+1))), big.NewInt(int64(n))), big.NewInt(1))
-		out[i] = OpenShard{ID: string(rune('a' + i)), StartingHashKey: start, EndingHashKey: end, Range: RangeOf(start, end)}
-	}
-	return out
-}
+func evenShards(n int) []OpenShard { return layoutOf(make([]byte, n)) }
 
 // merged joins shards a and b as MergeShards does.
 func merged(shards []OpenShard, a, b OpenShard) []OpenShard {
@@ -227,7 +218,6 @@ func FuzzHalvingMerge(f *testing.F) {
 // layoutOf cuts the key space into len(weights) neighbouring shards with
 // widths in proportion to weights (nil when a shard would own no key).
 func layoutOf(weights []byte) []OpenShard {
-	space := new(big.Int).Lsh(big.NewInt(1), 128)
 	total := 0
 	for _, w := range weights {
 		total += int(w) + 1
@@ -236,7 +226,7 @@ func layoutOf(weights []byte) []OpenShard {
 	start, sum := big.NewInt(0), 0
 	for i, w := range weights {
 		sum += int(w) + 1
-		next := new(big.Int).Div(new(big.Int).Mul(space, big.NewInt(int64(sum))), big.NewInt(int64(total)))
+		next := new(big.Int).Div(new(big.Int).Mul(keySpace, big.NewInt(int64(sum))), big.NewInt(int64(total)))
 		end := new(big.Int).Sub(next, big.NewInt(1))
 		if end.Cmp(start) < 0 {
 			return nil
