@@ -106,7 +106,9 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 	}
 	// The day's budget: a scale-down never spends the calls kept for
 	// scale-ups, nor those it would take to come back and one more. What it
-	// holds back may be made as a halving by merges, which spends none.
+	// holds back may be made as a halving by merges, which spends none: its
+	// calls to come back may be those that leave the rolling window before
+	// the stream's past days expect it to need more (Decision.NeededBy).
 	spent := ""
 	switch {
 	case d.CallsLeft <= ReservedForScaleUp:
@@ -115,10 +117,18 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 		spent = fmt.Sprintf("%d UpdateShardCount calls left in the last 24h: coming back from %d shards to the recent peak takes %d, and one is kept for an emergency",
 			d.CallsLeft, target, d.CallsToReturn)
 	}
-	if spent != "" && halvable(d, s) {
+	freed := 0
+	if !d.NeededBy.IsZero() {
+		freed = h.CallsFreedBy(now, d.NeededBy)
+	}
+	if spent != "" && halvable(d, s, freed) {
 		d.ByMerges, d.Target = true, cur/2
-		d.Reason += fmt.Sprintf("; %d UpdateShardCount calls left in the last 24h, kept: halving to %d shards by MergeShards, one pair a cycle",
-			d.CallsLeft, d.Target)
+		d.Reason += fmt.Sprintf("; %d UpdateShardCount calls left in the last 24h", d.CallsLeft)
+		if freed > 0 {
+			d.Reason += fmt.Sprintf(" and %d more back by %s, before the stream's past days expect it to need more",
+				freed, d.NeededBy.UTC().Format(time.RFC3339))
+		}
+		d.Reason += fmt.Sprintf(", kept: halving to %d shards by MergeShards, one pair a cycle", d.Target)
 		return d
 	}
 	if refused {
@@ -151,8 +161,11 @@ const HalvingSpan = PlanHorizon
 // learned; and the new count must carry the most the stream has needed
 // (PeakFloor) at full capacity, or the calls to come back to it must be left
 // with one for an emergency, for a halving leaves the stream only what
-// UpdateShardCount calls can raise quickly.
-func halvable(d Decision, s Settings) bool {
+// UpdateShardCount calls can raise quickly. The calls to come back may be
+// those freed before the stream's past days expect it to need more (freed):
+// a halving spends no call, so the stream keeps every call it has meanwhile;
+// but the emergency's must be left now.
+func halvable(d Decision, s Settings, freed int) bool {
 	cur := d.Current
 	half := cur / 2
 	switch {
@@ -161,5 +174,5 @@ func halvable(d Decision, s Settings) bool {
 	case time.Duration(half)*(ReshardAllowance+CycleAllowance) > HalvingSpan:
 		return false
 	}
-	return d.PeakFloor > 0 && (half >= d.PeakFloor || d.CallsLeft >= d.CallsToReturn+1)
+	return d.PeakFloor > 0 && (half >= d.PeakFloor || d.CallsLeft >= 1 && d.CallsLeft+freed >= d.CallsToReturn+1)
 }

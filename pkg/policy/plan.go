@@ -330,6 +330,28 @@ func (p plan) expectedWithin(d time.Duration) (float64, bool) {
 	return best, ok
 }
 
+// neededBy is by when a stream scaled down to target must have its calls
+// to come back: the first time within a day its past days expect a level
+// that target does not carry (capacityFor), less PrescaleLead (a planned
+// scale-up is made that far ahead) and one step of the search (the past is
+// known by the hour). A day that never needs more gives a day: every call
+// in the rolling window has left it by then. false unless the past knows
+// every hour of the next day (a first day, a new stream): then no call is
+// counted before it has left the window.
+func (p plan) neededBy(target int) (time.Time, bool) {
+	const step = 30 * time.Minute
+	for t := p.now; !t.After(p.now.Add(24 * time.Hour)); t = t.Add(step) {
+		v, seen := p.expected(t)
+		if !seen {
+			return time.Time{}, false
+		}
+		if p.capacityFor(v) > target {
+			return t.Add(-PrescaleLead - step), true
+		}
+	}
+	return p.now.Add(24 * time.Hour), true
+}
+
 // capacity is the shard count a scale-down aims at: what carries the
 // stream's bursts over its level, and over what its past expects within
 // PlanHorizon.

@@ -125,8 +125,10 @@ func Decide(obs Observation, s Settings) Decision {
 	}
 	u := peak.UtilisationOf(cur)
 	d.Utilisation, d.Trigger = u, &peak
-	d.CallsToReturn = pl.callsToReturn(max(desired, (cur+1)/2, s.MinShards))
+	after := max(desired, (cur+1)/2, s.MinShards) // this call's count
+	d.CallsToReturn = pl.callsToReturn(after)
 	d.PeakFloor = pl.peakFloor()
+	d.NeededBy, _ = pl.neededBy(after)
 	return intent(d, DirectionDown, desired, false, fmt.Sprintf("peak %s at %s of %d shards over the last %s; %s",
 		u.Dimension(), percent(u.Max()), cur, s.ScaleDownAfter, pl.describe(desired)))
 }

@@ -296,6 +296,18 @@ func inQuotaWindow(c, now time.Time) bool {
 	return c.After(now.Add(-QuotaWindow)) && !c.After(now.Add(MaxClockSkew))
 }
 
+// CallsFreedBy is how many of the calls inside the quota window at now
+// have left it by t: calls the day's budget will have again then.
+func (h History) CallsFreedBy(now, t time.Time) int {
+	n := 0
+	for _, c := range h.Calls {
+		if inQuotaWindow(c, now) && !c.Add(QuotaWindow).After(t) {
+			n++
+		}
+	}
+	return n
+}
+
 // NextCallFree is when the oldest call inside the window leaves it, that is
 // when one more call becomes available; now when calls are left.
 func (h History) NextCallFree(now time.Time) time.Time {
@@ -442,6 +454,12 @@ type Decision struct {
 	// merges with no calls to come back never goes below it. 0 when nothing
 	// is learned.
 	PeakFloor int
+	// NeededBy is, for a scale-down, by when the stream's past days expect
+	// it to need more than the scale-down leaves (plan.neededBy): the calls
+	// that leave the rolling window before then are there to come back, and
+	// the gate counts them for a halving by merges, which spends none. Zero
+	// when the past does not know the next day.
+	NeededBy time.Time
 	// ByMerges is set by the gate on a scale-down that the day's calls do
 	// not allow: the stream is halved by MergeShards, one pair of shards a
 	// cycle, spending no UpdateShardCount call.

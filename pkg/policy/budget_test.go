@@ -1,0 +1,104 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// officeHours is a learner that holds the hours from from to end of a
+// stream needing 40 shards from 08:00 to 20:00 and 4 at night.
+func officeHours(from, end time.Time) *Learned {
+	var hours []Hour
+	for at := from; at.Before(end); at = at.Add(time.Hour) {
+		n := 4.0
+		if h := at.Hour(); h >= 8 && h < 20 {
+			n = 40
+		}
+		hours = append(hours, Hour{Start: at, Known: true, IncomingRecords: n * 3600 * ShardWriteRecordsPerSecond, IncomingBytes: n * 3600 * 100})
+	}
+	var l Learned
+	l.FeedHours(hours)
+	return &l
+}
+
+// A scale-down's calls to come back are needed by the morning the stream's
+// past days expect, a planned scale-up's lead before it; a count that
+// carries the whole day needs them within a day, when every call of the
+// window is back; a past that does not know the next day says nothing.
+func TestNeededByIsTheNextRiseThePastExpects(t *testing.T) {
+	now := t0.Add(9 * time.Hour) // 21:00
+	morning := now.Add(11 * time.Hour)
+	cases := []struct {
+		name   string
+		known  time.Duration // the past the learner holds
+		target int
+		want   time.Time
+		ok     bool
+	}{
+		{name: "the night's count: needed before the morning", known: 48 * time.Hour, target: 10, want: morning.Add(-PrescaleLead - 30*time.Minute), ok: true},
+		{name: "the day's count: a day", known: 48 * time.Hour, target: 60, want: now.Add(24 * time.Hour), ok: true},
+		{name: "half a day known", known: 12 * time.Hour, target: 10},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := officeHours(now.Add(-c.known), now)
+			p := plan{now: now, s: testSettings(), learned: l, busiestHour: l.BusiestHour(), today: 1}
+			got, ok := p.neededBy(c.target)
+			if ok != c.ok || !got.Equal(c.want) {
+				t.Fatalf("neededBy(%d) = %s, %v; want %s, %v", c.target, got.Format(time.RFC3339), ok, c.want.Format(time.RFC3339), c.ok)
+			}
+		})
+	}
+}
+
+// The calls that leave the rolling window before the stream's past expects
+// it to need more count toward a halving's calls to come back, for it spends
+// none; a scale-down by UpdateShardCount spends one now, and counts only the
+// calls in the window.
+func TestGateCountsTheCallsFreedForAHalvingOnly(t *testing.T) {
+	s := testSettings()
+	s.MaxShards = 64
+	down := Decision{Stream: "clicks", Direction: DirectionDown, Current: 32, Desired: 8, Target: 8, CallsToReturn: 4, PeakFloor: 20, Reason: "quiet"}
+	cases := []struct {
+		name     string
+		d        func(*Decision)
+		neededBy time.Duration // from t0; 0 for none known
+		merges   bool
+		reason   string
+	}{
+		// spentHistory(6): 4 left, the first call back at t0+4h, one an hour after it.
+		{name: "no day known: held", reason: "takes 4"},
+		{name: "two calls back before the morning: halved", neededBy: 5 * time.Hour, merges: true, reason: "2 more back by"},
+		{name: "none back before the morning: held", neededBy: 3 * time.Hour, reason: "takes 4"},
+		{name: "calls back, but an odd count is not halved, and a call spent now counts the window alone", d: func(d *Decision) { d.Current = 31 }, neededBy: 5 * time.Hour,
+			reason: "takes 4"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := down
+			if c.d != nil {
+				c.d(&d)
+			}
+			if c.neededBy > 0 {
+				d.NeededBy = t0.Add(c.neededBy)
+			}
+			g := Gate(d, spentHistory(6), s, t0)
+			if g.ByMerges != c.merges || g.Scales() != c.merges || (c.merges && g.Target != 16) {
+				t.Fatalf("%s to %d (by merges %v), want a halving %v; %s", g.Direction, g.Target, g.ByMerges, c.merges, g.Reason)
+			}
+			if !strings.Contains(g.Reason, c.reason) {
+				t.Fatalf("reason %q does not say %q", g.Reason, c.reason)
+			}
+		})
+	}
+}
+
+func TestCallsFreedBy(t *testing.T) {
+	h := spentHistory(4) // t0-20h .. t0-17h
+	for by, want := range map[time.Duration]int{0: 0, 4 * time.Hour: 1, 6*time.Hour + 59*time.Minute: 3, 7 * time.Hour: 4, 30 * time.Hour: 4} {
+		if got := h.CallsFreedBy(t0, t0.Add(by)); got != want {
+			t.Errorf("calls freed by t0+%s: %d, want %d", by, got, want)
+		}
+	}
+}
