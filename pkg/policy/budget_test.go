@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -47,48 +46,6 @@ func TestNeededByIsTheNextRiseThePastExpects(t *testing.T) {
 			got, ok := p.neededBy(c.target)
 			if ok != c.ok || !got.Equal(c.want) {
 				t.Fatalf("neededBy(%d) = %s, %v; want %s, %v", c.target, got.Format(time.RFC3339), ok, c.want.Format(time.RFC3339), c.ok)
-			}
-		})
-	}
-}
-
-// The calls that leave the rolling window before the stream's past expects
-// it to need more count toward a halving's calls to come back, for it spends
-// none; a scale-down by UpdateShardCount spends one now, and counts only the
-// calls in the window.
-func TestGateCountsTheCallsFreedForAHalvingOnly(t *testing.T) {
-	s := testSettings()
-	s.MaxShards = 64
-	down := Decision{Stream: "clicks", Direction: DirectionDown, Current: 32, Desired: 8, Target: 8, CallsToReturn: 4, PeakFloor: 20, Reason: "quiet"}
-	cases := []struct {
-		name     string
-		d        func(*Decision)
-		neededBy time.Duration // from t0; 0 for none known
-		merges   bool
-		reason   string
-	}{
-		// spentHistory(6): 4 left, the first call back at t0+4h, one an hour after it.
-		{name: "no day known: held", reason: "takes 4"},
-		{name: "two calls back before the morning: halved", neededBy: 5 * time.Hour, merges: true, reason: "2 more back by"},
-		{name: "none back before the morning: held", neededBy: 3 * time.Hour, reason: "takes 4"},
-		{name: "calls back, but an odd count is not halved, and a call spent now counts the window alone", d: func(d *Decision) { d.Current = 31 }, neededBy: 5 * time.Hour,
-			reason: "takes 4"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			d := down
-			if c.d != nil {
-				c.d(&d)
-			}
-			if c.neededBy > 0 {
-				d.NeededBy = t0.Add(c.neededBy)
-			}
-			g := Gate(d, spentHistory(6), s, t0)
-			if g.ByMerges != c.merges || g.Scales() != c.merges || (c.merges && g.Target != 16) {
-				t.Fatalf("%s to %d (by merges %v), want a halving %v; %s", g.Direction, g.Target, g.ByMerges, c.merges, g.Reason)
-			}
-			if !strings.Contains(g.Reason, c.reason) {
-				t.Fatalf("reason %q does not say %q", g.Reason, c.reason)
 			}
 		})
 	}
