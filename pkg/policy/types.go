@@ -297,15 +297,11 @@ func inQuotaWindow(c, now time.Time) bool {
 }
 
 // CallsFreedBy is how many of the calls inside the quota window at now
-// have left it by t: calls the day's budget will have again then.
+// have left it by t (t after now): the window's calls then are those of now
+// that have not. Calls recorded beyond now's window (a clock far ahead) only
+// lower it.
 func (h History) CallsFreedBy(now, t time.Time) int {
-	n := 0
-	for _, c := range h.Calls {
-		if inQuotaWindow(c, now) && !c.Add(QuotaWindow).After(t) {
-			n++
-		}
-	}
-	return n
+	return max(h.CallsUsed(now)-h.CallsUsed(t), 0)
 }
 
 // NextCallFree is when the oldest call inside the window leaves it, that is
