@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,5 +58,35 @@ func TestCallsFreedBy(t *testing.T) {
 		if got := h.CallsFreedBy(t0, t0.Add(by)); got != want {
 			t.Errorf("calls freed by t0+%s: %d, want %d", by, got, want)
 		}
+	}
+}
+
+// A stream above the threshold in a ramp its past days expect aims where the
+// planned scale-up would: at what carries the hours ahead (40 shards at the
+// threshold from 08:00), in one call, not at the minute's need in the middle
+// of the band and again a few minutes later. Without the past, the minute's
+// need is aimed at.
+func TestDecideMeetsAnExpectedRampInOneCall(t *testing.T) {
+	s := testSettings()
+	s.MaxShards = 100
+	now := t0.Add(20*time.Hour - 10*time.Minute) // 07:50
+	ms := minutesAt(now, 40, 2*time.Minute, 10, 0.6)
+	for i := len(ms) - 4; i < len(ms); i++ {
+		ms[i].IncomingRecords *= 0.8 / 0.6
+		ms[i].IncomingBytes *= 0.8 / 0.6
+	}
+	obs := Observation{Stream: "clicks", Now: now, OpenShards: 10, Status: StatusActive, Mode: ModeProvisioned, Minutes: ms}
+
+	d := Decide(obs, s)
+	if d.Direction != DirectionUp || !d.Urgent || d.Desired >= ShardsForNeed(40, s.ScaleUpThreshold) {
+		t.Fatalf("without a past: %s to %d (urgent %v), want an urgent scale-up short of the day's 54; %s", d.Direction, d.Desired, d.Urgent, d.Reason)
+	}
+	obs.Learned = officeHours(now.Add(-48*time.Hour), now.Truncate(time.Hour))
+	d = Decide(obs, s)
+	if d.Direction != DirectionUp || !d.Urgent || d.Desired != ShardsForNeed(40, s.ScaleUpThreshold) {
+		t.Fatalf("in the expected ramp: %s to %d (urgent %v), want an urgent scale-up aimed at 54; %s", d.Direction, d.Desired, d.Urgent, d.Reason)
+	}
+	if !strings.Contains(d.Reason, "in a ramp the stream's past days expect") {
+		t.Errorf("reason %q does not say the ramp is expected", d.Reason)
 	}
 }

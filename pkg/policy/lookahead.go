@@ -33,7 +33,8 @@ const (
 //     burst is learned instead, and held for next time;
 //   - the last ScaleUpAfter of known minutes all above ScaleUpThreshold and
 //     above what the learned bursts allow over the level: the level itself
-//     has risen (urgent);
+//     has risen (urgent). In a ramp the stream's past days expect, it aims
+//     where the planned scale-up below would (inRamp);
 //   - the load forecast for when new shards would arrive (the data's age
 //     plus a cycle plus the reshard time, from the trend of the newest
 //     minutes) above the current count and beyond the learned bursts, while
@@ -105,6 +106,7 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 		if forecast > u.Max()*float64(cur) {
 			why += fmt.Sprintf(", rising toward %s in %s", percent(forecast/float64(cur)), horizon.Round(time.Minute))
 		}
+		desired, why = inRamp(pl, desired, why)
 		return Decision{Desired: desired, Urgent: true, Utilisation: u, Trigger: &peak, Reason: why}, true
 	}
 
@@ -122,12 +124,9 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 	if pl.env.Known {
 		why += fmt.Sprintf(" with bursts learned up to x%.2f / +%.1f shards within %s", pl.env.Ratio, pl.env.Add, time.Duration(ExposureMinutes)*time.Minute)
 	}
-	if e, ok := pl.expectedWithin(PrescaleLead); ok && pl.capacityFor(e) > need {
-		// One call for the ramp ahead: what the past expects over the next
-		// hours, not the next minutes.
-		ahead, _ := pl.expectedWithin(PrescaleAhead)
-		need, want, prescale = pl.capacityFor(e), max(want, pl.capacityFor(math.Max(e, ahead))), true
-		why = fmt.Sprintf("the stream's past days expect a level of %.1f shards within %s (now %.1f)", e, PrescaleLead, pl.level)
+	if r, ok := pl.ramp(); ok {
+		need, want, prescale = r.next, max(want, r.want), true
+		why = fmt.Sprintf("the stream's past days expect a level of %.1f shards within %s (now %.1f)", r.soon, PrescaleLead, pl.level)
 	}
 	// A few shards short of the level's capacity, refusing nothing, is the
 	// level's noise around the threshold, not worth one of the day's calls
@@ -138,6 +137,17 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 			Reason: fmt.Sprintf("%s at %s of %d shards; %s: %d shards needed; scaling up ahead of the load", lu.Dimension(), percent(lu.Max()), cur, why, want)}, true
 	}
 	return Decision{}, false
+}
+
+// inRamp raises an urgent scale-up's desired count, in a ramp the stream's
+// past days expect (plan.ramp), to where the planned scale-up would have
+// aimed: a rise the past foretold, met late, still spends one call for the
+// ramp ahead, not one for each part of it.
+func inRamp(pl plan, desired int, why string) (int, string) {
+	if r, ok := pl.ramp(); ok && r.want > desired {
+		return r.want, why + fmt.Sprintf(", in a ramp the stream's past days expect up to a level of %.1f shards within %s", r.ahead, PrescaleAhead)
+	}
+	return desired, why
 }
 
 // throttledWithin is true when one of the newest n known minutes refused

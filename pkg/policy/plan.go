@@ -352,6 +352,28 @@ func (p plan) neededBy(target int) (time.Time, bool) {
 	return p.now.Add(24 * time.Hour), true
 }
 
+// rampAhead is a rise the stream's past days expect: soon, the highest
+// level expected within PrescaleLead, whose capacity (next) is above what
+// the level needs now; ahead, the highest within PrescaleAhead; want, the
+// capacity that carries both.
+type rampAhead struct {
+	soon, ahead float64
+	next, want  int
+}
+
+// ramp returns the rise the stream's past days expect within PrescaleLead,
+// if any: a planned scale-up aims at once at what carries the hours ahead,
+// so that the ramp takes one call, not one for each of its parts.
+func (p plan) ramp() (rampAhead, bool) {
+	e, ok := p.expectedWithin(PrescaleLead)
+	if !ok || p.capacityFor(e) <= p.capacityFor(p.level) {
+		return rampAhead{}, false
+	}
+	ahead, _ := p.expectedWithin(PrescaleAhead)
+	ahead = math.Max(e, ahead)
+	return rampAhead{soon: e, ahead: ahead, next: p.capacityFor(e), want: p.capacityFor(ahead)}, true
+}
+
 // capacity is the shard count a scale-down aims at: what carries the
 // stream's bursts over its level, and over what its past expects within
 // PlanHorizon.
