@@ -87,6 +87,7 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 		if !d.Urgent && d.CallsLeft < 2 {
 			return hold("the day's last UpdateShardCount call is kept for throttling")
 		}
+		target = evenFor(&d, target, min(2*cur, s.MaxShards))
 		d.Target = target
 		d.Reason += fmt.Sprintf("; scaling up to %d shards", target)
 		if d.Desired > target {
@@ -137,12 +138,32 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 	if spent != "" {
 		return hold(spent)
 	}
+	target = evenFor(&d, target, cur-1)
 	d.Target = target
 	d.Reason += fmt.Sprintf("; scaling down to %d shards", target)
 	if d.Desired < target {
 		d.Reason += fmt.Sprintf(" (%d wanted, reached in further steps: AWS allows at most half per call)", d.Desired)
 	}
 	return d
+}
+
+// EvenFrom is the least odd count that evenFor rounds up: one shard more is
+// then at most a tenth of the new count, half the least step the policy
+// takes (MinUpStep, MinDownStep).
+const EvenFrom = 9
+
+// evenFor is the count an UpdateShardCount call that leaves ScarceCalls or
+// fewer aims at: target, or the even count above it (no more than limit).
+// With the day's calls nearly spent, the stream's next scale-down may have
+// to be a halving by merges (halvable), which needs an even count; a
+// shard more keeps it possible where the halving fits HalvingSpan.
+func evenFor(d *Decision, target, limit int) int {
+	if d.CallsLeft-1 > ScarceCalls || target%2 == 0 || target < EvenFrom || target+1 > limit ||
+		time.Duration((target+1)/2)*(ReshardAllowance+CycleAllowance) > HalvingSpan {
+		return target
+	}
+	d.Reason += fmt.Sprintf("; %d calls left after this one: %d rounded up to %d, an even count a halving by merges can take down", d.CallsLeft-1, target, target+1)
+	return target + 1
 }
 
 // HalvingSpan is the longest a halving by merges may take: its merges, one

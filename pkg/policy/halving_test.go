@@ -244,3 +244,42 @@ func layoutOf(weights []byte) []OpenShard {
 	}
 	return out
 }
+
+// A call that leaves ScarceCalls or fewer aims at an even count, so that the
+// next scale-down can be a halving by merges: an odd target from EvenFrom
+// up is rounded up by one shard, within AWS's step and max_shards. With
+// calls to spare, a small count, or one too large to halve within
+// HalvingSpan, the target is kept.
+func TestGateRoundsToEvenWhenCallsAreScarce(t *testing.T) {
+	s := testSettings()
+	s.MaxShards = 200
+	cases := []struct {
+		name  string
+		d     Decision
+		spent int // calls in the rolling window
+		want  int
+	}{
+		{name: "up, 4 left after it", d: Decision{Direction: DirectionUp, Current: 20, Desired: 33}, spent: 5, want: 34},
+		{name: "up, 5 left after it", d: Decision{Direction: DirectionUp, Current: 20, Desired: 33}, spent: 4, want: 33},
+		{name: "up, a small count", d: Decision{Direction: DirectionUp, Current: 4, Desired: 7}, spent: 8, want: 7},
+		{name: "up, at AWS's step", d: Decision{Direction: DirectionUp, Current: 20, Desired: 41}, spent: 8, want: 40},
+		{name: "up, the last call (urgent)", d: Decision{Direction: DirectionUp, Current: 20, Desired: 33, Urgent: true}, spent: 9, want: 34},
+		{name: "up, beyond what a halving takes in HalvingSpan", d: Decision{Direction: DirectionUp, Current: 150, Desired: 199, Urgent: true}, spent: 9, want: 199},
+		{name: "down, 4 left after it", d: Decision{Direction: DirectionDown, Current: 40, Desired: 25, PeakFloor: 20, CallsToReturn: 1}, spent: 5, want: 26},
+		{name: "down, an even target", d: Decision{Direction: DirectionDown, Current: 40, Desired: 26, PeakFloor: 20, CallsToReturn: 1}, spent: 5, want: 26},
+		{name: "down, 5 left after it", d: Decision{Direction: DirectionDown, Current: 40, Desired: 25, PeakFloor: 20, CallsToReturn: 1}, spent: 4, want: 25},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := spentHistory(c.spent)
+			c.d.Stream, c.d.Target, c.d.Reason = "clicks", c.d.Desired, "load"
+			got := Gate(c.d, h, s, t0)
+			if got.Target != c.want || got.ByMerges {
+				t.Fatalf("target %d (by merges %v), want %d; %s", got.Target, got.ByMerges, c.want, got.Reason)
+			}
+			if rounded := strings.Contains(got.Reason, "rounded up"); rounded != (got.Target != min(c.d.Desired, 2*c.d.Current, s.MaxShards)) {
+				t.Errorf("reason %q: rounding said %v", got.Reason, rounded)
+			}
+		})
+	}
+}
