@@ -20,7 +20,8 @@ const ScarceCalls = 4
 //     CooldownDown before a scale-down;
 //   - the rolling quota of MaxUpdateCalls as the day's budget: a scale-down
 //     never spends the last ReservedForScaleUp calls, a planned scale-up
-//     never the last one, which is kept for an urgent one;
+//     never the last one, which is kept for an urgent one; a call that
+//     leaves ScarceCalls or fewer aims at an even count (evenFor);
 //   - after AWS refused a call as over quota, none for QuotaRefusalBackoff.
 func Gate(d Decision, h History, s Settings, now time.Time) Decision {
 	return gate(d, h, s, now)
