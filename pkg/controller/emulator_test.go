@@ -34,6 +34,13 @@ func (wallClock) Now() time.Time { return time.Now() }
 
 type noAlerts struct{}
 
+// putWrites publishes the minute at of stream name as records written, of
+// 100 bytes each.
+func putWrites(cw *cwtest.Server, name string, at time.Time, records float64) {
+	cw.Put(name, "IncomingRecords", at, records)
+	cw.Put(name, "IncomingBytes", at, records*100)
+}
+
 func (noAlerts) Notify(context.Context, policy.Alert) error { return nil }
 
 func TestEmulatorRestartMidEpisode(t *testing.T) {
@@ -51,12 +58,9 @@ func TestEmulatorRestartMidEpisode(t *testing.T) {
 	for i := 1; i <= 40; i++ {
 		at := end.Add(-time.Duration(i) * time.Minute)
 		full := 2.0 * 60 * policy.ShardWriteRecordsPerSecond
-		cw.Put(hot, "IncomingRecords", at, full)
-		cw.Put(hot, "IncomingBytes", at, full*100)
+		putWrites(cw, hot, at, full)
 		cw.Put(hot, "WriteProvisionedThroughputExceeded", at, 500)
-		idleRecords := 0.05 * 8 * 60 * policy.ShardWriteRecordsPerSecond
-		cw.Put(idle, "IncomingRecords", at, idleRecords)
-		cw.Put(idle, "IncomingBytes", at, idleRecords*100)
+		putWrites(cw, idle, at, 0.05*8*60*policy.ShardWriteRecordsPerSecond)
 	}
 
 	s := policy.Settings{
@@ -152,9 +156,7 @@ func TestEmulatorHalvingByMerges(t *testing.T) {
 	end := time.Now().Truncate(time.Minute).Add(-3 * time.Minute)
 	for i := 1; i <= 240; i++ {
 		at := end.Add(-time.Duration(i) * time.Minute)
-		records := 0.05 * 8 * 60 * policy.ShardWriteRecordsPerSecond
-		cw.Put(idle, "IncomingRecords", at, records)
-		cw.Put(idle, "IncomingBytes", at, records*100)
+		putWrites(cw, idle, at, 0.05*8*60*policy.ShardWriteRecordsPerSecond)
 	}
 	// The day's ten calls spent, the last two hours ago.
 	now := time.Now()
