@@ -160,7 +160,7 @@ const EvenFrom = 9
 // shard more keeps it possible where the halving fits HalvingSpan.
 func evenFor(d *Decision, target, limit int) int {
 	if d.CallsLeft-1 > ScarceCalls || target%2 == 0 || target < EvenFrom || target+1 > limit ||
-		time.Duration((target+1)/2)*(ReshardAllowance+CycleAllowance) > HalvingSpan {
+		!halvingFits(target+1) {
 		return target
 	}
 	d.Reason += fmt.Sprintf("; %d calls left after this one: %d rounded up to %d, an even count a halving by merges can take down", d.CallsLeft-1, target, target+1)
@@ -174,6 +174,12 @@ func evenFor(d *Decision, target, limit int) int {
 // shards) would still be merging when the stream's next rise comes, and
 // holds every other scale-down while it runs.
 const HalvingSpan = PlanHorizon
+
+// halvingFits reports whether halving an even count of shards by merges,
+// one a cycle once the last has taken effect, fits HalvingSpan.
+func halvingFits(count int) bool {
+	return time.Duration(count/2)*(ReshardAllowance+CycleAllowance) <= HalvingSpan
+}
 
 // halvable reports whether the scale-down d, which the day's calls do not
 // allow, can be made as a halving by merges instead: the stream's even
@@ -193,7 +199,7 @@ func halvable(d Decision, s Settings, freed int) bool {
 	switch {
 	case cur%2 != 0, d.Desired > half, half < max(s.MinShards, 1):
 		return false
-	case time.Duration(half)*(ReshardAllowance+CycleAllowance) > HalvingSpan:
+	case !halvingFits(cur):
 		return false
 	}
 	return d.PeakFloor > 0 && (half >= d.PeakFloor || d.CallsLeft >= 1 && d.CallsLeft+freed >= d.CallsToReturn+1)
