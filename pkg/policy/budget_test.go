@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,43 @@ func TestNeededByIsTheNextRiseThePastExpects(t *testing.T) {
 				t.Fatalf("neededBy(%d) = %s, %v; want %s, %v", c.target, got.Format(time.RFC3339), ok, c.want.Format(time.RFC3339), c.ok)
 			}
 		})
+	}
+}
+
+// The calls that bring a stream back from a scale-down are needed one by
+// one as its past days expect its morning ramp: from 10 shards, the first
+// before 07:00 (10 shards of level need 14 at the threshold), the second
+// before 08:00 (20 need 27); a day that never needs more than the count
+// after the calls before it gives a day.
+func TestReturnByTimesEachCallToComeBack(t *testing.T) {
+	now := t0.Add(9 * time.Hour) // 21:00
+	var hours []Hour
+	for at := now.Add(-48 * time.Hour); at.Before(now); at = at.Add(time.Hour) {
+		n := 4.0
+		switch h := at.Hour(); {
+		case h == 7:
+			n = 10
+		case h == 8:
+			n = 20
+		case h > 8 && h < 20:
+			n = 30
+		}
+		hours = append(hours, Hour{Start: at, Known: true, IncomingRecords: n * 3600 * ShardWriteRecordsPerSecond, IncomingBytes: n * 3600 * 100})
+	}
+	var l Learned
+	l.FeedHours(hours)
+	p := plan{now: now, s: testSettings(), learned: &l, busiestHour: l.BusiestHour(), today: 1}
+	by := func(hour int) time.Time {
+		return t0.Add(time.Duration(hour+24-12)*time.Hour - PrescaleLead - 30*time.Minute)
+	}
+	got := p.returnBy(10, 3)
+	want := []time.Time{by(7), by(8), now.Add(24 * time.Hour)} // 10, 20, then 40 carries 30 at the threshold
+	if !slices.EqualFunc(got, want, time.Time.Equal) {
+		t.Fatalf("returnBy(10, 3) = %v, want %v", got, want)
+	}
+	p.learned = officeHours(now.Add(-12*time.Hour), now)
+	if got := p.returnBy(10, 3); len(got) != 0 {
+		t.Fatalf("a past that does not know the next day timed the calls: %v", got)
 	}
 }
 

@@ -110,7 +110,7 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 	// scale-ups, nor those it would take to come back and one more. What it
 	// holds back may be made as a halving by merges, which spends none: its
 	// calls to come back may be those that leave the rolling window before
-	// the stream's past days expect it to need more (Decision.NeededBy).
+	// the stream's past days expect it to need each (Decision.ReturnBy).
 	spent := ""
 	switch {
 	case d.CallsLeft <= ReservedForScaleUp:
@@ -119,16 +119,14 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 		spent = fmt.Sprintf("%d UpdateShardCount calls left in the last 24h: coming back from %d shards to the recent peak takes %d, and one is kept for an emergency",
 			d.CallsLeft, target, d.CallsToReturn)
 	}
-	freed := 0
-	if !d.NeededBy.IsZero() {
-		freed = h.CallsFreedBy(now, d.NeededBy)
-	}
-	if spent != "" && halvable(d, s, freed) {
+	if spent != "" && halvable(d, s, h, now) {
 		d.ByMerges, d.Target = true, cur/2
 		d.Reason += fmt.Sprintf("; %d UpdateShardCount calls left in the last 24h", d.CallsLeft)
-		if freed > 0 {
-			d.Reason += fmt.Sprintf(" and %d more back by %s, before the stream's past days expect it to need more",
-				freed, d.NeededBy.UTC().Format(time.RFC3339))
+		if n := len(d.ReturnBy); n > 0 {
+			if freed := h.CallsFreedBy(now, d.ReturnBy[n-1]); freed > 0 {
+				d.Reason += fmt.Sprintf(" and %d more back by %s, as the stream's past days expect the calls to come back to be needed",
+					freed, d.ReturnBy[n-1].UTC().Format(time.RFC3339))
+			}
 		}
 		d.Reason += fmt.Sprintf(", kept: halving to %d shards by MergeShards, one pair a cycle", d.Target)
 		return d
@@ -187,13 +185,10 @@ func halvingFits(count int) bool {
 // call. It must want at least half of the open shards gone, from an even
 // count, within min_shards and HalvingSpan, on a stream whose peak is
 // learned; and the new count must carry the most the stream has needed
-// (PeakFloor) at full capacity, or the calls to come back to it must be left
-// with one for an emergency, for a halving leaves the stream only what
-// UpdateShardCount calls can raise quickly. The calls to come back may be
-// those freed before the stream's past days expect it to need more (freed):
-// a halving spends no call, so the stream keeps every call it has meanwhile;
-// but the emergency's must be left now.
-func halvable(d Decision, s Settings, freed int) bool {
+// (PeakFloor) at full capacity, or the calls to come back to it must be
+// there when they are needed (callsBackInTime), for a halving leaves the
+// stream only what UpdateShardCount calls can raise quickly.
+func halvable(d Decision, s Settings, h History, now time.Time) bool {
 	cur := d.Current
 	half := cur / 2
 	switch {
@@ -202,5 +197,28 @@ func halvable(d Decision, s Settings, freed int) bool {
 	case !halvingFits(cur):
 		return false
 	}
-	return d.PeakFloor > 0 && (half >= d.PeakFloor || d.CallsLeft >= 1 && d.CallsLeft+freed >= d.CallsToReturn+1)
+	return d.PeakFloor > 0 && (half >= d.PeakFloor || callsBackInTime(d, h, now))
+}
+
+// callsBackInTime reports whether each of the CallsToReturn calls that
+// bring a halved stream back finds itself and one more, for an emergency,
+// when the stream's past days expect it to be needed (Decision.ReturnBy):
+// the k-th needs k+1 among the calls left now and those that have left the
+// rolling window by then. A halving spends no call, so the stream keeps
+// every call it has meanwhile; but the emergency's must be left now, and a
+// call the past cannot time (a first day) counts the window alone.
+func callsBackInTime(d Decision, h History, now time.Time) bool {
+	if d.CallsLeft < 1 {
+		return false
+	}
+	for k := 1; k <= d.CallsToReturn; k++ {
+		freed := 0
+		if k <= len(d.ReturnBy) {
+			freed = h.CallsFreedBy(now, d.ReturnBy[k-1])
+		}
+		if d.CallsLeft+freed < k+1 {
+			return false
+		}
+	}
+	return true
 }

@@ -43,13 +43,31 @@ func TestGateHalvesByMergesWhenTheCallsAreSpent(t *testing.T) {
 		{name: "below the peak with the calls to come back and one more", calls: MaxUpdateCalls - 2,
 			d: func(d *Decision) { d.PeakFloor = 9 }, merges: true},
 		{name: "below the peak, the calls to come back free before the past expects the need, and one left now", calls: MaxUpdateCalls - 1,
-			d: func(d *Decision) { d.PeakFloor, d.NeededBy = 9, t0.Add(6*time.Hour) }, merges: true, reason: "3 more back by"},
+			d: func(d *Decision) { d.PeakFloor, d.ReturnBy = 9, []time.Time{t0.Add(6 * time.Hour)} }, merges: true, reason: "3 more back by"},
 		{name: "below the peak, the calls free before the need, but none left now for an emergency", calls: MaxUpdateCalls,
-			d: func(d *Decision) { d.PeakFloor, d.NeededBy = 9, t0.Add(6*time.Hour) }, target: 16},
+			d: func(d *Decision) { d.PeakFloor, d.ReturnBy = 9, []time.Time{t0.Add(6 * time.Hour)} }, target: 16},
 		{name: "below the peak, one left now, no call free before the need", calls: MaxUpdateCalls - 1,
-			d: func(d *Decision) { d.PeakFloor, d.NeededBy = 9, t0.Add(3*time.Hour) }, target: 16},
+			d: func(d *Decision) { d.PeakFloor, d.ReturnBy = 9, []time.Time{t0.Add(3 * time.Hour)} }, target: 16},
 		{name: "calls free before the need, but an odd count: a scale-down by UpdateShardCount spends one now, and counts the window alone",
-			calls: 6, d: func(d *Decision) { d.Current, d.CallsToReturn, d.NeededBy = 15, 4, t0.Add(6*time.Hour) }, target: 15, reason: "takes 4"},
+			calls: 6, d: func(d *Decision) {
+				d.Current, d.CallsToReturn = 15, 4
+				d.ReturnBy = slices.Repeat([]time.Time{t0.Add(6 * time.Hour)}, 4)
+			}, target: 15, reason: "takes 4"},
+		{name: "each call to come back finds itself and one more when the past expects it to be needed", calls: MaxUpdateCalls - 2,
+			d: func(d *Decision) {
+				d.PeakFloor, d.CallsToReturn = 9, 3
+				d.ReturnBy = []time.Time{t0.Add(time.Hour), t0.Add(4 * time.Hour), t0.Add(5 * time.Hour)}
+			}, merges: true, reason: "2 more back by"},
+		{name: "the last call to come back needed before a call frees for it", calls: MaxUpdateCalls - 2,
+			d: func(d *Decision) {
+				d.PeakFloor, d.CallsToReturn = 9, 3
+				d.ReturnBy = []time.Time{t0.Add(time.Hour), t0.Add(4 * time.Hour), t0.Add(4 * time.Hour)}
+			}, target: 16},
+		{name: "a call to come back the past cannot time counts the window alone", calls: MaxUpdateCalls - 2,
+			d: func(d *Decision) {
+				d.PeakFloor, d.CallsToReturn = 9, 3
+				d.ReturnBy = []time.Time{t0.Add(time.Hour), t0.Add(4 * time.Hour)}
+			}, target: 16},
 		{name: "below min_shards", calls: MaxUpdateCalls, s: func(s *Settings) { s.MinShards = 9 }, target: 16},
 		{name: "too many merges to finish within HalvingSpan", calls: MaxUpdateCalls,
 			d: func(d *Decision) { d.Current, d.Desired, d.Target = 100, 40, 40 }, target: 100},

@@ -352,6 +352,22 @@ func (p plan) neededBy(target int) (time.Time, bool) {
 	return p.now.Add(24 * time.Hour), true
 }
 
+// returnBy is by when each of the calls (at most doubling each) that bring
+// a stream scaled down to target back up is needed: the k-th by when the
+// stream's past days expect more than the count after the k-1 before it
+// carries (neededBy). It ends at the first call the past cannot time.
+func (p plan) returnBy(target, calls int) []time.Time {
+	var out []time.Time
+	for c := max(target, 1); len(out) < calls; c *= 2 {
+		t, ok := p.neededBy(c)
+		if !ok {
+			break
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
 // rampAhead is a rise the stream's past days expect: soon, the highest
 // level expected within PrescaleLead, whose capacity (next) is above what
 // the level needs now; ahead, the highest within PrescaleAhead; want, the

@@ -128,7 +128,7 @@ func Decide(obs Observation, s Settings) Decision {
 	after := max(desired, (cur+1)/2, s.MinShards) // this call's count
 	d.CallsToReturn = pl.callsToReturn(after)
 	d.PeakFloor = pl.peakFloor()
-	d.NeededBy, _ = pl.neededBy(after)
+	d.ReturnBy = pl.returnBy(after, d.CallsToReturn)
 	return intent(d, DirectionDown, desired, false, fmt.Sprintf("peak %s at %s of %d shards over the last %s; %s",
 		u.Dimension(), percent(u.Max()), cur, s.ScaleDownAfter, pl.describe(desired)))
 }

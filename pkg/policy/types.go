@@ -450,12 +450,14 @@ type Decision struct {
 	// merges with no calls to come back never goes below it. 0 when nothing
 	// is learned.
 	PeakFloor int
-	// NeededBy is, for a scale-down, by when the stream's past days expect
-	// it to need more than the scale-down leaves (plan.neededBy): the calls
-	// that leave the rolling window before then are there to come back, and
-	// the gate counts them for a halving by merges, which spends none. Zero
-	// when the past does not know the next day.
-	NeededBy time.Time
+	// ReturnBy is, for a scale-down, by when the stream's past days expect
+	// it to need each of the CallsToReturn calls: the k-th when they expect
+	// more than the count after the k-1 before it carries (plan.neededBy).
+	// The calls that leave the rolling window before then are there to
+	// come back, and the gate counts them for a halving by merges, which
+	// spends none. Shorter than CallsToReturn, or empty, when the past does
+	// not know the next day: the calls it lacks count the window alone.
+	ReturnBy []time.Time
 	// ByMerges is set by the gate on a scale-down that the day's calls do
 	// not allow: the stream is halved by MergeShards, one pair of shards a
 	// cycle, spending no UpdateShardCount call.
