@@ -128,3 +128,45 @@ func TestDecideMeetsAnExpectedRampInOneCall(t *testing.T) {
 		t.Errorf("reason %q does not say the ramp is expected", d.Reason)
 	}
 }
+
+// With few calls left a scale-up goes straight to a count it need not step
+// up from: an urgent one to what carries the most the stream has needed (a
+// surge of 90 shards' need two days ago), a planned one on a stream whose
+// past days are known to what carries the day they expect (40 shards'
+// level at the threshold), not the surge held through hours the past says
+// do not need it. A spiky stream's peak is its bursts, and one with no past
+// has only its peak: both keep it.
+func TestScarceCallsAimAtTheDayThePastExpects(t *testing.T) {
+	now := t0.Add(19 * time.Hour) // 07:00
+	l := officeHours(now.Add(-48*time.Hour), now)
+	calm := Envelope{Known: true, Ratio: 1.1, Add: 4, Peak: 90}
+	p := plan{now: now, s: testSettings(), level: 6, env: calm, learned: l, busiestHour: l.BusiestHour(), today: 1, margin: HeadroomBalanced.margin()}
+	day := ShardsForNeed(40, p.s.ScaleUpThreshold)
+	cases := []struct {
+		name     string
+		p        func(*plan)
+		urgent   bool
+		want     int
+		fromPast bool
+	}{
+		{name: "planned, past known: the day it expects", want: day, fromPast: true},
+		{name: "urgent: the recent peak", urgent: true, want: p.peakShards()},
+		{name: "spiky: the recent peak", p: func(p *plan) { p.env.Ratio = spikyRatio }, want: p.peakShards()},
+		{name: "no past: the recent peak", p: func(p *plan) { p.learned = nil }, want: p.peakShards()},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			q := p
+			if c.p != nil {
+				c.p(&q)
+			}
+			got, fromPast := q.scarceShards(c.urgent)
+			if got != c.want || fromPast != c.fromPast {
+				t.Fatalf("scarceShards(%v) = %d, %v; want %d, %v", c.urgent, got, fromPast, c.want, c.fromPast)
+			}
+		})
+	}
+	if day >= p.peakShards() {
+		t.Fatalf("the day's %d shards are not below the recent peak's %d: the test tells nothing", day, p.peakShards())
+	}
+}

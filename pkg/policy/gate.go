@@ -10,7 +10,8 @@ import (
 const QuotaRefusalBackoff = time.Hour
 
 // ScarceCalls is how few UpdateShardCount calls left in the rolling window
-// make a scale-up go straight to the recent peak (Decision.PeakShards).
+// make a scale-up go straight to the recent peak, or for a planned one the
+// day the stream's past days expect (Decision.PeakShards).
 const ScarceCalls = 4
 
 // Gate is phase two of the default policy: it turns an intent (Decide) into
@@ -56,7 +57,11 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 			// Few calls left: straight to what carries the recent peak, not
 			// in steps the day can no longer pay for.
 			d.Desired = d.PeakShards
-			d.Reason += fmt.Sprintf("; %d calls left: aiming at the %d shards of the recent peak", d.CallsLeft, d.PeakShards)
+			of := "the recent peak"
+			if d.PeakFromPast {
+				of = "the day the stream's past days expect"
+			}
+			d.Reason += fmt.Sprintf("; %d calls left: aiming at the %d shards of %s", d.CallsLeft, d.PeakShards, of)
 		}
 		target := min(d.Desired, 2*cur, s.MaxShards)
 		if target <= cur {

@@ -301,3 +301,40 @@ func TestGateRoundsToEvenWhenCallsAreScarce(t *testing.T) {
 		})
 	}
 }
+
+// With 4 calls or fewer left, a scale-up goes straight to Decision.PeakShards
+// (within AWS's step), and says which count it is; with more, to what it
+// wants.
+func TestGateGoesStraightToThePeakWhenCallsAreScarce(t *testing.T) {
+	s := testSettings()
+	s.MaxShards = 200
+	up := Decision{Stream: "clicks", Direction: DirectionUp, Current: 10, Desired: 12, Target: 12, PeakShards: 18, Reason: "load"}
+	cases := []struct {
+		name     string
+		fromPast bool
+		spent    int
+		want     int
+		reason   string
+	}{
+		{name: "4 left: the recent peak", spent: 6, want: 18, reason: "4 calls left: aiming at the 18 shards of the recent peak"},
+		{name: "4 left, a planned scale-up: the day the past expects", fromPast: true, spent: 6, want: 18,
+			reason: "aiming at the 18 shards of the day the stream's past days expect"},
+		{name: "5 left: what it wants", spent: 5, want: 12},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := up
+			d.PeakFromPast = c.fromPast
+			got := Gate(d, spentHistory(c.spent), s, t0)
+			if got.Target != c.want {
+				t.Fatalf("target %d, want %d; %s", got.Target, c.want, got.Reason)
+			}
+			if c.reason != "" && !strings.Contains(got.Reason, c.reason) {
+				t.Fatalf("reason %q does not say %q", got.Reason, c.reason)
+			}
+			if c.reason == "" && strings.Contains(got.Reason, "aiming at") {
+				t.Fatalf("reason %q aims at the peak with calls to spare", got.Reason)
+			}
+		})
+	}
+}

@@ -241,6 +241,23 @@ func (p plan) peakShards() int {
 	return p.capacityFor(peak)
 }
 
+// scarceShards is the count a scale-up goes straight to when few calls are
+// left (Decision.PeakShards), and whether the stream's past days set it: for
+// an urgent scale-up, a spiky stream's or one with no past, peakShards, the
+// most the stream has needed, which an unforeseen rise or a burst may need
+// again; for a planned one (the level's bursts, a ramp the past expects) on
+// a stream whose past days are known, what carries the level and the day
+// they expect, not a one-off peak of the learning horizon held through
+// hours the past says do not need it.
+func (p plan) scarceShards(urgent bool) (int, bool) {
+	if !urgent && !p.spiky() {
+		if e, ok := p.expectedWithin(24 * time.Hour); ok {
+			return max(p.capacityFor(p.level), p.capacityFor(e)), true
+		}
+	}
+	return p.peakShards(), false
+}
+
 // peakFloor is the fewest shards that carry dayPeak at full capacity, with
 // the peak's margin; 0 when nothing is learned.
 func (p plan) peakFloor() int {

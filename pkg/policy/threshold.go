@@ -80,7 +80,8 @@ func Decide(obs Observation, s Settings) Decision {
 	fresh := latest != nil && isFresh(*latest, obs.Now)
 	if fresh {
 		if dd, ok := scaleUpWanted(obs, s, known, pl); ok {
-			d.Utilisation, d.Trigger, d.PeakShards = dd.Utilisation, dd.Trigger, pl.peakShards()
+			d.Utilisation, d.Trigger = dd.Utilisation, dd.Trigger
+			d.PeakShards, d.PeakFromPast = pl.scarceShards(dd.Urgent)
 			return intent(d, DirectionUp, max(dd.Desired, minUp(cur)), dd.Urgent, dd.Reason)
 		}
 	}

@@ -434,11 +434,17 @@ type Decision struct {
 	// CallsLeft is how many UpdateShardCount calls remain in the rolling
 	// window; set by the gate.
 	CallsLeft int
-	// PeakShards is the count that carries the most the stream has needed
-	// within the learning horizon, or is expected to within a day (0 when
-	// nothing is learned): with few calls left, the gate takes a scale-up
-	// straight there rather than in steps it could not pay for.
+	// PeakShards is, for a scale-up, the count that carries the most the
+	// stream has needed within the learning horizon, or is expected to
+	// within a day (0 when nothing is learned); for a planned one on a
+	// stream that is not spiky and whose past days are known, what carries
+	// its level and the day they expect (PeakFromPast): with few calls left,
+	// the gate takes a scale-up straight there rather than in steps it
+	// could not pay for.
 	PeakShards int
+	// PeakFromPast is set when PeakShards is the day the stream's past days
+	// expect, not its recent peak.
+	PeakFromPast bool
 	// CallsToReturn is, for a scale-down, how many UpdateShardCount calls
 	// (at most double each) it takes to come back to the most the stream
 	// has needed recently: the gate keeps that many, and one more for an
