@@ -21,8 +21,10 @@ const ScarceCalls = 4
 //     CooldownDown before a scale-down;
 //   - the rolling quota of MaxUpdateCalls as the day's budget: a scale-down
 //     never spends the last ReservedForScaleUp calls, a planned scale-up
-//     never the last one, which is kept for an urgent one; a call that
-//     leaves ScarceCalls or fewer aims at an even count (evenFor);
+//     never the last one, which is kept for an urgent one; with
+//     ScarceCalls or fewer left a scale-up goes straight to
+//     Decision.PeakShards; a call that leaves ScarceCalls or fewer aims at
+//     an even count (evenFor);
 //   - after AWS refused a call as over quota, none for QuotaRefusalBackoff.
 func Gate(d Decision, h History, s Settings, now time.Time) Decision {
 	return gate(d, h, s, now)
@@ -54,8 +56,9 @@ func gate(d Decision, h History, s Settings, now time.Time) Decision {
 	last := h.LastAction
 	if d.Direction == DirectionUp {
 		if d.CallsLeft <= ScarceCalls && d.PeakShards > d.Desired {
-			// Few calls left: straight to what carries the recent peak, not
-			// in steps the day can no longer pay for.
+			// Few calls left: straight to what carries the recent peak (or,
+			// planned, the day the past expects), not in steps the day can
+			// no longer pay for.
 			d.Desired = d.PeakShards
 			of := "the recent peak"
 			if d.PeakFromPast {
