@@ -7,27 +7,40 @@ import (
 	"time"
 )
 
-// officeHours is a learner that holds the hours from from to end of a
-// stream needing 40 shards from 08:00 to 20:00 and 4 at night.
-func officeHours(from, end time.Time) *Learned {
+// needHour is the hour from at of a stream needing n shards of small
+// records.
+func needHour(at time.Time, n float64) Hour {
+	return Hour{Start: at, Known: true, IncomingRecords: n * 3600 * ShardWriteRecordsPerSecond, IncomingBytes: n * 3600 * 100}
+}
+
+// learnedHours is a learner that holds the hours from from to end of a
+// stream needing need(hour of the day) shards.
+func learnedHours(from, end time.Time, need func(hour int) float64) *Learned {
 	var hours []Hour
 	for at := from; at.Before(end); at = at.Add(time.Hour) {
-		n := 4.0
-		if h := at.Hour(); h >= 8 && h < 20 {
-			n = 40
-		}
-		hours = append(hours, Hour{Start: at, Known: true, IncomingRecords: n * 3600 * ShardWriteRecordsPerSecond, IncomingBytes: n * 3600 * 100})
+		hours = append(hours, needHour(at, need(at.Hour())))
 	}
 	var l Learned
 	l.FeedHours(hours)
 	return &l
 }
 
+// officeHours is a learner that holds the hours from from to end of a
+// stream needing 40 shards from 08:00 to 20:00 and 4 at night.
+func officeHours(from, end time.Time) *Learned {
+	return learnedHours(from, end, func(h int) float64 {
+		if h >= 8 && h < 20 {
+			return 40
+		}
+		return 4
+	})
+}
+
 // A scale-down's calls to come back are needed by the morning the stream's
 // past days expect, a planned scale-up's lead before it; a count that
 // carries the whole day needs them within a day, when every call of the
 // window is back; a past that does not know the next day says nothing.
-func TestNeededByIsTheNextRiseThePastExpects(t *testing.T) {
+func TestFirstCallBackIsTheNextRiseThePastExpects(t *testing.T) {
 	now := t0.Add(9 * time.Hour) // 21:00
 	morning := now.Add(11 * time.Hour)
 	cases := []struct {
@@ -45,9 +58,14 @@ func TestNeededByIsTheNextRiseThePastExpects(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			l := officeHours(now.Add(-c.known), now)
 			p := plan{now: now, s: testSettings(), learned: l, busiestHour: l.BusiestHour(), today: 1}
-			got, ok := p.neededBy(c.target)
+			var got time.Time
+			by := p.returnBy(c.target, 1)
+			ok := len(by) == 1
+			if ok {
+				got = by[0]
+			}
 			if ok != c.ok || !got.Equal(c.want) {
-				t.Fatalf("neededBy(%d) = %s, %v; want %s, %v", c.target, got.Format(time.RFC3339), ok, c.want.Format(time.RFC3339), c.ok)
+				t.Fatalf("returnBy(%d, 1) = %v; want %s, %v", c.target, by, c.want.Format(time.RFC3339), c.ok)
 			}
 		})
 	}
@@ -60,22 +78,18 @@ func TestNeededByIsTheNextRiseThePastExpects(t *testing.T) {
 // after the calls before it gives a day.
 func TestReturnByTimesEachCallToComeBack(t *testing.T) {
 	now := t0.Add(9 * time.Hour) // 21:00
-	var hours []Hour
-	for at := now.Add(-48 * time.Hour); at.Before(now); at = at.Add(time.Hour) {
-		n := 4.0
-		switch h := at.Hour(); {
+	l := learnedHours(now.Add(-48*time.Hour), now, func(h int) float64 {
+		switch {
 		case h == 7:
-			n = 10
+			return 10
 		case h == 8:
-			n = 20
+			return 20
 		case h > 8 && h < 20:
-			n = 30
+			return 30
 		}
-		hours = append(hours, Hour{Start: at, Known: true, IncomingRecords: n * 3600 * ShardWriteRecordsPerSecond, IncomingBytes: n * 3600 * 100})
-	}
-	var l Learned
-	l.FeedHours(hours)
-	p := plan{now: now, s: testSettings(), learned: &l, busiestHour: l.BusiestHour(), today: 1}
+		return 4
+	})
+	p := plan{now: now, s: testSettings(), learned: l, busiestHour: l.BusiestHour(), today: 1}
 	by := func(hour int) time.Time {
 		return t0.Add(time.Duration(hour+24-12)*time.Hour - PrescaleLead - 30*time.Minute)
 	}

@@ -286,7 +286,7 @@ func TestFeedHoursGivesTheWeek(t *testing.T) {
 		if !at.Before(minutesFrom) {
 			n = 1000 // an hour the minutes already gave: left as they say
 		}
-		hours = append(hours, Hour{Start: at, Known: true, IncomingRecords: n * 3600 * ShardWriteRecordsPerSecond, IncomingBytes: n * 3600 * 100})
+		hours = append(hours, needHour(at, n))
 	}
 	l.FeedHours(hours)
 	p := plan{now: end, learned: &l, busiestHour: l.BusiestHour()}

@@ -347,40 +347,30 @@ func (p plan) expectedWithin(d time.Duration) (float64, bool) {
 	return best, ok
 }
 
-// neededBy is by when a stream scaled down to target must have its calls
-// to come back: the first time within a day its past days expect a level
-// that target does not carry (capacityFor), less PrescaleLead (a planned
+// returnBy is by when each of the calls (at most doubling each) that bring
+// a stream scaled down to target back up is needed: the k-th by the first
+// time within a day its past days expect a level that the count after the
+// k-1 before it does not carry (capacityFor), less PrescaleLead (a planned
 // scale-up is made that far ahead) and one step of the search (the past is
 // known by the hour). A day that never needs more gives a day: every call
-// in the rolling window has left it by then. false unless the past knows
-// every hour of the next day (a first day, a new stream): then no call is
-// counted before it has left the window.
-func (p plan) neededBy(target int) (time.Time, bool) {
+// in the rolling window has left it by then. It ends at the first hour the
+// past does not know (a first day, a new stream): the calls after it are
+// not timed, and none is counted before it has left the window.
+func (p plan) returnBy(target, calls int) []time.Time {
 	const step = 30 * time.Minute
-	for t := p.now; !t.After(p.now.Add(24 * time.Hour)); t = t.Add(step) {
+	var out []time.Time
+	c, end := max(target, 1), p.now.Add(24*time.Hour)
+	for t := p.now; len(out) < calls && !t.After(end); t = t.Add(step) {
 		v, seen := p.expected(t)
 		if !seen {
-			return time.Time{}, false
+			return out
 		}
-		if p.capacityFor(v) > target {
-			return t.Add(-PrescaleLead - step), true
+		for need := p.capacityFor(v); len(out) < calls && need > c; c *= 2 {
+			out = append(out, t.Add(-PrescaleLead-step))
 		}
 	}
-	return p.now.Add(24 * time.Hour), true
-}
-
-// returnBy is by when each of the calls (at most doubling each) that bring
-// a stream scaled down to target back up is needed: the k-th by when the
-// stream's past days expect more than the count after the k-1 before it
-// carries (neededBy). It ends at the first call the past cannot time.
-func (p plan) returnBy(target, calls int) []time.Time {
-	var out []time.Time
-	for c := max(target, 1); len(out) < calls; c *= 2 {
-		t, ok := p.neededBy(c)
-		if !ok {
-			break
-		}
-		out = append(out, t)
+	for len(out) < calls {
+		out = append(out, end)
 	}
 	return out
 }

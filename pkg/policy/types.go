@@ -458,7 +458,7 @@ type Decision struct {
 	PeakFloor int
 	// ReturnBy is, for a scale-down, by when the stream's past days expect
 	// it to need each of the CallsToReturn calls: the k-th when they expect
-	// more than the count after the k-1 before it carries (plan.neededBy).
+	// more than the count after the k-1 before it carries (plan.returnBy).
 	// The calls that leave the rolling window before then are there to
 	// come back, and the gate counts them for a halving by merges, which
 	// spends none. Shorter than CallsToReturn, or empty, when the past does
