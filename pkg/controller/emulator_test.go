@@ -34,14 +34,14 @@ func (wallClock) Now() time.Time { return time.Now() }
 
 type noAlerts struct{}
 
+func (noAlerts) Notify(context.Context, policy.Alert) error { return nil }
+
 // putWrites publishes the minute at of stream name as records written, of
 // 100 bytes each.
 func putWrites(cw *cwtest.Server, name string, at time.Time, records float64) {
 	cw.Put(name, "IncomingRecords", at, records)
 	cw.Put(name, "IncomingBytes", at, records*100)
 }
-
-func (noAlerts) Notify(context.Context, policy.Alert) error { return nil }
 
 func TestEmulatorRestartMidEpisode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
