@@ -92,6 +92,9 @@ type learnSlot struct {
 	ratio, add float32
 	// peak is the highest need of a minute in this hour.
 	peak float32
+	// lvLo and lvHi are the lowest and highest levels this hour's bursts
+	// were measured from (0: none measured yet).
+	lvLo, lvHi float32
 	// The same figures from measured needs only: they differ from the
 	// above where a throttled minute's demand was estimated.
 	mRatio, mAdd, mPeak float32
@@ -133,17 +136,44 @@ type Envelope struct {
 	Ratio, Add float64
 	// Peak is the highest need of a minute within LearnHorizon, in shards.
 	Peak float64
+	// hours are the bursts of each hour within LearnHorizon, with the
+	// levels they were measured from (n of them).
+	hours [learnSlots]burstHour
+	n     int
 }
+
+// burstHour is one hour's largest burst over the level, read both ways, and
+// the lowest and highest levels the hour's bursts were measured from.
+type burstHour struct{ ratio, add, lo, hi float64 }
+
+// LevelSpan is how far apart (as a factor) a level and the levels an hour's
+// bursts were measured from may be for those bursts to say what the level
+// needs: AWS's largest step.
+const LevelSpan = 2.0
 
 // Need is the most the stream is expected to need within one exposure
 // window from level (in shards): the smaller of the multiplicative and the
 // additive reading of its bursts, so that bursts proportional to the
-// traffic and fixed-size batches are both carried.
+// traffic and fixed-size batches are both carried. The bursts read are
+// those measured from levels within LevelSpan of level, where there are
+// any: a stream's night bursts say what its nights need, its day's what its
+// days need, and the largest ratio of a night with the largest addition of
+// a day is a burst no hour showed. A level no burst was measured near takes
+// them all.
 func (e Envelope) Need(level float64) float64 {
 	if !e.Known {
 		return level
 	}
-	return math.Max(math.Min(level*e.Ratio, level+e.Add), level)
+	ratio, add, near := 1.0, 0.0, false
+	for _, h := range e.hours[:e.n] {
+		if h.hi*LevelSpan >= level && h.lo <= level*LevelSpan {
+			ratio, add, near = math.Max(ratio, h.ratio), math.Max(add, h.add), true
+		}
+	}
+	if !near {
+		ratio, add = e.Ratio, e.Add
+	}
+	return math.Max(math.Min(level*ratio, level+add), level)
 }
 
 // NeedOf is the need of a minute in shards at 100 %: the dominant dimension
@@ -347,6 +377,10 @@ func (l *Learned) push(start time.Time, measured, need float64, shards int) {
 	// hour of that minute.
 	at := start.Add(-time.Duration(ExposureMinutes+afterMinutes) * time.Minute)
 	s := l.slot(at)
+	if s.lvHi == 0 {
+		s.lvLo = float32(level)
+	}
+	s.lvLo, s.lvHi = min(s.lvLo, float32(level)), max(s.lvHi, float32(level))
 	s.ratio = max(s.ratio, float32(math.Max(peak/level, 1)))
 	s.add = max(s.add, float32(math.Max(peak-level, 0)))
 	s.mRatio = max(s.mRatio, float32(math.Max(mPeak/level, 1)))
@@ -535,6 +569,10 @@ func (l *Learned) Envelope(now time.Time) Envelope {
 			e.Known = true
 			e.Ratio = max(e.Ratio, float64(ratio))
 			e.Add = max(e.Add, float64(add))
+			if s.lvHi > 0 && e.n < len(e.hours) {
+				e.hours[e.n] = burstHour{ratio: float64(ratio), add: float64(add), lo: float64(s.lvLo), hi: float64(s.lvHi)}
+				e.n++
+			}
 		}
 	}
 	return e

@@ -74,6 +74,35 @@ func TestLearnedEnvelope(t *testing.T) {
 	}
 }
 
+// Bursts are read against the levels they were measured from: a night's
+// bursts say what a night level needs, a day's what a day level needs, and
+// a level no burst was measured near takes them all.
+func TestEnvelopeReadsBurstsNearTheLevel(t *testing.T) {
+	start := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	var l Learned
+	// Nights at a level of 2 with bursts to 6 (x3, +4); two hours of no
+	// data; days at 10 with bursts to 18 (x1.8, +8).
+	night := needMinutes(start, bursty(360, 2, 6, 90, 4), 20)
+	day := needMinutes(start.Add(8*time.Hour), bursty(360, 10, 18, 90, 4), 20)
+	now := feedAll(&l, append(night, day...), 20)
+	e := l.Envelope(now)
+	if !e.Known || math.Abs(e.Ratio-3) > 1e-6 || math.Abs(e.Add-8) > 1e-6 {
+		t.Fatalf("envelope %+v, want ratio 3 (the nights') and add 8 (the days')", e)
+	}
+	for _, tt := range []struct {
+		level, want float64
+		why         string
+	}{
+		{level: 2.5, want: 6.5, why: "the nights' bursts: +4, not the days' +8"},
+		{level: 10, want: 18, why: "the days' bursts: +8, not the nights' x3"},
+		{level: 40, want: 48, why: "no burst measured near: all of them, the smaller reading (+8)"},
+	} {
+		if got := e.Need(tt.level); math.Abs(got-tt.want) > 1e-6 {
+			t.Errorf("Need(%v) = %v, want %v: %s", tt.level, got, tt.want, tt.why)
+		}
+	}
+}
+
 func TestLearnedIsBoundedAndForgets(t *testing.T) {
 	start := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	var l Learned
