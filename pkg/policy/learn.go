@@ -137,9 +137,8 @@ type Envelope struct {
 	// Peak is the highest need of a minute within LearnHorizon, in shards.
 	Peak float64
 	// hours are the bursts of each hour within LearnHorizon, with the
-	// levels they were measured from (n of them).
-	hours [learnSlots]burstHour
-	n     int
+	// levels they were measured from.
+	hours []burstHour
 }
 
 // burstHour is one hour's largest burst over the level, read both ways, and
@@ -165,7 +164,7 @@ func (e Envelope) Need(level float64) float64 {
 		return level
 	}
 	ratio, add, near := 1.0, 0.0, false
-	for _, h := range e.hours[:e.n] {
+	for _, h := range e.hours {
 		if h.hi*LevelSpan >= level && h.lo <= level*LevelSpan {
 			ratio, add, near = math.Max(ratio, h.ratio), math.Max(add, h.add), true
 		}
@@ -542,6 +541,7 @@ func (l *Learned) Envelope(now time.Time) Envelope {
 	}
 	from := now.Add(-LearnHorizon).Unix() / 3600
 	newerClean := float32(0)
+	e.hours = make([]burstHour, 0, len(l.slots))
 	for i := len(l.slots) - 1; i >= 0; i-- {
 		s := l.slots[i]
 		if s.hour < from {
@@ -569,9 +569,8 @@ func (l *Learned) Envelope(now time.Time) Envelope {
 			e.Known = true
 			e.Ratio = max(e.Ratio, float64(ratio))
 			e.Add = max(e.Add, float64(add))
-			if s.lvHi > 0 && e.n < len(e.hours) {
-				e.hours[e.n] = burstHour{ratio: float64(ratio), add: float64(add), lo: float64(s.lvLo), hi: float64(s.lvHi)}
-				e.n++
+			if s.lvHi > 0 {
+				e.hours = append(e.hours, burstHour{ratio: float64(ratio), add: float64(add), lo: float64(s.lvLo), hi: float64(s.lvHi)})
 			}
 		}
 	}
