@@ -163,16 +163,23 @@ func (e Envelope) Need(level float64) float64 {
 	if !e.Known {
 		return level
 	}
-	ratio, add, near := 1.0, 0.0, false
+	ratio, add := e.Near(level)
+	return math.Max(math.Min(level*ratio, level+add), level)
+}
+
+// Near is the largest ratio and addition of the bursts Need reads at level:
+// those measured from levels within LevelSpan of it, or all of them.
+func (e Envelope) Near(level float64) (ratio, add float64) {
+	ratio, near := 1.0, false
 	for _, h := range e.hours {
 		if h.hi*LevelSpan >= level && h.lo <= level*LevelSpan {
 			ratio, add, near = math.Max(ratio, h.ratio), math.Max(add, h.add), true
 		}
 	}
 	if !near {
-		ratio, add = e.Ratio, e.Add
+		return e.Ratio, e.Add
 	}
-	return math.Max(math.Min(level*ratio, level+add), level)
+	return ratio, add
 }
 
 // NeedOf is the need of a minute in shards at 100 %: the dominant dimension

@@ -101,6 +101,10 @@ func TestEnvelopeReadsBurstsNearTheLevel(t *testing.T) {
 			t.Errorf("Need(%v) = %v, want %v: %s", tt.level, got, tt.want, tt.why)
 		}
 	}
+	// The figures a decision's reason gives are those read.
+	if r, a := e.Near(2.5); math.Abs(r-3) > 1e-6 || math.Abs(a-4) > 1e-6 {
+		t.Errorf("Near(2.5) = x%v / +%v, want x3 / +4", r, a)
+	}
 }
 
 func TestLearnedIsBoundedAndForgets(t *testing.T) {

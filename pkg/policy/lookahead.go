@@ -122,7 +122,8 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 	prescale := false
 	why := fmt.Sprintf("level %.1f shards", pl.level)
 	if pl.env.Known {
-		why += fmt.Sprintf(" with bursts learned up to x%.2f / +%.1f shards within %s", pl.env.Ratio, pl.env.Add, time.Duration(ExposureMinutes)*time.Minute)
+		ratio, add := pl.env.Near(pl.level)
+		why += fmt.Sprintf(" with bursts learned up to x%.2f / +%.1f shards within %s", ratio, add, time.Duration(ExposureMinutes)*time.Minute)
 	}
 	if r, ok := pl.ramp(); ok {
 		need, want, prescale = r.next, max(want, r.want), true

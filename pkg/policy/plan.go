@@ -412,7 +412,8 @@ func (p plan) capacity() int {
 func (p plan) describe(target int) string {
 	why := fmt.Sprintf("level %.1f shards", p.level)
 	if p.env.Known {
-		why += fmt.Sprintf(", bursts learned up to x%.2f / +%.1f shards over the level (peak %.1f) within %s", p.env.Ratio, p.env.Add, p.env.Peak,
+		ratio, add := p.env.Near(p.level)
+		why += fmt.Sprintf(", bursts learned up to x%.2f / +%.1f shards over the level (peak %.1f) within %s", ratio, add, p.env.Peak,
 			time.Duration(ExposureMinutes)*time.Minute)
 	}
 	if e, ok := p.expectedWithin(PlanHorizon); ok {
