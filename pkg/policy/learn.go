@@ -576,9 +576,7 @@ func (l *Learned) Envelope(now time.Time) Envelope {
 			e.Known = true
 			e.Ratio = max(e.Ratio, float64(ratio))
 			e.Add = max(e.Add, float64(add))
-			if s.lvHi > 0 {
-				e.hours = append(e.hours, burstHour{ratio: float64(ratio), add: float64(add), lo: float64(s.lvLo), hi: float64(s.lvHi)})
-			}
+			e.hours = append(e.hours, burstHour{ratio: float64(ratio), add: float64(add), lo: float64(s.lvLo), hi: float64(s.lvHi)})
 		}
 	}
 	return e
