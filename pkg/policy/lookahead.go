@@ -39,6 +39,12 @@ const (
 //     plus a cycle plus the reshard time, from the trend of the newest
 //     minutes) above the current count and beyond the learned bursts, while
 //     the newest minute is already above the middle of the band (urgent).
+//     Where it would be new ground (upTarget's room to grow) while the
+//     newest minute is still within the learned bursts over the level (the
+//     stream's own noise), the slope's lower confidence bound must carry
+//     the forecast beyond them and the count too (forecastNeed): six noisy
+//     minutes that happen to rise are not a ramp worth a doubling, and the
+//     planned rule below carries the noise;
 //     A spiky stream's trend is not extrapolated: its rises are most likely
 //     bursts, and the rules above aim at the need it shows. Nor is a rise
 //     from a silence to what the stream's past expects at the hour (the
@@ -79,7 +85,7 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 	}
 
 	n = minutesIn(s.ScaleUpAfter)
-	forecast, horizon := forecastNeed(known, cur, obs.Now)
+	forecast, sure, horizon := forecastNeed(known, cur, obs.Now)
 	last := lu.Max() * float64(cur) // the newest minute's need
 	if pl.spiky() {
 		// A spiky stream's rise is most likely a burst: its trend says
@@ -111,8 +117,12 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 	}
 
 	// Only a rising trend brings a scale-up forward; a flat load above the
-	// threshold waits for ScaleUpAfter like any other.
-	if fu := forecast / float64(cur); forecast > lu.Max()*float64(cur) && fu >= 1 && forecast > allowed && lu.Max() > mid && rising(known, cur, 3) {
+	// threshold waits for ScaleUpAfter like any other. New ground within
+	// the stream's noise needs the trend's lower bound as well.
+	lo := math.Min(sure, forecast)
+	confirmed := last > allowed || (lo > last && lo >= float64(cur) && lo > allowed)
+	if fu := forecast / float64(cur); forecast > last && fu >= 1 && forecast > allowed && lu.Max() > mid && rising(known, cur, 3) &&
+		(confirmed || !pl.newGround(forecast)) {
 		return Decision{Desired: max(pl.upTarget(pl.level, forecast), cur+1), Urgent: true, Utilisation: lu, Trigger: &latest,
 			Reason: fmt.Sprintf("%s at %s of %d shards and rising: %s expected in %s, when new shards could carry load; writes would be throttled before then",
 				lu.Dimension(), percent(lu.Max()), cur, percent(fu), horizon.Round(time.Minute))}, true
@@ -187,14 +197,16 @@ func allNeedAbove(ms []Minute, cur int, need float64) bool {
 
 // forecastNeed extrapolates the need (in shards at 100 %) of the newest
 // known minutes to when capacity asked for now would carry load. It returns
-// the forecast, never below the newest minute's need, and the horizon.
-func forecastNeed(known []Minute, cur int, now time.Time) (float64, time.Duration) {
+// the forecast, never below the newest minute's need; the same forecast
+// from the slope's one-sided 95 % lower confidence bound (senLowerRank),
+// between the newest minute's need and the forecast; and the horizon.
+func forecastNeed(known []Minute, cur int, now time.Time) (forecast, sure float64, horizon time.Duration) {
 	latest := known[len(known)-1]
-	horizon := now.Sub(latest.Start.Add(time.Minute)) + CycleAllowance + ReshardAllowance
+	horizon = now.Sub(latest.Start.Add(time.Minute)) + CycleAllowance + ReshardAllowance
 	last := latest.UtilisationOf(cur).Max() * float64(cur)
 	n := min(len(known), trendMinutes)
 	if n < 3 {
-		return last, horizon
+		return last, last, horizon
 	}
 	// Theil-Sen slope: the median of the slopes between every pair of the
 	// newest n known minutes. Unlike a least-squares fit, one odd minute
@@ -212,7 +224,7 @@ func forecastNeed(known []Minute, cur int, now time.Time) (float64, time.Duratio
 		}
 	}
 	if len(slopes) == 0 {
-		return last, horizon
+		return last, last, horizon
 	}
 	slices.Sort(slopes)
 	slope := slopes[len(slopes)/2]
@@ -220,9 +232,25 @@ func forecastNeed(known []Minute, cur int, now time.Time) (float64, time.Duratio
 		slope = (slopes[len(slopes)/2-1] + slope) / 2
 	}
 	if !(slope > 0) {
-		return last, horizon
+		return last, last, horizon
 	}
-	return math.Min(last+slope*horizon.Minutes(), last*maxForecastGrowth), horizon
+	forecast = math.Min(last+slope*horizon.Minutes(), last*maxForecastGrowth)
+	sure = last
+	if lo := slopes[senLowerRank(n, len(slopes))]; lo > 0 {
+		sure = math.Min(last+lo*horizon.Minutes(), forecast)
+	}
+	return forecast, sure, horizon
+}
+
+// senLowerRank is the index, among the sorted slopes between every pair of
+// n minutes (count of them), of Sen's one-sided 95 % lower confidence bound
+// on their median slope: Kendall's S has variance n(n-1)(2n+5)/18 when no
+// two minutes tie, and the bound is the ((count - z*sqrt(var))/2)-th
+// smallest slope, z = 1.645 (Sen 1968; Hollander and Wolfe, Nonparametric
+// Statistical Methods). For 6 minutes, the 3rd smallest of 15.
+func senLowerRank(n, count int) int {
+	c := 1.645 * math.Sqrt(float64(n*(n-1)*(2*n+5))/18)
+	return min(max(int(math.Floor((float64(count)-c)/2))-1, 0), count-1)
 }
 
 // silentWithin is true when one of the newest n known minutes needed less

@@ -176,13 +176,19 @@ func (p plan) capacityFor(level float64) int {
 func (p plan) upTarget(level, need float64) int {
 	t := p.capacityFor(math.Max(level, 0))
 	peak := p.env.Peak * p.s.Headroom.peakMargin()
-	if !p.env.Known || need > peak*newGround {
+	if p.newGround(need) {
 		return max(t, ShardsForNeed(need, p.s.mid()))
 	}
 	if need > peak {
 		return max(t, ShardsForNeed(need, p.s.ScaleUpThreshold))
 	}
 	return max(t, ShardsForNeed(need*p.margin, 1))
+}
+
+// newGround is true when a need is new ground for upTarget: before any
+// burst is learned, or well beyond the most the stream has needed.
+func (p plan) newGround(need float64) bool {
+	return !p.env.Known || need > p.env.Peak*p.s.Headroom.peakMargin()*newGround
 }
 
 // callsToReturn is how many calls, each at most doubling, it takes to come
