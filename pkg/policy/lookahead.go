@@ -44,7 +44,7 @@ const (
 //     stream's own noise), the slope's lower confidence bound must carry
 //     the forecast beyond them and the count too (forecastNeed): six noisy
 //     minutes that happen to rise are not a ramp worth a doubling, and the
-//     planned rule below carries the noise;
+//     planned rule below carries the noise.
 //     A spiky stream's trend is not extrapolated: its rises are most likely
 //     bursts, and the rules above aim at the need it shows. Nor is a rise
 //     from a silence to what the stream's past expects at the hour (the
