@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"math"
-	"slices"
 )
 
 // Targets are what the default policy must show on every run of a target
@@ -143,14 +142,8 @@ func MedianXHindsight(runs []MatrixRun) (median float64, n int) {
 			xs = append(xs, d.XHindsight)
 		}
 	}
-	if len(xs) == 0 {
-		return 0, 0
-	}
-	slices.Sort(xs)
-	if len(xs)%2 == 1 {
-		return xs[len(xs)/2], len(xs)
-	}
-	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2, len(xs)
+	median, _ = medianMean(xs)
+	return median, len(xs)
 }
 
 // pct is n as a percentage of of (0 when of is 0).
