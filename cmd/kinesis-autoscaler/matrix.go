@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ type matrixFlags struct {
 	seeds        string
 	traces       string
 	cache        string
+	against      string
 }
 
 func addMatrixFlags(fl *pflag.FlagSet, f *matrixFlags) {
@@ -42,6 +44,23 @@ func addMatrixFlags(fl *pflag.FlagSet, f *matrixFlags) {
 	fl.StringVar(&f.seeds, "seeds", "0", "--matrix: replay each scenario under each of these seeds, comma-separated (0: the scenario's own), to see the policy on traces it was not built on")
 	fl.StringVar(&f.traces, "traces", defaultTraceDir, "--matrix: also replay every *.csv trace in this directory (none: no files)")
 	fl.StringVar(&f.cache, "hindsight-cache", "", "--matrix: keep the hindsight bounds in this directory and reuse them (they depend on the traces, not on the policy)")
+	fl.StringVar(&f.against, "against", "", "--matrix: compare default run by run with an earlier report written by --matrix --json to this file: passes, median and mean x hindsight, runs that fell and rose, runs that lost or throttled more")
+}
+
+// readMatrixReport reads a report written by simulate --matrix --json.
+func readMatrixReport(path string) (sim.MatrixReport, error) {
+	var rep sim.MatrixReport
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return rep, fmt.Errorf("--against: %w", err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return rep, fmt.Errorf("--against %s: not a report of simulate --matrix --json: %w", path, err)
+	}
+	if len(rep.Runs) == 0 {
+		return rep, fmt.Errorf("--against %s: no runs: not a report of simulate --matrix --json", path)
+	}
+	return rep, nil
 }
 
 // listScenarios prints the scenario library: name, length, description.
@@ -66,6 +85,16 @@ func runMatrix(ctx context.Context, f simulateFlags, changed func(flag string) b
 		return badInput(errors.New("--matrix takes its peaks from --peaks and its delays from --metric-delays, not --peak-shards or --metric-delay"))
 	case changed("seed") || changed("key-skew") || changed("hot-key"):
 		return badInput(errors.New("--matrix replays each trace with even keys and the seeds of --seeds; it excludes --seed, --key-skew and --hot-key"))
+	case f.matrix.against != "" && f.json:
+		return badInput(errors.New("--against prints its comparison after the table; it excludes --json"))
+	}
+	var before sim.MatrixReport
+	if f.matrix.against != "" {
+		// Read before the replay: a wrong file is said at once, not after it.
+		var err error
+		if before, err = readMatrixReport(f.matrix.against); err != nil {
+			return badInput(err)
+		}
 	}
 	peaks, err := parsePeaks(f.matrix.peaks)
 	if err != nil {
@@ -136,6 +165,12 @@ func runMatrix(ctx context.Context, f simulateFlags, changed func(flag string) b
 		len(traces), f.matrix.peaks, f.matrix.metricDelays, strings.Join(sim.MatrixPolicies(), ","), settingsOrigin(f.config))
 	if err := sim.WriteMatrixTable(stdout, rep); err != nil {
 		return err
+	}
+	if f.matrix.against != "" {
+		fmt.Fprintln(stdout)
+		if err := sim.WriteMatrixComparison(stdout, f.matrix.against, sim.CompareMatrix(before, rep)); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stderr, "matrix of %d runs replayed in %s\n", len(runs), time.Since(start).Round(time.Second))
 	return nil

@@ -96,6 +96,24 @@ func TestSimulateMatrix(t *testing.T) {
 	if !strings.Contains(stderr, "no shared traces") {
 		t.Errorf("no note about the missing shared traces: %s", stderr)
 	}
+
+	// The same matrix against its own report: every run matched, none
+	// changed.
+	earlier := filepath.Join(dir, "before.json")
+	if err := os.WriteFile(earlier, []byte(stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCLI(t, "simulate", "--matrix", "--peaks", "4", "--metric-delays", "1m,3m", "--scenarios", "step-up",
+		"--hindsight-cache", cache, "--against", earlier)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"against " + earlier + " (2 runs in both):", "0 runs fell (by 0.00 in all), 0 rose",
+		"0 runs lost more records", "0 runs throttled more records"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("--against: output lacks %q:\n%s", want, stdout)
+		}
+	}
 }
 
 func TestSimulateScenarioAndMatrixBadInput(t *testing.T) {
@@ -121,6 +139,9 @@ func TestSimulateScenarioAndMatrixBadInput(t *testing.T) {
 		{name: "missing trace directory", args: []string{"--matrix", "--traces", "no/such/dir"}, want: "--traces no/such/dir"},
 		{name: "nothing to replay", args: []string{"--matrix", "--scenarios", "none", "--traces", "none"}, want: "nothing to replay"},
 		{name: "bad trace in the directory", args: []string{"--matrix", "--scenarios", "none", "--traces", traceFixtures}, want: "bad_"},
+		{name: "against and json", args: []string{"--matrix", "--against", "x.json", "--json"}, want: "--against prints its comparison after the table"},
+		{name: "against a missing report", args: []string{"--matrix", "--against", "no/such/report.json"}, want: "--against: open no/such/report.json"},
+		{name: "against a trace, not a report", args: []string{"--matrix", "--against", filepath.Join(traceFixtures, "small.csv")}, want: "not a report of simulate --matrix --json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
