@@ -18,6 +18,8 @@ type MatrixComparison struct {
 	// PassingBefore and PassingAfter count the runs of both that meet
 	// every target.
 	PassingBefore, PassingAfter int
+	// NowPass and NoLongerPass name the runs whose verdict changed.
+	NowPass, NoLongerPass []string
 	// The median and mean of default's x hindsight over the runs of both.
 	MedianBefore, MedianAfter, MeanBefore, MeanAfter float64
 	// Fell and Rose count the runs whose x hindsight, as the table prints
@@ -60,6 +62,12 @@ func CompareMatrix(before, after MatrixReport) MatrixComparison {
 		}
 		if a.Pass {
 			c.PassingAfter++
+		}
+		switch {
+		case a.Pass && !b.Pass:
+			c.NowPass = append(c.NowPass, a.label())
+		case b.Pass && !a.Pass:
+			c.NoLongerPass = append(c.NoLongerPass, a.label())
 		}
 		db, okb := reportResult(b.Results, PolicyDefault)
 		da, oka := reportResult(a.Results, PolicyDefault)
@@ -119,6 +127,17 @@ func medianMean(xs []float64) (median, mean float64) {
 func WriteMatrixComparison(w io.Writer, name string, c MatrixComparison) error {
 	fmt.Fprintf(w, "against %s (%d runs in both):\n", name, c.Runs)
 	fmt.Fprintf(w, "  runs meeting every target: %d -> %d\n", c.PassingBefore, c.PassingAfter)
+	for _, l := range []struct {
+		what string
+		rs   []string
+	}{{"now meet every target", c.NowPass}, {"no longer do", c.NoLongerPass}} {
+		if len(l.rs) > 0 {
+			fmt.Fprintf(w, "    %d %s\n", len(l.rs), l.what)
+		}
+		for _, r := range l.rs {
+			fmt.Fprintf(w, "      %s\n", r)
+		}
+	}
 	fmt.Fprintf(w, "  default's x hindsight: median %.3f -> %.3f, mean %.3f -> %.3f\n", c.MedianBefore, c.MedianAfter, c.MeanBefore, c.MeanAfter)
 	fmt.Fprintf(w, "  %d runs fell (by %.2f in all), %d rose (by %.2f in all)\n", c.Fell, math.Abs(c.FellBy), c.Rose, c.RoseBy)
 	for _, l := range []struct {

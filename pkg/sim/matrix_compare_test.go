@@ -21,7 +21,7 @@ func TestCompareMatrix(t *testing.T) {
 		return r
 	}
 	before := NewMatrixReport([]MatrixRun{
-		at(8, nil),
+		at(8, func(r *Result) { r.LostRecords = 1000 }), // fails, and passes after
 		at(50, nil),
 		at(400, func(r *Result) { r.XHindsight = 2.0 }),
 		at(1000, nil),
@@ -39,8 +39,11 @@ func TestCompareMatrix(t *testing.T) {
 	if c.Fell != 1 || c.Rose != 1 || math.Abs(c.FellBy+0.4) > 1e-9 || math.Abs(c.RoseBy-0.2) > 1e-9 {
 		t.Errorf("fell %d by %.2f, rose %d by %.2f; want 1 by -0.40, 1 by 0.20", c.Fell, c.FellBy, c.Rose, c.RoseBy)
 	}
-	if c.PassingBefore != 3 || c.PassingAfter != 2 {
-		t.Errorf("passing %d -> %d, want 3 -> 2 (the run @50 lost 0.1 %%)", c.PassingBefore, c.PassingAfter)
+	if c.PassingBefore != 2 || c.PassingAfter != 2 {
+		t.Errorf("passing %d -> %d, want 2 -> 2 (the run @8 lost 0.1 %% before, the run @50 after)", c.PassingBefore, c.PassingAfter)
+	}
+	if len(c.NowPass) != 1 || c.NowPass[0] != "scenario:test @8/3m" || len(c.NoLongerPass) != 1 || c.NoLongerPass[0] != "scenario:test @50/3m" {
+		t.Errorf("verdicts changed: now pass %q, no longer %q; want the run @8, the run @50", c.NowPass, c.NoLongerPass)
 	}
 	if math.Abs(c.MedianBefore-1.3) > 1e-9 || math.Abs(c.MedianAfter-1.5) > 1e-9 || math.Abs(c.MeanBefore-4.6/3) > 1e-9 {
 		t.Errorf("median %.3f -> %.3f, mean before %.3f; want 1.3 -> 1.5, 1.533", c.MedianBefore, c.MedianAfter, c.MeanBefore)
@@ -54,7 +57,7 @@ func TestCompareMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"against before.json (3 runs in both):", "runs meeting every target: 3 -> 2", "median 1.300 -> 1.500",
+		"against before.json (3 runs in both):", "runs meeting every target: 2 -> 2", "1 now meet every target\n      scenario:test @8/3m\n", "1 no longer do\n      scenario:test @50/3m\n", "median 1.300 -> 1.500",
 		"1 runs fell (by 0.40 in all), 1 rose (by 0.20 in all)", "1 runs lost more records", "scenario:test @50/3m: 0.000 % -> 0.100 % (0 -> 1,000 records)",
 		"1 runs throttled more records", "1 runs only in the earlier report, 1 only in this one",
 	} {
