@@ -24,6 +24,12 @@ type MatrixReport struct {
 	Violations []Violation `json:"violations"`
 	// Pass is true when there is no violation.
 	Pass bool `json:"pass"`
+	// FirstEpisodeOverLoss counts the runs whose first episode of losses
+	// alone lost more than the loss target allows, and LaterOverLoss those
+	// whose losses after it did: a first burst of a new regime may be lost
+	// before the policy has seen one, the next must not be.
+	FirstEpisodeOverLoss int `json:"first_episode_over_loss"`
+	LaterOverLoss        int `json:"later_over_loss"`
 	// BySeed sums up the scenario runs of each seed, when the scenarios
 	// were replayed under more than one (simulate --matrix --seeds): a
 	// policy built on the scenarios' own seeds should do as well on others.
@@ -112,6 +118,14 @@ func NewMatrixReport(runs []MatrixRun, t Targets) MatrixReport {
 		if rr.Pass {
 			rep.Passing++
 		}
+		if d, ok := r.Result(PolicyDefault); ok && r.Err == nil {
+			if pct(d.LostRecords-d.LostAfterFirstEpisode, d.OfferedRecords) > t.MaxLostPct {
+				rep.FirstEpisodeOverLoss++
+			}
+			if pct(d.LostAfterFirstEpisode, d.OfferedRecords) > t.MaxLostPct {
+				rep.LaterOverLoss++
+			}
+		}
 		rep.Runs[i] = rr
 		rep.Violations = append(rep.Violations, vs...)
 	}
@@ -179,6 +193,8 @@ func WriteMatrixTable(w io.Writer, rep MatrixReport) error {
 	t := rep.Targets
 	fmt.Fprintf(w, "\nmedian x hindsight: %.2f over %d runs (target at most %.2f)\n", rep.MedianXHindsight, len(rep.Runs), t.MaxMedianXHindsight)
 	fmt.Fprintf(w, "runs passing: %d of %d\n", rep.Passing, len(rep.Runs))
+	fmt.Fprintf(w, "runs losing more than %.3g%% in their first episode of losses alone: %d; after it (lost later): %d\n",
+		t.MaxLostPct, rep.FirstEpisodeOverLoss, rep.LaterOverLoss)
 	for _, g := range rep.BySeed {
 		fmt.Fprintf(w, "  scenarios, seed %s: %d of %d passing, median x hindsight %.2f, at most %.2f\n", g.Seed, g.Passing, g.Runs, g.MedianXHindsight, g.MaxXHindsight)
 	}

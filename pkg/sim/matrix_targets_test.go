@@ -150,11 +150,21 @@ func TestMatrixReport(t *testing.T) {
 	if strings.Contains(out, "vs shard") {
 		t.Errorf("table compares with shard, which is not a baseline:\n%s", out)
 	}
+	// The bad run's 0.1 % were all lost in its first episode.
+	if line := "runs losing more than 0.05% in their first episode of losses alone: 1; after it (lost later): 0"; !strings.Contains(out, line) {
+		t.Errorf("table lacks %q:\n%s", line, out)
+	}
+	// Lost later: 0.08 % after a first episode of 0.02 % counts as later only.
+	later := bad
+	later.LostAfterFirstEpisode = 800
+	if rep := NewMatrixReport([]MatrixRun{matrixRun(later), matrixRun(bad), matrixRun(goodDefault())}, DefaultTargets); rep.FirstEpisodeOverLoss != 1 || rep.LaterOverLoss != 1 {
+		t.Errorf("first episode over the loss target on %d runs, later on %d; want 1 and 1", rep.FirstEpisodeOverLoss, rep.LaterOverLoss)
+	}
 	var js bytes.Buffer
 	if err := WriteMatrixJSON(&js, rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"kind": "dominated"`, `"baseline": "alarm"`, `"passing": 1`, `"metric_delay": "3m"`} {
+	for _, want := range []string{`"kind": "dominated"`, `"baseline": "alarm"`, `"passing": 1`, `"metric_delay": "3m"`, `"first_episode_over_loss": 1`} {
 		if !strings.Contains(js.String(), want) {
 			t.Errorf("JSON lacks %s", want)
 		}
