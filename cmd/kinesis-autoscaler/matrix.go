@@ -130,7 +130,7 @@ func runMatrix(ctx context.Context, f simulateFlags, changed func(flag string) b
 	opts := sim.MatrixOptions{
 		Traces: traces, Peaks: peaks, MetricDelays: delays, Model: model,
 		Settings: func(peak int) (policy.Settings, error) {
-			s, _, err := defaultPolicySettings(f.config, peak)
+			s, _, err := defaultPolicySettings(f.config, f.headroom, peak)
 			return s, err
 		},
 	}
@@ -141,8 +141,8 @@ func runMatrix(ctx context.Context, f simulateFlags, changed func(flag string) b
 			once.Do(func() { fmt.Fprintf(stderr, "note: %v; the matrix goes on without it\n", err) })
 		}
 	}
-	if f.config != "" {
-		if _, _, err := defaultPolicySettings(f.config, peaks[0]); err != nil {
+	if f.config != "" || f.headroom != "" {
+		if _, _, err := defaultPolicySettings(f.config, f.headroom, peaks[0]); err != nil {
 			return badInput(err)
 		}
 	}
@@ -162,7 +162,7 @@ func runMatrix(ctx context.Context, f simulateFlags, changed func(flag string) b
 		return sim.WriteMatrixJSON(stdout, rep)
 	}
 	fmt.Fprintf(stdout, "target matrix: %d traces x peaks %s x metric delays %s, policies %s; default policy: %s\n\n",
-		len(traces), f.matrix.peaks, f.matrix.metricDelays, strings.Join(sim.MatrixPolicies(), ","), settingsOrigin(f.config))
+		len(traces), f.matrix.peaks, f.matrix.metricDelays, strings.Join(sim.MatrixPolicies(), ","), settingsOrigin(f.config, f.headroom))
 	if err := sim.WriteMatrixTable(stdout, rep); err != nil {
 		return err
 	}
@@ -176,11 +176,15 @@ func runMatrix(ctx context.Context, f simulateFlags, changed func(flag string) b
 	return nil
 }
 
-func settingsOrigin(path string) string {
+func settingsOrigin(path, headroom string) string {
+	origin := path
 	if path == "" {
-		return "built-in defaults (max_shards 16 or twice the peak)"
+		origin = "built-in defaults (max_shards 16 or twice the peak)"
 	}
-	return path
+	if headroom != "" {
+		origin += "; headroom " + headroom + " (--headroom)"
+	}
+	return origin
 }
 
 func parsePeaks(s string) ([]int, error) {

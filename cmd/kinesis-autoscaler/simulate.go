@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,7 @@ type simulateFlags struct {
 	metricDelays   string
 	reshardTime    time.Duration
 	config         string
+	headroom       string
 	json           bool
 	timeline       string
 	chart          string
@@ -131,6 +133,7 @@ peak need, constant).`,
 	fl.StringVar(&f.metricDelays, "metric-delay", sim.ShortDuration(def.MetricDelay), "how long after a minute ends CloudWatch shows it; a list (1m,2m,3m) replays each in turn")
 	fl.DurationVar(&f.reshardTime, "reshard-time", def.ReshardTime, "how long after the call a reshard takes effect")
 	fl.StringVar(&f.config, "config", "", "take the default policy's settings from this config file (first stream, else the defaults block)")
+	fl.StringVar(&f.headroom, "headroom", "", "the default policy's headroom: lossless, balanced or economy (default: --config's, else balanced)")
 	fl.BoolVar(&f.json, "json", false, "print JSON: one object per policy, an array when comparing")
 	fl.StringVar(&f.timeline, "timeline", "", "write a per-minute timeline CSV here (one file per policy when comparing: NAME-POLICY.csv)")
 	fl.StringVar(&f.chart, "chart", "", "draw load, capacity and shards over time to this .png or .svg file")
@@ -267,7 +270,7 @@ func runSimulateAt(ctx context.Context, f simulateFlags, peakSet bool, stdout, s
 	if err != nil {
 		return badInput(err)
 	}
-	settings, origin, err := defaultPolicySettings(f.config, peak)
+	settings, origin, err := defaultPolicySettings(f.config, f.headroom, peak)
 	if err != nil {
 		return badInput(err)
 	}
@@ -386,9 +389,22 @@ func loadTrace(ctx context.Context, f simulateFlags) (t sim.Trace, builtin bool,
 	return sim.DefaultTrace(), true, nil
 }
 
-// defaultPolicySettings are the default policy's settings, and words saying
-// where they came from.
-func defaultPolicySettings(path string, peak int) (policy.Settings, string, error) {
+// defaultPolicySettings are the default policy's settings, from the config
+// file at path (the built-in defaults when empty) with headroom over its
+// own when set, and words saying where they came from.
+func defaultPolicySettings(path, headroom string, peak int) (policy.Settings, string, error) {
+	s, origin, err := configPolicySettings(path, peak)
+	if err != nil || headroom == "" {
+		return s, origin, err
+	}
+	if !slices.Contains(policy.Headrooms, policy.Headroom(headroom)) {
+		return s, origin, fmt.Errorf("--headroom %q: must be one of %s", headroom, policy.HeadroomNames())
+	}
+	s.Headroom = policy.Headroom(headroom)
+	return s, origin + "; headroom " + headroom + " (--headroom)", nil
+}
+
+func configPolicySettings(path string, peak int) (policy.Settings, string, error) {
 	if path == "" {
 		s := sim.DefaultSettings(peak)
 		origin := "built-in defaults; max_shards is 16 or twice the peak need if more, so that the policy is not capped"

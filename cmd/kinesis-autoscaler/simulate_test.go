@@ -137,6 +137,35 @@ func TestSimulateWithConfig(t *testing.T) {
 	}
 }
 
+// --headroom sets the default policy's headroom over the built-in
+// defaults (or --config's), and the header says so.
+func TestSimulateHeadroom(t *testing.T) {
+	shardHours := func(headroom string) float64 {
+		t.Helper()
+		code, stdout, stderr := runCLI(t, "simulate", "--policy", "default", "--json", "--headroom", headroom)
+		if code != 0 {
+			t.Fatalf("--headroom %s: exit %d: %s", headroom, code, stderr)
+		}
+		var r struct {
+			ShardHours float64 `json:"shard_hours"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatalf("--headroom %s: %v", headroom, err)
+		}
+		return r.ShardHours
+	}
+	if lossless, balanced := shardHours("lossless"), shardHours("balanced"); lossless <= balanced {
+		t.Errorf("lossless used %.1f shard-hours, balanced %.1f: the margin did not reach the policy", lossless, balanced)
+	}
+	code, stdout, stderr := runCLI(t, "simulate", "--policy", "default", "--headroom", "economy")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "headroom economy (--headroom)") {
+		t.Errorf("header does not say the headroom:\n%s", stdout)
+	}
+}
+
 func TestSimulateBadInputExitsTwo(t *testing.T) {
 	fixture := func(name string) string { return filepath.Join(traceFixtures, name) }
 	tests := []struct {
@@ -173,6 +202,8 @@ func TestSimulateBadInputExitsTwo(t *testing.T) {
 		{name: "hot key not a number", args: []string{"--hot-key", "lots"}, want: []string{"hot-key"}},
 		{name: "skew and hot key above all the load", args: []string{"--key-skew", "hotspot:0.8:0.1", "--hot-key", "0.5"}, want: []string{"together at most 1"}},
 		{name: "bad config", args: []string{"--config", "../../testdata/config/bad/unknown-key-defaults.yaml"}, want: []string{"unknown-key-defaults.yaml"}},
+		{name: "headroom", args: []string{"--headroom", "max"}, want: []string{`--headroom "max"`, "lossless, balanced, economy"}},
+		{name: "matrix headroom", args: []string{"--matrix", "--headroom", "tight"}, want: []string{`--headroom "tight"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

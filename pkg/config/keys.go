@@ -141,13 +141,7 @@ var settings = []setting{
 }
 
 // headroomList is the headroom settings, for messages and the reference.
-func headroomList() string {
-	names := make([]string, len(policy.Headrooms))
-	for i, h := range policy.Headrooms {
-		names[i] = string(h)
-	}
-	return strings.Join(names, ", ")
-}
+func headroomList() string { return policy.HeadroomNames() }
 
 // MaxShardChangesPerDay is the largest max_shard_changes_per_day: the most
 // calls the stream's tag of the shard-level history records.

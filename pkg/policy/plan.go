@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,15 @@ const (
 
 // Headrooms lists the valid Headroom settings.
 var Headrooms = []Headroom{HeadroomLossless, HeadroomBalanced, HeadroomEconomy}
+
+// HeadroomNames is Headrooms, comma-separated, for messages and references.
+func HeadroomNames() string {
+	names := make([]string, len(Headrooms))
+	for i, h := range Headrooms {
+		names[i] = string(h)
+	}
+	return strings.Join(names, ", ")
+}
 
 // margin is the factor over the learned bursts' need.
 func (h Headroom) margin() float64 {
