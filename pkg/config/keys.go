@@ -120,7 +120,7 @@ var settings = []setting{
 		name: "headroom", kind: kindString, def: string(policy.HeadroomBalanced), allowed: headroomList(),
 		meaning: "the trade-off between lost records and shards: how much margin the default policy keeps over the " +
 			"bursts it has learned the stream makes (lossless 20 %, balanced 10 %, economy none) and over the most the " +
-			"stream has needed (lossless 10 %); see docs/policy.md for what each did on the scenarios",
+			"stream has needed (lossless 10 %); docs/policy.md gives what each did on the scenarios and the shared traces",
 		field:  func(s *StreamSettings) any { return &s.Headroom },
 		tagMay: tagKeeps,
 	},
