@@ -26,6 +26,11 @@ type MatrixComparison struct {
 	// it (two decimals), went down or up; FellBy and RoseBy sum the changes.
 	Fell, Rose     int
 	FellBy, RoseBy float64
+	// FirstOverBefore and FirstOverAfter count the runs of both whose first
+	// episode of losses alone lost more than the loss target (of the later
+	// report) allows; LaterOverBefore and LaterOverAfter those whose losses
+	// after it did.
+	FirstOverBefore, FirstOverAfter, LaterOverBefore, LaterOverAfter int
 	// LostMore and ThrottledMore are the runs whose default lost or
 	// throttled more records than before, in the order of the report.
 	LostMore, ThrottledMore []RunChange
@@ -75,6 +80,10 @@ func CompareMatrix(before, after MatrixReport) MatrixComparison {
 			continue
 		}
 		xb, xa = append(xb, db.XHindsight), append(xa, da.XHindsight)
+		fb, lb := after.Targets.lossOver(db)
+		fa, la := after.Targets.lossOver(da)
+		c.FirstOverBefore, c.LaterOverBefore = c.FirstOverBefore+fb, c.LaterOverBefore+lb
+		c.FirstOverAfter, c.LaterOverAfter = c.FirstOverAfter+fa, c.LaterOverAfter+la
 		switch d := math.Round(da.XHindsight*100)/100 - math.Round(db.XHindsight*100)/100; {
 		case d < 0:
 			c.Fell++
@@ -140,6 +149,8 @@ func WriteMatrixComparison(w io.Writer, name string, c MatrixComparison) error {
 	}
 	fmt.Fprintf(w, "  default's x hindsight: median %.3f -> %.3f, mean %.3f -> %.3f\n", c.MedianBefore, c.MedianAfter, c.MeanBefore, c.MeanAfter)
 	fmt.Fprintf(w, "  %d runs fell (by %.2f in all), %d rose (by %.2f in all)\n", c.Fell, math.Abs(c.FellBy), c.Rose, c.RoseBy)
+	fmt.Fprintf(w, "  runs over the loss target in their first episode of losses alone: %d -> %d; after it: %d -> %d\n",
+		c.FirstOverBefore, c.FirstOverAfter, c.LaterOverBefore, c.LaterOverAfter)
 	for _, l := range []struct {
 		what string
 		rs   []RunChange

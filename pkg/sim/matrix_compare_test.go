@@ -28,7 +28,7 @@ func TestCompareMatrix(t *testing.T) {
 	}, DefaultTargets)
 	after := NewMatrixReport([]MatrixRun{
 		at(8, func(r *Result) { r.XHindsight = 1.302 }), // the table prints 1.30: unchanged
-		at(50, func(r *Result) { r.XHindsight, r.LostRecords = 1.5, 1000 }),
+		at(50, func(r *Result) { r.XHindsight, r.LostRecords, r.LostAfterFirstEpisode = 1.5, 1000, 1000 }),
 		at(400, func(r *Result) { r.XHindsight, r.ThrottledRecords = 1.6, 2000 }),
 		at(9, nil),
 	}, DefaultTargets)
@@ -52,6 +52,12 @@ func TestCompareMatrix(t *testing.T) {
 		len(c.ThrottledMore) != 1 || c.ThrottledMore[0] != (RunChange{"scenario:test @400/3m", 0.1, 0.2, 1000, 2000}) {
 		t.Errorf("lost more %+v, throttled more %+v", c.LostMore, c.ThrottledMore)
 	}
+	// The run @8 lost 0.1 % in its first episode before; the run @50 loses
+	// 0.1 % after its first episode now.
+	if c.FirstOverBefore != 1 || c.FirstOverAfter != 0 || c.LaterOverBefore != 0 || c.LaterOverAfter != 1 {
+		t.Errorf("over the loss target in the first episode %d -> %d, after it %d -> %d; want 1 -> 0, 0 -> 1",
+			c.FirstOverBefore, c.FirstOverAfter, c.LaterOverBefore, c.LaterOverAfter)
+	}
 	var out bytes.Buffer
 	if err := WriteMatrixComparison(&out, "before.json", c); err != nil {
 		t.Fatal(err)
@@ -60,6 +66,7 @@ func TestCompareMatrix(t *testing.T) {
 		"against before.json (3 runs in both):", "runs meeting every target: 2 -> 2", "1 now meet every target\n      scenario:test @8/3m\n", "1 no longer do\n      scenario:test @50/3m\n", "median 1.300 -> 1.500",
 		"1 runs fell (by 0.40 in all), 1 rose (by 0.20 in all)", "1 runs lost more records", "scenario:test @50/3m: 0.000 % -> 0.100 % (0 -> 1,000 records)",
 		"1 runs throttled more records", "1 runs only in the earlier report, 1 only in this one",
+		"runs over the loss target in their first episode of losses alone: 1 -> 0; after it: 0 -> 1",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("comparison lacks %q:\n%s", want, out.String())

@@ -119,12 +119,9 @@ func NewMatrixReport(runs []MatrixRun, t Targets) MatrixReport {
 			rep.Passing++
 		}
 		if d, ok := r.Result(PolicyDefault); ok && r.Err == nil {
-			if pct(d.LostRecords-d.LostAfterFirstEpisode, d.OfferedRecords) > t.MaxLostPct {
-				rep.FirstEpisodeOverLoss++
-			}
-			if pct(d.LostAfterFirstEpisode, d.OfferedRecords) > t.MaxLostPct {
-				rep.LaterOverLoss++
-			}
+			first, later := t.lossOver(d)
+			rep.FirstEpisodeOverLoss += first
+			rep.LaterOverLoss += later
 		}
 		rep.Runs[i] = rr
 		rep.Violations = append(rep.Violations, vs...)
@@ -137,6 +134,18 @@ func NewMatrixReport(runs []MatrixRun, t Targets) MatrixReport {
 	rep.Pass = len(rep.Violations) == 0
 	rep.BySeed = bySeed(runs, rep.Runs)
 	return rep
+}
+
+// lossOver is 1 for each of a run's first episode of losses and its losses
+// after it that alone lost more than t allows, 0 otherwise.
+func (t Targets) lossOver(d Result) (first, later int) {
+	if pct(d.LostRecords-d.LostAfterFirstEpisode, d.OfferedRecords) > t.MaxLostPct {
+		first = 1
+	}
+	if pct(d.LostAfterFirstEpisode, d.OfferedRecords) > t.MaxLostPct {
+		later = 1
+	}
+	return first, later
 }
 
 // WriteMatrixJSON writes the report as one JSON object.
