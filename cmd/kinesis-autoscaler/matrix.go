@@ -181,10 +181,7 @@ func settingsOrigin(path, headroom string) string {
 	if path == "" {
 		origin = "built-in defaults (max_shards 16 or twice the peak)"
 	}
-	if headroom != "" {
-		origin += "; headroom " + headroom + " (--headroom)"
-	}
-	return origin
+	return origin + headroomOrigin(headroom)
 }
 
 func parsePeaks(s string) ([]int, error) {

@@ -401,9 +401,20 @@ func defaultPolicySettings(path, headroom string, peak int) (policy.Settings, st
 		return s, origin, fmt.Errorf("--headroom %q: must be one of %s", headroom, policy.HeadroomNames())
 	}
 	s.Headroom = policy.Headroom(headroom)
-	return s, origin + "; headroom " + headroom + " (--headroom)", nil
+	return s, origin + headroomOrigin(headroom), nil
 }
 
+// headroomOrigin says that --headroom set the headroom; nothing when it did
+// not.
+func headroomOrigin(headroom string) string {
+	if headroom == "" {
+		return ""
+	}
+	return "; headroom " + headroom + " (--headroom)"
+}
+
+// configPolicySettings are the default policy's settings from the config
+// file at path, or the built-in defaults when path is empty.
 func configPolicySettings(path string, peak int) (policy.Settings, string, error) {
 	if path == "" {
 		s := sim.DefaultSettings(peak)
