@@ -265,6 +265,10 @@ type Outcome struct {
 	Result Result
 	// Acted is true when UpdateShardCount was called and accepted.
 	Acted bool
+	// ReshardTook is how long the UpdateShardCount this cycle saw done took,
+	// from its call to this cycle's look; zero when none was seen done, or
+	// the looks missed a cycle meanwhile (it was not timed).
+	ReshardTook time.Duration
 	// Err is the first error met for the stream, nil if none.
 	Err error
 	// Shards is what the shard level saw and did; nil for streams without
@@ -478,7 +482,9 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	// While a halving by merges is under way the policy sees the count it
 	// goes to, which the stream's widest shards already carry (halve.go).
 	view, halving := halvingView(st, state)
-	st.observe(view, now)
+	if o.ReshardTook = st.observe(view, now); o.ReshardTook > 0 {
+		log.Info("reshard done", zap.Int("shards", view.OpenShards), zap.Duration("took", o.ReshardTook))
+	}
 	c.reconcile(ctx, st, spec.Name, state, now, leading, log)
 	if view.Status != policy.StatusActive || view.OpenShards != st.poll.shards {
 		// The schedule's last plan assumed an active stream of another

@@ -15,8 +15,10 @@ type streamState struct {
 	// cycle time of the last read.
 	record policy.Record
 	readAt time.Time
-	// pending is the reshard requested and not yet seen complete.
-	pending *policy.Action
+	// pending is the reshard requested and not yet seen complete;
+	// observedAt is when the stream's state was last seen (observe).
+	pending    *policy.Action
+	observedAt time.Time
 	// spans records the open shard count seen over time, so that a throttled
 	// minute is judged against the shards it really had; watchedSince is
 	// when the first span was seen.
@@ -44,17 +46,30 @@ type shardSpan struct {
 	shards int
 }
 
+// reshardWatchGap is the longest gap between two looks at a stream across
+// which the end of a reshard is timed: a look every cycle or two.
+const reshardWatchGap = 2 * policy.CycleAllowance
+
 // maxSpans bounds the shard-count record; older spans are far outside any
 // decision window.
 const maxSpans = 64
 
 // observe notes the state seen at now. The count in effect changes only once
-// the stream is ACTIVE again: until then the old shards carry the load.
-func (s *streamState) observe(st policy.StreamState, now time.Time) {
+// the stream is ACTIVE again: until then the old shards carry the load. It
+// returns how long the reshard this look saw done took, when it was timed.
+func (s *streamState) observe(st policy.StreamState, now time.Time) (took time.Duration) {
+	prev := s.observedAt
+	s.observedAt = now
 	if st.Status != policy.StatusActive {
-		return
+		return 0
 	}
 	if s.pending != nil && st.OpenShards == s.pending.To {
+		// How long the reshard took: the call to this look, when the looks
+		// followed it every cycle or two (a gap of failed reads would count
+		// as its time). A halving by merges is many calls, not a reshard.
+		if !s.pending.ByMerges && now.Sub(prev) <= reshardWatchGap {
+			took = now.Sub(s.pending.At)
+		}
 		s.pending = nil
 	}
 	if len(s.spans) == 0 {
@@ -62,7 +77,7 @@ func (s *streamState) observe(st policy.StreamState, now time.Time) {
 		// count seen then (seed knows better after a recent action).
 		s.spans = append(s.spans, shardSpan{shards: st.OpenShards})
 		s.watchedSince = now
-		return
+		return took
 	}
 	if s.spans[len(s.spans)-1].shards != st.OpenShards {
 		s.spans = append(s.spans, shardSpan{from: now, shards: st.OpenShards})
@@ -70,6 +85,7 @@ func (s *streamState) observe(st policy.StreamState, now time.Time) {
 			s.spans = s.spans[len(s.spans)-maxSpans:]
 		}
 	}
+	return took
 }
 
 // seed completes the shard-count record of a stream with its last action,

@@ -66,6 +66,7 @@ type Metrics struct {
 	actions       *prometheus.CounterVec
 	throttled     *prometheus.CounterVec
 	cycleDuration prometheus.Histogram
+	reshardTook   prometheus.Histogram
 	lastCycle     prometheus.Gauge
 	streams       prometheus.Gauge
 	awsCalls      *prometheus.CounterVec
@@ -124,6 +125,12 @@ func New(build BuildInfo, role RoleFunc) *Metrics {
 		Namespace: Namespace, Name: "cycle_duration_seconds", Help: "How long a cycle over every stream took.",
 		Buckets: []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
 	})
+	m.reshardTook = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: Namespace, Name: "reshard_duration_seconds",
+		Help: "How long UpdateShardCount reshards took, from the call to the first cycle that saw the stream ACTIVE at the new count " +
+			"(to within a cycle; reshards whose end a missed cycle hid are not counted).",
+		Buckets: []float64{60, 120, 180, 240, 300, 420, 600, 900, 1800, 3600},
+	})
 	m.lastCycle = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "last_cycle_timestamp_seconds", Help: "When the last cycle finished, in Unix seconds.",
 	})
@@ -156,7 +163,7 @@ func New(build BuildInfo, role RoleFunc) *Metrics {
 		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "go_version": build.GoVersion},
 	})
 	buildInfo.Set(1)
-	m.register(m.cycleDuration, m.lastCycle, m.streams, leader, buildInfo,
+	m.register(m.cycleDuration, m.reshardTook, m.lastCycle, m.streams, leader, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -237,6 +244,9 @@ func (m *Metrics) ObserveStream(o controller.Outcome) {
 		return
 	}
 	m.streamUp.WithLabelValues(o.Stream).Set(1)
+	if o.ReshardTook > 0 {
+		m.reshardTook.Observe(o.ReshardTook.Seconds())
+	}
 	d := o.Decision
 	m.openShards.WithLabelValues(o.Stream).Set(float64(o.State.OpenShards))
 	if o.State.Mode == policy.ModeOnDemand {

@@ -291,3 +291,33 @@ func TestUnknownIsNotZero(t *testing.T) {
 		})
 	}
 }
+
+// A reshard timed by the loop goes into reshard_duration_seconds; an outcome
+// without one (no reshard finished, or its end was not watched) does not.
+func TestReshardDurations(t *testing.T) {
+	m := New(BuildInfo{Version: "dev"}, nil)
+	m.ObserveStream(outcome("clicks", 2, nil))
+	done := outcome("clicks", 4, nil)
+	done.ReshardTook = 7 * time.Minute
+	m.ObserveStream(done)
+	want := `
+# HELP kinesis_autoscaler_reshard_duration_seconds How long UpdateShardCount reshards took, from the call to the first cycle that saw the stream ACTIVE at the new count (to within a cycle; reshards whose end a missed cycle hid are not counted).
+# TYPE kinesis_autoscaler_reshard_duration_seconds histogram
+kinesis_autoscaler_reshard_duration_seconds_bucket{le="60"} 0
+kinesis_autoscaler_reshard_duration_seconds_bucket{le="120"} 0
+kinesis_autoscaler_reshard_duration_seconds_bucket{le="180"} 0
+kinesis_autoscaler_reshard_duration_seconds_bucket{le="240"} 0
+kinesis_autoscaler_reshard_duration_seconds_bucket{le="300"} 0
+kinesis_autoscaler_reshard_duration_seconds_bucket{le="420"} 1
+kinesis_autoscaler_reshard_duration_seconds_bucket{le="600"} 1
+kinesis_autoscaler_reshard_duration_seconds_bucket{le="900"} 1
+kinesis_autoscaler_reshard_duration_seconds_bucket{le="1800"} 1
+kinesis_autoscaler_reshard_duration_seconds_bucket{le="3600"} 1
+kinesis_autoscaler_reshard_duration_seconds_bucket{le="+Inf"} 1
+kinesis_autoscaler_reshard_duration_seconds_sum 420
+kinesis_autoscaler_reshard_duration_seconds_count 1
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "kinesis_autoscaler_reshard_duration_seconds"); err != nil {
+		t.Error(err)
+	}
+}
