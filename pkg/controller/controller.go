@@ -267,7 +267,8 @@ type Outcome struct {
 	Acted bool
 	// ReshardTook is how long the UpdateShardCount this cycle saw done took,
 	// from its call to this cycle's look; zero when none was seen done, or
-	// the looks missed a cycle meanwhile (it was not timed).
+	// the look before this one was more than two poll intervals earlier (it
+	// was not timed).
 	ReshardTook time.Duration
 	// Err is the first error met for the stream, nil if none.
 	Err error
@@ -482,7 +483,8 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 	// While a halving by merges is under way the policy sees the count it
 	// goes to, which the stream's widest shards already carry (halve.go).
 	view, halving := halvingView(st, state)
-	if o.ReshardTook = st.observe(view, now); o.ReshardTook > 0 {
+	// A reshard is timed when the looks followed it every cycle or two.
+	if o.ReshardTook = st.observe(view, now, 2*c.pollInterval()); o.ReshardTook > 0 {
 		log.Info("reshard done", zap.Int("shards", view.OpenShards), zap.Duration("took", o.ReshardTook))
 	}
 	c.reconcile(ctx, st, spec.Name, state, now, leading, log)
@@ -519,7 +521,7 @@ func (c *Controller) cycleStream(ctx context.Context, spec StreamSpec, minutes [
 		ms = st.withShards(minutes)
 		if v, ok := halvingView(st, state); ok {
 			view, halving = v, true
-			st.observe(view, now)
+			st.observe(view, now, -1) // the look above timed any reshard
 			d = c.decide(spec, st, view, halving, ms, now)
 		}
 	}

@@ -340,25 +340,27 @@ func TestLoadedStreamAboveMaxIsHeldAndAlerted(t *testing.T) {
 }
 
 // A reshard the cycles watch through is timed, from the call to the first
-// look that sees it done; one whose end was not watched (the stream could
-// not be described meanwhile) is not.
+// look that sees it done, at any poll interval; one whose end was not
+// watched (the stream could not be described meanwhile) is not.
 func TestReshardIsTimed(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		unseen bool // Describe fails while the reshard runs
-		want   time.Duration
+		name     string
+		interval time.Duration
+		looks    int  // cycles that see the stream UPDATING
+		unseen   bool // Describe fails while the reshard runs
+		want     time.Duration
 	}{
-		{name: "watched", want: 7 * time.Minute},
-		{name: "not watched", unseen: true},
+		{name: "watched", interval: time.Minute, looks: 6, want: 7 * time.Minute},
+		{name: "watched every 5 minutes", interval: 5 * time.Minute, looks: 1, want: 10 * time.Minute},
+		{name: "not watched", interval: time.Minute, looks: 6, unseen: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, Options{}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
+			r := newRig(t, Options{PollInterval: tc.interval}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
 			if out := r.c.RunCycle(context.Background()); !out[0].Acted || out[0].ReshardTook != 0 {
 				t.Fatalf("no scale-up, or a reshard timed before any: %+v", out)
 			}
-			// UPDATING for 7 minutes, looked at every minute (or not).
-			for range 6 {
-				r.clock.Advance(time.Minute)
+			for range tc.looks {
+				r.clock.Advance(tc.interval)
 				if tc.unseen {
 					r.streams.describeErr["clicks"] = errors.New("throttled")
 				}
@@ -369,7 +371,7 @@ func TestReshardIsTimed(t *testing.T) {
 			delete(r.streams.describeErr, "clicks")
 			r.streams.finish()
 			r.load.shards["clicks"], r.load.util["clicks"] = 4, 0.6
-			r.clock.Advance(time.Minute)
+			r.clock.Advance(tc.interval)
 			out := r.c.RunCycle(context.Background())
 			if out[0].ReshardTook != tc.want {
 				t.Fatalf("reshard took %s, want %s", out[0].ReshardTook, tc.want)
@@ -377,7 +379,7 @@ func TestReshardIsTimed(t *testing.T) {
 			if r.c.state["clicks"].pending != nil {
 				t.Fatalf("the reshard is still pending")
 			}
-			r.clock.Advance(time.Minute)
+			r.clock.Advance(tc.interval)
 			if out := r.c.RunCycle(context.Background()); out[0].ReshardTook != 0 {
 				t.Fatalf("timed again on the next look: %s", out[0].ReshardTook)
 			}

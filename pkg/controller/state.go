@@ -46,18 +46,15 @@ type shardSpan struct {
 	shards int
 }
 
-// reshardWatchGap is the longest gap between two looks at a stream across
-// which the end of a reshard is timed: a look every cycle or two.
-const reshardWatchGap = 2 * policy.CycleAllowance
-
 // maxSpans bounds the shard-count record; older spans are far outside any
 // decision window.
 const maxSpans = 64
 
 // observe notes the state seen at now. The count in effect changes only once
 // the stream is ACTIVE again: until then the old shards carry the load. It
-// returns how long the reshard this look saw done took, when it was timed.
-func (s *streamState) observe(st policy.StreamState, now time.Time) (took time.Duration) {
+// returns how long the reshard this look saw done took, when it was timed:
+// when the look before was at most watchGap earlier.
+func (s *streamState) observe(st policy.StreamState, now time.Time, watchGap time.Duration) (took time.Duration) {
 	prev := s.observedAt
 	s.observedAt = now
 	if st.Status != policy.StatusActive {
@@ -65,9 +62,9 @@ func (s *streamState) observe(st policy.StreamState, now time.Time) (took time.D
 	}
 	if s.pending != nil && st.OpenShards == s.pending.To {
 		// How long the reshard took: the call to this look, when the looks
-		// followed it every cycle or two (a gap of failed reads would count
-		// as its time). A halving by merges is many calls, not a reshard.
-		if !s.pending.ByMerges && now.Sub(prev) <= reshardWatchGap {
+		// followed it (a gap of failed reads would count as its time). A
+		// halving by merges is many calls, not a reshard.
+		if !s.pending.ByMerges && now.Sub(prev) <= watchGap {
 			took = now.Sub(s.pending.At)
 		}
 		s.pending = nil

@@ -128,7 +128,7 @@ func New(build BuildInfo, role RoleFunc) *Metrics {
 	m.reshardTook = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: Namespace, Name: "reshard_duration_seconds",
 		Help: "How long UpdateShardCount reshards took, from the call to the first cycle that saw the stream ACTIVE at the new count " +
-			"(to within a cycle; reshards whose end a missed cycle hid are not counted).",
+			"(to within a cycle, or two where one was missed; reshards whose end more missed cycles hid are not counted).",
 		Buckets: []float64{60, 120, 180, 240, 300, 420, 600, 900, 1800, 3600},
 	})
 	m.lastCycle = prometheus.NewGauge(prometheus.GaugeOpts{

@@ -301,7 +301,7 @@ func TestReshardDurations(t *testing.T) {
 	done.ReshardTook = 7 * time.Minute
 	m.ObserveStream(done)
 	want := `
-# HELP kinesis_autoscaler_reshard_duration_seconds How long UpdateShardCount reshards took, from the call to the first cycle that saw the stream ACTIVE at the new count (to within a cycle; reshards whose end a missed cycle hid are not counted).
+# HELP kinesis_autoscaler_reshard_duration_seconds How long UpdateShardCount reshards took, from the call to the first cycle that saw the stream ACTIVE at the new count (to within a cycle, or two where one was missed; reshards whose end more missed cycles hid are not counted).
 # TYPE kinesis_autoscaler_reshard_duration_seconds histogram
 kinesis_autoscaler_reshard_duration_seconds_bucket{le="60"} 0
 kinesis_autoscaler_reshard_duration_seconds_bucket{le="120"} 0
