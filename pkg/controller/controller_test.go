@@ -341,18 +341,21 @@ func TestLoadedStreamAboveMaxIsHeldAndAlerted(t *testing.T) {
 
 // A reshard the cycles watch through is timed, from the call to the first
 // look that sees it done, at any poll interval; one whose end was not
-// watched (the stream could not be described meanwhile) is not.
+// watched (the stream could not be described meanwhile) is not, nor a
+// change the stream was seen ACTIVE without before its count came.
 func TestReshardIsTimed(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		interval time.Duration
 		looks    int  // cycles that see the stream UPDATING
 		unseen   bool // Describe fails while the reshard runs
+		reverted bool // the stream is ACTIVE at its old count meanwhile
 		want     time.Duration
 	}{
 		{name: "watched", interval: time.Minute, looks: 6, want: 7 * time.Minute},
 		{name: "watched every 5 minutes", interval: 5 * time.Minute, looks: 1, want: 10 * time.Minute},
 		{name: "not watched", interval: time.Minute, looks: 6, unseen: true},
+		{name: "seen ACTIVE at the old count", interval: time.Minute, looks: 6, reverted: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, Options{PollInterval: tc.interval}, map[string]int{"clicks": 2}, map[string]float64{"clicks": 1.2})
@@ -364,11 +367,19 @@ func TestReshardIsTimed(t *testing.T) {
 				if tc.unseen {
 					r.streams.describeErr["clicks"] = errors.New("throttled")
 				}
+				if tc.reverted {
+					r.streams.state["clicks"] = policy.StreamState{OpenShards: 2, Status: policy.StatusActive, Mode: policy.ModeProvisioned}
+					r.load.util["clicks"] = 0.6
+				}
 				if out := r.c.RunCycle(context.Background()); out[0].ReshardTook != 0 {
 					t.Fatalf("timed while UPDATING: %s", out[0].ReshardTook)
 				}
 			}
 			delete(r.streams.describeErr, "clicks")
+			if tc.reverted {
+				// Another tool brings the stream to the count asked for.
+				r.streams.state["clicks"] = policy.StreamState{OpenShards: 4, Status: policy.StatusUpdating, Mode: policy.ModeProvisioned}
+			}
 			r.streams.finish()
 			r.load.shards["clicks"], r.load.util["clicks"] = 4, 0.6
 			r.clock.Advance(tc.interval)

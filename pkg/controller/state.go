@@ -60,11 +60,14 @@ func (s *streamState) observe(st policy.StreamState, now time.Time, watchGap tim
 	if st.Status != policy.StatusActive {
 		return 0
 	}
-	if s.pending != nil && st.OpenShards == s.pending.To {
+	if s.pending != nil {
 		// How long the reshard took: the call to this look, when the looks
 		// followed it (a gap of failed reads would count as its time). A
-		// halving by merges is many calls, not a reshard.
-		if !s.pending.ByMerges && now.Sub(prev) <= watchGap {
+		// halving by merges is many calls, not a reshard. ACTIVE at another
+		// count, the change is over without landing as asked (AWS shows
+		// UPDATING from the call on): it is not timed, nor is a later change
+		// to its count.
+		if st.OpenShards == s.pending.To && !s.pending.ByMerges && now.Sub(prev) <= watchGap {
 			took = now.Sub(s.pending.At)
 		}
 		s.pending = nil
