@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -397,7 +396,7 @@ func defaultPolicySettings(path, headroom string, peak int) (policy.Settings, st
 	if err != nil || headroom == "" {
 		return s, origin, err
 	}
-	if !slices.Contains(policy.Headrooms, policy.Headroom(headroom)) {
+	if !policy.Headroom(headroom).Valid() {
 		return s, origin, fmt.Errorf("--headroom %q: must be one of %s", headroom, policy.HeadroomNames())
 	}
 	s.Headroom = policy.Headroom(headroom)

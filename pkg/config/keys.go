@@ -117,7 +117,7 @@ var settings = []setting{
 		tagMay:  tagLowers,
 	},
 	{
-		name: "headroom", kind: kindString, def: string(policy.HeadroomBalanced), allowed: headroomList(),
+		name: "headroom", kind: kindString, def: string(policy.HeadroomBalanced), allowed: policy.HeadroomNames(),
 		meaning: "the trade-off between lost records and shards: how much margin the default policy keeps over the " +
 			"bursts it has learned the stream makes (lossless 20 %, balanced 10 %, economy none) and over the most the " +
 			"stream has needed (lossless 10 %); docs/policy.md gives what each did on the scenarios and the shared traces",
@@ -139,9 +139,6 @@ var settings = []setting{
 		tagMay: tagLowers,
 	},
 }
-
-// headroomList is the headroom settings, for messages and the reference.
-func headroomList() string { return policy.HeadroomNames() }
 
 // MaxShardChangesPerDay is the largest max_shard_changes_per_day: the most
 // calls the stream's tag of the shard-level history records.

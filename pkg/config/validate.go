@@ -177,8 +177,8 @@ func (v *validator) checkSettings(prefix string, s StreamSettings, inherited *St
 			v.add(prefix+"."+st.name, reason)
 		}
 	}
-	if own("headroom") && !slices.Contains(policy.Headrooms, policy.Headroom(s.Headroom)) {
-		v.add(prefix+".headroom", fmt.Sprintf("%q is not one of %s", s.Headroom, headroomList()))
+	if own("headroom") && !policy.Headroom(s.Headroom).Valid() {
+		v.add(prefix+".headroom", fmt.Sprintf("%q is not one of %s", s.Headroom, policy.HeadroomNames()))
 	}
 	minKey, maxKey := prefix+".min_shards", prefix+".max_shards"
 	if (own("min_shards") || own("max_shards")) && s.MinShards > s.MaxShards {

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -28,6 +29,9 @@ const (
 
 // Headrooms lists the valid Headroom settings.
 var Headrooms = []Headroom{HeadroomLossless, HeadroomBalanced, HeadroomEconomy}
+
+// Valid is whether h is one of Headrooms.
+func (h Headroom) Valid() bool { return slices.Contains(Headrooms, h) }
 
 // HeadroomNames is Headrooms, comma-separated, for messages and references.
 func HeadroomNames() string {
