@@ -153,8 +153,8 @@ func TestLearnedSkipsDrainingMinutes(t *testing.T) {
 
 func TestMinUp(t *testing.T) {
 	for _, tt := range []struct{ cur, want int }{{1, 2}, {4, 5}, {5, 6}, {6, 7}, {10, 12}, {12, 14}, {64, 76}, {100, 120}} {
-		if got := minUp(tt.cur); got != tt.want {
-			t.Errorf("minUp(%d) = %d, want %d", tt.cur, got, tt.want)
+		if got := MinUp(tt.cur); got != tt.want {
+			t.Errorf("MinUp(%d) = %d, want %d", tt.cur, got, tt.want)
 		}
 	}
 }
@@ -341,7 +341,7 @@ func TestDecideSkipsSmallPlannedScaleUps(t *testing.T) {
 	}
 	// Well short of it, the scale-up is made, and adds at least MinUpStep.
 	obs = obsWith(40, minutesAt(t0, 40, 2*time.Minute, 52, 0.74))
-	if d := Decide(obs, s); d.Direction != DirectionUp || d.Desired < minUp(40) {
+	if d := Decide(obs, s); d.Direction != DirectionUp || d.Desired < MinUp(40) {
 		t.Fatalf("a stream needing 52 shards on 40: %s to %d; %s", d.Direction, d.Desired, d.Reason)
 	}
 }

@@ -250,7 +250,7 @@ func Drains(m Minute, prev []Minute) bool {
 		return true
 	}
 	for _, p := range prev {
-		if m.Start.Sub(p.Start) <= DrainMinutes*time.Minute && p.WriteThrottled > 0 && p.Shards > 0 && m.Shards >= minUp(p.Shards) {
+		if m.Start.Sub(p.Start) <= DrainMinutes*time.Minute && p.WriteThrottled > 0 && p.Shards > 0 && m.Shards >= MinUp(p.Shards) {
 			return true
 		}
 	}
@@ -326,7 +326,7 @@ func (l *Learned) Feed(ms []Minute, fallback int, now time.Time) {
 		if valid && m.Shards > 0 && !l.refusedAt.IsZero() && start.Sub(l.refusedAt) <= ExposureMinutes*time.Minute {
 			if s := l.hourSlot(l.refusedHour); s != nil {
 				s.answered = max(s.answered, int32(m.Shards))
-				if m.WriteThrottled > 0 && s.throttledOn > 0 && m.Shards >= minUp(int(s.throttledOn)) &&
+				if m.WriteThrottled > 0 && s.throttledOn > 0 && m.Shards >= MinUp(int(s.throttledOn)) &&
 					m.UtilisationOf(m.Shards).accepted() >= fullShare {
 					s.outgrew = true
 				}

@@ -143,7 +143,7 @@ func scaleUpWanted(obs Observation, s Settings, known []Minute, pl plan) (Decisi
 	// level's noise around the threshold, not worth one of the day's calls
 	// (the urgent rules above stand guard); a ramp the past expects, or a
 	// stream that refused writes within the level's minutes, is met at once.
-	if need > cur && (prescale || want >= minUp(cur) || throttledWithin(known, LevelMinutes)) {
+	if need > cur && (prescale || want >= MinUp(cur) || throttledWithin(known, LevelMinutes)) {
 		return Decision{Desired: want, Utilisation: lu, Trigger: &latest,
 			Reason: fmt.Sprintf("%s at %s of %d shards; %s: %d shards needed; scaling up ahead of the load", lu.Dimension(), percent(lu.Max()), cur, why, want)}, true
 	}

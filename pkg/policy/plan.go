@@ -231,10 +231,10 @@ const MinDownStep = 0.2
 // ten) minutes later.
 const MinUpStep = 0.2
 
-// minUp is the least count a scale-up from cur asks for: MinUpStep more,
+// MinUp is the least count a scale-up from cur asks for: MinUpStep more,
 // rounded down (a shard is a step of its own on a small stream), and at
 // least one more.
-func minUp(cur int) int {
+func MinUp(cur int) int {
 	return max(int(math.Floor(float64(cur)*(1+MinUpStep)+1e-9)), cur+1)
 }
 

@@ -82,7 +82,7 @@ func Decide(obs Observation, s Settings) Decision {
 		if dd, ok := scaleUpWanted(obs, s, known, pl); ok {
 			d.Utilisation, d.Trigger = dd.Utilisation, dd.Trigger
 			d.PeakShards, d.PeakFromPast = pl.scarceShards(dd.Urgent)
-			return intent(d, DirectionUp, max(dd.Desired, minUp(cur)), dd.Urgent, dd.Reason)
+			return intent(d, DirectionUp, max(dd.Desired, MinUp(cur)), dd.Urgent, dd.Reason)
 		}
 	}
 	window, why := downWindow(obs, s, known, latest)
