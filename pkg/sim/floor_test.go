@@ -182,6 +182,8 @@ func TestStepUpsLossTargetCostsTheStepDown(t *testing.T) {
 				}
 				r := runPastPerfect(t, sc, factor)
 				lost, throttled := pct(r.LostRecords, r.OfferedRecords), pct(r.ThrottledRecords, r.OfferedRecords)
+				t.Logf("step-up seed %d delay %s producer TTL %s reshard %s: lost %.4f%%, throttled %.3f%%",
+					seed, delay, v.ttl, v.reshard, lost, throttled)
 				if lost <= DefaultTargets.MaxLostPct && throttled <= DefaultTargets.MaxThrottledPct {
 					t.Errorf("step-up seed %d delay %s producer TTL %s reshard %s: holding %d x the most needed lost %.3f%% and throttled %.3f%%, within the targets",
 						seed, delay, v.ttl, v.reshard, factor, lost, throttled)
