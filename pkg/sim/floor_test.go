@@ -46,7 +46,7 @@ func (p *pastPerfect) Decide(obs policy.Observation) policy.Decision {
 		d.Reason = "holds"
 		return d
 	}
-	d.Direction, d.Target, d.Desired = policy.DirectionUp, min(max(want, policy.MinUp(cur)), 2*cur), want
+	d.Direction, d.Target, d.Desired = policy.DirectionUp, min(max(want, policy.MinUp(cur)), 2*cur, p.max), want
 	d.Reason = fmt.Sprintf("%.2f x the most needed, %d shards", p.factor, p.peak)
 	return d
 }
@@ -69,8 +69,8 @@ func runPastPerfect(t testing.TB, sc *Scenario, factor float64) Result {
 
 // TestPastPerfectHoldsWhatItSays checks the floor's policy on the step up:
 // it never scales down, ends holding its factor times the trace's peak
-// need, and with the whole step's need published before it, loses no more
-// at a larger factor.
+// need (within a scale-up's least step), and loses no more at a larger
+// factor, nothing at four times the level before a four-fold step.
 func TestPastPerfectHoldsWhatItSays(t *testing.T) {
 	g, err := LookupScenario("step-up")
 	if err != nil {
@@ -98,15 +98,16 @@ func TestPastPerfectHoldsWhatItSays(t *testing.T) {
 			t.Errorf("x%.0f went down to %d shards from its start at %d: it never scales down", f, r.MinOpenShards, r.StartShards)
 		}
 	}
-	if lost != 0 && m.PeakShards*4 <= sc.Settings.MaxShards {
-		t.Errorf("holding 4 times the peak need from the start of the step, it still lost %d records", lost)
+	if lost != 0 {
+		t.Errorf("holding 4 times the most needed before a four-fold step, it still lost %d records", lost)
 	}
 }
 
 // BenchmarkReactiveFloor measures what no reactive policy can do: for each
 // scenario at a peak of 50 shards and metric delays of 1 and 3 minutes, the
-// records lost and throttled by pastPerfect holding 1, 4/3 (the level at
-// scale_up_threshold), 2, 3 and 4 times the most the stream has needed. A
+// records lost and throttled by pastPerfect holding 1, 4/3 (the most
+// needed, held at scale_up_threshold), 2, 3 and 4 times the most the
+// stream has needed. A
 // policy that never holds more than that factor of anything it has seen
 // loses at least as much; pastPerfect also reads the true demand of
 // throttled minutes, which CloudWatch does not give. The figures are what
@@ -133,8 +134,6 @@ func BenchmarkReactiveFloor(b *testing.B) {
 					b.ReportMetric(r.XHindsight, "x-hindsight")
 					b.ReportMetric(float64(r.MaxReshardCalls24h), "max-calls-24h")
 					b.ReportMetric(float64(r.RefusedCalls), "refused-calls")
-					// What any policy holding f times every minute's need costs at least.
-					b.ReportMetric(f*r.OracleShardHours/r.HindsightShardHours, "f-x-oracle-x-hindsight")
 				})
 			}
 		}
@@ -153,14 +152,7 @@ func BenchmarkReactiveFloor(b *testing.B) {
 // pays for the whole trace, which loses nothing: the step down is then
 // dominated by fixed.
 func TestStepUpsLossTargetCostsTheStepDown(t *testing.T) {
-	up, err := LookupScenario("step-up")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down, err := LookupScenario("step-down")
-	if err != nil {
-		t.Fatal(err)
-	}
+	up, down := stepScenarios(t)
 	const factor = 2
 	// The producers' retries and the reshard's time are the model's, and
 	// a held-out judge may set them otherwise: the conflict holds under
@@ -184,7 +176,7 @@ func TestStepUpsLossTargetCostsTheStepDown(t *testing.T) {
 				lost, throttled := pct(r.LostRecords, r.OfferedRecords), pct(r.ThrottledRecords, r.OfferedRecords)
 				t.Logf("step-up seed %d delay %s producer TTL %s reshard %s: lost %.4f%%, throttled %.3f%%",
 					seed, delay, v.ttl, v.reshard, lost, throttled)
-				if lost <= DefaultTargets.MaxLostPct && throttled <= DefaultTargets.MaxThrottledPct {
+				if withinLossAndThrottle(r) {
 					t.Errorf("step-up seed %d delay %s producer TTL %s reshard %s: holding %d x the most needed lost %.3f%% and throttled %.3f%%, within the targets",
 						seed, delay, v.ttl, v.reshard, factor, lost, throttled)
 				}
@@ -206,11 +198,13 @@ func TestStepUpsLossTargetCostsTheStepDown(t *testing.T) {
 // BenchmarkReactiveFloorMatrix replays the runs of `simulate --matrix
 // --seeds 0,101,102,103` (every scenario under four seeds and the shared
 // traces, at peaks 8, 50 and 400 and metric delays of 1 and 3 minutes)
-// under pastPerfect holding 4/3 of the most the stream has needed, the
-// level at scale_up_threshold, and reports for each scenario or trace how
-// many of its runs still lose or throttle more than issue 11's targets:
-// those a policy holding no more than that cannot meet whatever it learns.
-// About 4 minutes on 2 cores:
+// under pastPerfect holding 4/3 of the most the stream has needed (that
+// most, held at scale_up_threshold), and reports for each scenario or trace how
+// many of its runs still lose or throttle more than issue 11's targets
+// (those a policy holding no more than that cannot meet whatever it
+// learns), and the least and most shard-hours against the hindsight bound
+// it used on them, never scaling down.
+// About 5.5 minutes on 2 cores:
 //
 //	go test -run '^$' -bench BenchmarkReactiveFloorMatrix -benchtime 1x -timeout 30m ./pkg/sim
 func BenchmarkReactiveFloorMatrix(b *testing.B) {
@@ -232,10 +226,13 @@ func BenchmarkReactiveFloorMatrix(b *testing.B) {
 	for _, s := range sources {
 		b.Run(s.name, func(b *testing.B) {
 			var runs, over, refused atomic.Int64
+			var mu sync.Mutex
+			var xs []float64
 			for b.Loop() {
 				runs.Store(0)
 				over.Store(0)
 				refused.Store(0)
+				xs = xs[:0]
 				var wg sync.WaitGroup
 				sem := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
 				for _, tr := range s.traces {
@@ -253,13 +250,15 @@ func BenchmarkReactiveFloorMatrix(b *testing.B) {
 								}
 								r := runPastPerfect(b, sc, 4.0/3)
 								runs.Add(1)
-								if pct(r.LostRecords, r.OfferedRecords) > DefaultTargets.MaxLostPct ||
-									pct(r.ThrottledRecords, r.OfferedRecords) > DefaultTargets.MaxThrottledPct {
+								if !withinLossAndThrottle(r) {
 									over.Add(1)
 								}
 								if r.RefusedCalls > 0 {
 									refused.Add(1)
 								}
+								mu.Lock()
+								xs = append(xs, r.XHindsight)
+								mu.Unlock()
 							})
 						}
 					}
@@ -269,6 +268,8 @@ func BenchmarkReactiveFloorMatrix(b *testing.B) {
 			b.ReportMetric(float64(runs.Load()), "runs")
 			b.ReportMetric(float64(over.Load()), "runs-over-loss-or-throttle")
 			b.ReportMetric(float64(refused.Load()), "runs-with-refused-calls")
+			b.ReportMetric(slices.Min(xs), "least-x-hindsight")
+			b.ReportMetric(slices.Max(xs), "most-x-hindsight")
 		})
 	}
 }
@@ -283,14 +284,7 @@ func BenchmarkReactiveFloorMatrix(b *testing.B) {
 //
 //	go test -run '^$' -bench BenchmarkStepConflict -benchtime 1x ./pkg/sim
 func BenchmarkStepConflict(b *testing.B) {
-	up, err := LookupScenario("step-up")
-	if err != nil {
-		b.Fatal(err)
-	}
-	down, err := LookupScenario("step-down")
-	if err != nil {
-		b.Fatal(err)
-	}
+	up, down := stepScenarios(b)
 	const factor = 2
 	var runs, within int
 	least := math.Inf(1)
@@ -307,8 +301,7 @@ func BenchmarkStepConflict(b *testing.B) {
 					}
 					r := runPastPerfect(b, sc, factor)
 					runs++
-					if pct(r.LostRecords, r.OfferedRecords) <= DefaultTargets.MaxLostPct &&
-						pct(r.ThrottledRecords, r.OfferedRecords) <= DefaultTargets.MaxThrottledPct {
+					if withinLossAndThrottle(r) {
 						within++
 					}
 				}
@@ -325,6 +318,26 @@ func BenchmarkStepConflict(b *testing.B) {
 	b.ReportMetric(float64(runs), "step-up-runs")
 	b.ReportMetric(float64(within), "step-up-runs-within-targets-at-2x")
 	b.ReportMetric(least, "step-down-steady-hours-at-2x-over-fixed")
+}
+
+// stepScenarios are the library's step up and step down.
+func stepScenarios(tb testing.TB) (up, down Generator) {
+	tb.Helper()
+	var err error
+	if up, err = LookupScenario("step-up"); err != nil {
+		tb.Fatal(err)
+	}
+	if down, err = LookupScenario("step-down"); err != nil {
+		tb.Fatal(err)
+	}
+	return up, down
+}
+
+// withinLossAndThrottle reports whether r loses and throttles no more of
+// the offered records than issue 11's targets allow.
+func withinLossAndThrottle(r Result) bool {
+	return pct(r.LostRecords, r.OfferedRecords) <= DefaultTargets.MaxLostPct &&
+		pct(r.ThrottledRecords, r.OfferedRecords) <= DefaultTargets.MaxThrottledPct
 }
 
 // stepMinute is when the step up and the step down step: 09:37 on day 2.
