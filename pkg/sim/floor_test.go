@@ -17,10 +17,10 @@ import (
 )
 
 // pastPerfect is the reactive policy that loses the fewest records of all
-// those that never hold more than Factor times the most the stream has
+// those that never hold more than factor times the most the stream has
 // needed: it knows the true need of every minute CloudWatch has published
 // (a throttled minute's too, which no real policy does), never scales down,
-// and whenever that most times Factor is above the open shards, asks for it
+// and whenever that most times factor is above the open shards, asks for it
 // at once (at most double, AWS's step; at least policy.MinUp, so that the
 // day's 10 calls are not spent a shard at a time: it may then hold up to a
 // fifth more, which only lowers what it loses). It still waits for the
@@ -72,13 +72,10 @@ func runPastPerfect(t testing.TB, sc *Scenario, factor float64) Result {
 // need (within a scale-up's least step), and loses no more at a larger
 // factor, nothing at four times the level before a four-fold step.
 func TestPastPerfectHoldsWhatItSays(t *testing.T) {
-	g, err := LookupScenario("step-up")
-	if err != nil {
-		t.Fatal(err)
-	}
+	up, _ := stepScenarios(t)
 	m := DefaultModel()
 	m.PeakShards = 50
-	sc, err := NewScenario(g.Trace(0), m, DefaultSettings(m.PeakShards))
+	sc, err := NewScenario(up.Trace(0), m, DefaultSettings(m.PeakShards))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,11 +104,11 @@ func TestPastPerfectHoldsWhatItSays(t *testing.T) {
 // scenario at a peak of 50 shards and metric delays of 1 and 3 minutes, the
 // records lost and throttled by pastPerfect holding 1, 4/3 (the most
 // needed, held at scale_up_threshold), 2, 3 and 4 times the most the
-// stream has needed. A
-// policy that never holds more than that factor of anything it has seen
-// loses at least as much; pastPerfect also reads the true demand of
-// throttled minutes, which CloudWatch does not give. The figures are what
-// it costs to meet issue 11's loss target on a first burst or step:
+// stream has needed. A policy that never holds more than that factor of
+// anything it has seen loses at least as much; pastPerfect also reads the
+// true demand of throttled minutes, which CloudWatch does not give. The
+// figures are what it costs to meet issue 11's loss target on a first
+// burst or step:
 //
 //	go test -run '^$' -bench 'BenchmarkReactiveFloor$' -benchtime 1x ./pkg/sim
 func BenchmarkReactiveFloor(b *testing.B) {
