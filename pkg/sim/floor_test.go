@@ -126,8 +126,8 @@ func BenchmarkReactiveFloor(b *testing.B) {
 					for b.Loop() {
 						r = runPastPerfect(b, sc, f)
 					}
-					b.ReportMetric(100*float64(r.LostRecords)/float64(r.OfferedRecords), "lost-%")
-					b.ReportMetric(100*float64(r.ThrottledRecords)/float64(r.OfferedRecords), "throttled-%")
+					b.ReportMetric(pct(r.LostRecords, r.OfferedRecords), "lost-%")
+					b.ReportMetric(pct(r.ThrottledRecords, r.OfferedRecords), "throttled-%")
 					b.ReportMetric(r.XHindsight, "x-hindsight")
 					b.ReportMetric(float64(r.MaxReshardCalls24h), "max-calls-24h")
 					b.ReportMetric(float64(r.RefusedCalls), "refused-calls")
@@ -196,8 +196,9 @@ func TestStepUpsLossTargetCostsTheStepDown(t *testing.T) {
 // --seeds 0,101,102,103` (every scenario under four seeds and the shared
 // traces, at peaks 8, 50 and 400 and metric delays of 1 and 3 minutes)
 // under pastPerfect holding 4/3 of the most the stream has needed (that
-// most, held at scale_up_threshold), and reports for each scenario or trace how
-// many of its runs still lose or throttle more than issue 11's targets
+// most, held at scale_up_threshold), and reports for each scenario or
+// trace how many of its runs still lose or throttle more than issue 11's
+// targets
 // (those a policy holding no more than that cannot meet whatever it
 // learns), and the least and most shard-hours against the hindsight bound
 // it used on them, never scaling down.
