@@ -198,11 +198,9 @@ func TestStepUpsLossTargetCostsTheStepDown(t *testing.T) {
 // under pastPerfect holding 4/3 of the most the stream has needed (that
 // most, held at scale_up_threshold), and reports for each scenario or
 // trace how many of its runs still lose or throttle more than issue 11's
-// targets
-// (those a policy holding no more than that cannot meet whatever it
-// learns), and the least and most shard-hours against the hindsight bound
-// it used on them, never scaling down.
-// About 5.5 minutes on 2 cores:
+// targets (those a policy holding no more than that cannot meet whatever
+// it learns), and the least and most shard-hours against the hindsight
+// bound it used on them, never scaling down. About 5.5 minutes on 2 cores:
 //
 //	go test -run '^$' -bench BenchmarkReactiveFloorMatrix -benchtime 1x -timeout 30m ./pkg/sim
 func BenchmarkReactiveFloorMatrix(b *testing.B) {
