@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,14 +220,10 @@ func BenchmarkReactiveFloorMatrix(b *testing.B) {
 	}
 	for _, s := range sources {
 		b.Run(s.name, func(b *testing.B) {
-			var runs, over, refused atomic.Int64
-			var mu sync.Mutex
-			var xs []float64
+			var rs []Result
 			for b.Loop() {
-				runs.Store(0)
-				over.Store(0)
-				refused.Store(0)
-				xs = xs[:0]
+				rs = rs[:0]
+				var mu sync.Mutex
 				var wg sync.WaitGroup
 				sem := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
 				for _, tr := range s.traces {
@@ -245,15 +240,8 @@ func BenchmarkReactiveFloorMatrix(b *testing.B) {
 									return
 								}
 								r := runPastPerfect(b, sc, 4.0/3)
-								runs.Add(1)
-								if !withinLossAndThrottle(r) {
-									over.Add(1)
-								}
-								if r.RefusedCalls > 0 {
-									refused.Add(1)
-								}
 								mu.Lock()
-								xs = append(xs, r.XHindsight)
+								rs = append(rs, r)
 								mu.Unlock()
 							})
 						}
@@ -261,9 +249,20 @@ func BenchmarkReactiveFloorMatrix(b *testing.B) {
 				}
 				wg.Wait()
 			}
-			b.ReportMetric(float64(runs.Load()), "runs")
-			b.ReportMetric(float64(over.Load()), "runs-over-loss-or-throttle")
-			b.ReportMetric(float64(refused.Load()), "runs-with-refused-calls")
+			var over, refused int
+			xs := make([]float64, len(rs))
+			for i, r := range rs {
+				if !withinLossAndThrottle(r) {
+					over++
+				}
+				if r.RefusedCalls > 0 {
+					refused++
+				}
+				xs[i] = r.XHindsight
+			}
+			b.ReportMetric(float64(len(rs)), "runs")
+			b.ReportMetric(float64(over), "runs-over-loss-or-throttle")
+			b.ReportMetric(float64(refused), "runs-with-refused-calls")
 			b.ReportMetric(slices.Min(xs), "least-x-hindsight")
 			b.ReportMetric(slices.Max(xs), "most-x-hindsight")
 		})
